@@ -1,0 +1,21 @@
+//! # skiff-store — Skiff's etcd
+//!
+//! An MVCC key-value store with etcd v3's semantics (global revision, per-key history,
+//! transactions, watches, leases, compaction), behind the [`KvStore`] trait that the API
+//! server is written against.
+//!
+//! # Organization
+//! - [`types`]: requests and responses, shaped like etcd's `rpc.proto`.
+//! - [`KvStore`] and [`WatchStream`]: the trait every engine implements.
+//! - [`backend`]: where history is kept durable ([`MemoryBackend`]; redb).
+//! - [`StoreError`]: every error, each mapping to the gRPC status etcd answers with.
+
+pub mod backend;
+mod error;
+mod kv;
+pub mod types;
+
+pub use backend::{Backend, MemoryBackend};
+pub use error::{GrpcCode, Result, StoreError, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_OPS};
+pub use kv::{KvStore, WatchStream};
+pub use types::*;
