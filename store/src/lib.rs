@@ -9,10 +9,12 @@
 //! - [`KvStore`] and [`WatchStream`]: the trait every engine implements.
 //! - [`backend`]: where history is kept durable ([`MemoryBackend`]; redb).
 //! - [`StoreError`]: every error, each mapping to the gRPC status etcd answers with.
+//! - [`proto`]: etcd v3's protobuf messages and gRPC server and client code.
 
 pub mod backend;
 mod error;
 mod kv;
+pub mod proto;
 pub mod types;
 
 pub use backend::{Backend, MemoryBackend};
