@@ -130,7 +130,7 @@ impl State {
             return Box::new(self.index.get_key_value(&range.key[..]).into_iter());
         }
         let start = Bound::Included(&range.key[..]);
-        if &range.range_end[..] == [0] {
+        if range.range_end[..] == [0] {
             return Box::new(self.index.range::<[u8], _>((start, Bound::Unbounded)));
         }
         if range.range_end[..] <= range.key[..] {

@@ -267,3 +267,67 @@ impl Hub {
         (self.synced.len(), self.unsynced.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn event(rev: Revision) -> Event {
+        Event {
+            kind: EventType::Put,
+            kv: KeyValue {
+                key: Bytes::from_static(b"k"),
+                mod_revision: rev,
+                ..Default::default()
+            },
+            prev_kv: None,
+        }
+    }
+
+    #[test]
+    fn a_full_watcher_is_set_aside_not_waited_for() {
+        let mut hub = Hub::default();
+        let state = State {
+            current_rev: 1,
+            committed_rev: 1,
+            ..Default::default()
+        };
+        let (tx, mut rx) = mpsc::channel(1);
+        let req = WatchRequest {
+            range: KeyRange::key(Bytes::from_static(b"k")),
+            ..Default::default()
+        };
+        hub.add(req, tx, &state).unwrap();
+        assert_eq!(hub.counts(), (1, 0));
+        assert!(!hub.publish(&[event(2)], 2));
+        // The channel holds one batch; the next publish finds it full.
+        assert!(hub.publish(&[event(3)], 3));
+        assert_eq!(hub.counts(), (0, 1));
+        assert_eq!(rx.try_recv().unwrap().unwrap().events[0].kv.mod_revision, 2);
+    }
+
+    #[test]
+    fn progress_is_owed_until_caught_up() {
+        let mut hub = Hub::default();
+        let state = State {
+            current_rev: 5,
+            committed_rev: 5,
+            ..Default::default()
+        };
+        let (tx, mut rx) = mpsc::channel(4);
+        let req = WatchRequest {
+            range: KeyRange::key(Bytes::from_static(b"k")),
+            start_revision: 3,
+            ..Default::default()
+        };
+        let id = hub.add(req, tx, &state).unwrap();
+        assert_eq!(hub.counts(), (0, 1));
+        hub.request_progress(id, 5);
+        assert!(rx.try_recv().is_err(), "no progress while behind");
+        assert!(!hub.sync_step(&state));
+        let p = rx.try_recv().unwrap().unwrap();
+        assert!(p.events.is_empty());
+        assert_eq!(p.header.revision, 5);
+    }
+}
