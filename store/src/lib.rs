@@ -7,17 +7,23 @@
 //! # Organization
 //! - [`types`]: requests and responses, shaped like etcd's `rpc.proto`.
 //! - [`KvStore`] and [`WatchStream`]: the trait every engine implements.
+//! - [`MvccStore`]: the store itself, over any [`Backend`].
 //! - [`backend`]: where history is kept durable ([`MemoryBackend`]; redb).
 //! - [`StoreError`]: every error, each mapping to the gRPC status etcd answers with.
 //! - [`proto`]: etcd v3's protobuf messages and gRPC server and client code.
+//! - [`RemoteStore`]: a [`KvStore`] that is a client of a remote etcd (or `skiff store`).
 
 pub mod backend;
 mod error;
 mod kv;
+mod mvcc;
 pub mod proto;
+mod remote;
 pub mod types;
 
 pub use backend::{Backend, MemoryBackend};
 pub use error::{GrpcCode, Result, StoreError, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_OPS};
 pub use kv::{KvStore, WatchStream};
+pub use mvcc::{MvccStore, StoreConfig};
+pub use remote::{RemoteOptions, RemoteStore};
 pub use types::*;
