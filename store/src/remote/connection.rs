@@ -59,7 +59,9 @@ impl Connections {
         for url in urls {
             let url = with_scheme(url.trim());
             if url.starts_with("https://") {
-                return Err(StoreError::Remote(format!("{url}: TLS endpoints are not supported yet")));
+                return Err(StoreError::Remote(format!(
+                    "{url}: TLS endpoints are not supported yet"
+                )));
             }
             let endpoint = Endpoint::from_shared(url.clone())
                 .map_err(|e| StoreError::Remote(format!("bad endpoint {url}: {e}")))?
@@ -71,7 +73,11 @@ impl Connections {
             endpoints.push(endpoint);
             full.push(url);
         }
-        Ok(Connections { endpoints, urls: full, state: Mutex::new(State::default()) })
+        Ok(Connections {
+            endpoints,
+            urls: full,
+            state: Mutex::new(State::default()),
+        })
     }
 
     /// The current connection, connecting first if there is none: each endpoint is tried
@@ -88,7 +94,11 @@ impl Connections {
             match self.endpoints[index].connect().await {
                 Ok(channel) => {
                     state.generation += 1;
-                    let conn = Conn { channel, generation: state.generation, index };
+                    let conn = Conn {
+                        channel,
+                        generation: state.generation,
+                        index,
+                    };
                     state.current = Some(conn.clone());
                     state.next_index = index;
                     tracing::debug!(endpoint = %self.urls[index], "connected to etcd endpoint");
@@ -97,14 +107,21 @@ impl Connections {
                 Err(e) => errors.push(format!("{}: {}", self.urls[index], source_chain(&e))),
             }
         }
-        Err(StoreError::Remote(format!("no endpoint reachable: {}", errors.join("; "))))
+        Err(StoreError::Remote(format!(
+            "no endpoint reachable: {}",
+            errors.join("; ")
+        )))
     }
 
     /// Report that `conn` failed at the transport level: the next [`get`](Self::get)
     /// connects anew, starting with the endpoint after it.
     pub async fn failed(&self, conn: &Conn) {
         let mut state = self.state.lock().await;
-        if state.current.as_ref().is_some_and(|c| c.generation == conn.generation) {
+        if state
+            .current
+            .as_ref()
+            .is_some_and(|c| c.generation == conn.generation)
+        {
             tracing::debug!(endpoint = %self.urls[conn.index], "etcd endpoint failed; failing over");
             state.current = None;
             state.next_index = (conn.index + 1) % self.endpoints.len();

@@ -19,7 +19,9 @@ pub(crate) fn key_and_end(range: KeyRange) -> (Bytes, Bytes) {
 
 /// The revision of an optional response header (0 when absent).
 pub(crate) fn header(h: Option<pb::ResponseHeader>) -> ResponseHeader {
-    ResponseHeader { revision: h.map_or(0, |h| h.revision) }
+    ResponseHeader {
+        revision: h.map_or(0, |h| h.revision),
+    }
 }
 
 /// A key-value from etcd.
@@ -40,7 +42,11 @@ pub(crate) fn event(ev: mvccpb::Event) -> Event {
         Ok(mvccpb::event::EventType::Delete) => EventType::Delete,
         _ => EventType::Put,
     };
-    Event { kind, kv: key_value(ev.kv.unwrap_or_default()), prev_kv: ev.prev_kv.map(key_value) }
+    Event {
+        kind,
+        kv: key_value(ev.kv.unwrap_or_default()),
+        prev_kv: ev.prev_kv.map(key_value),
+    }
 }
 
 /// A range request to etcd.
@@ -99,13 +105,20 @@ pub(crate) fn put_request(r: PutRequest) -> pb::PutRequest {
 
 /// A put response from etcd.
 pub(crate) fn put_response(r: pb::PutResponse) -> PutResponse {
-    PutResponse { header: header(r.header), prev_kv: r.prev_kv.map(key_value) }
+    PutResponse {
+        header: header(r.header),
+        prev_kv: r.prev_kv.map(key_value),
+    }
 }
 
 /// A delete request to etcd.
 pub(crate) fn delete_request(r: DeleteRangeRequest) -> pb::DeleteRangeRequest {
     let (key, range_end) = key_and_end(r.range);
-    pb::DeleteRangeRequest { key, range_end, prev_kv: r.prev_kv }
+    pb::DeleteRangeRequest {
+        key,
+        range_end,
+        prev_kv: r.prev_kv,
+    }
 }
 
 /// A delete response from etcd.
@@ -126,11 +139,26 @@ fn compare(c: Compare) -> pb::Compare {
         CompareResult::NotEqual => compare::CompareResult::NotEqual,
     };
     let (target, union) = match c.target {
-        CompareTarget::Version(v) => (compare::CompareTarget::Version, compare::TargetUnion::Version(v)),
-        CompareTarget::Create(r) => (compare::CompareTarget::Create, compare::TargetUnion::CreateRevision(r)),
-        CompareTarget::Mod(r) => (compare::CompareTarget::Mod, compare::TargetUnion::ModRevision(r)),
-        CompareTarget::Value(v) => (compare::CompareTarget::Value, compare::TargetUnion::Value(v)),
-        CompareTarget::Lease(l) => (compare::CompareTarget::Lease, compare::TargetUnion::Lease(l)),
+        CompareTarget::Version(v) => (
+            compare::CompareTarget::Version,
+            compare::TargetUnion::Version(v),
+        ),
+        CompareTarget::Create(r) => (
+            compare::CompareTarget::Create,
+            compare::TargetUnion::CreateRevision(r),
+        ),
+        CompareTarget::Mod(r) => (
+            compare::CompareTarget::Mod,
+            compare::TargetUnion::ModRevision(r),
+        ),
+        CompareTarget::Value(v) => (
+            compare::CompareTarget::Value,
+            compare::TargetUnion::Value(v),
+        ),
+        CompareTarget::Lease(l) => (
+            compare::CompareTarget::Lease,
+            compare::TargetUnion::Lease(l),
+        ),
     };
     pb::Compare {
         result: result as i32,
@@ -148,7 +176,9 @@ fn request_op(op: RequestOp) -> pb::RequestOp {
         RequestOp::DeleteRange(r) => request_op::Request::RequestDeleteRange(delete_request(r)),
         RequestOp::Txn(t) => request_op::Request::RequestTxn(txn_request(t)),
     };
-    pb::RequestOp { request: Some(request) }
+    pb::RequestOp {
+        request: Some(request),
+    }
 }
 
 /// A transaction to etcd.
@@ -176,7 +206,11 @@ pub(crate) fn txn_response(t: pb::TxnResponse) -> TxnResponse {
             None => ResponseOp::Range(RangeResponse::default()),
         })
         .collect();
-    TxnResponse { header: header(t.header), succeeded: t.succeeded, responses }
+    TxnResponse {
+        header: header(t.header),
+        succeeded: t.succeeded,
+        responses,
+    }
 }
 
 /// The create request of a watch, starting at `start_revision`.
@@ -190,16 +224,18 @@ pub(crate) fn watch_create(req: &WatchRequest, start_revision: Revision) -> pb::
         filters.push(pb::watch_create_request::FilterType::Nodelete as i32);
     }
     pb::WatchRequest {
-        request_union: Some(pb::watch_request::RequestUnion::CreateRequest(pb::WatchCreateRequest {
-            key,
-            range_end,
-            start_revision,
-            progress_notify: req.progress_notify,
-            filters,
-            prev_kv: req.prev_kv,
-            watch_id: 0,
-            fragment: false,
-        })),
+        request_union: Some(pb::watch_request::RequestUnion::CreateRequest(
+            pb::WatchCreateRequest {
+                key,
+                range_end,
+                start_revision,
+                progress_notify: req.progress_notify,
+                filters,
+                prev_kv: req.prev_kv,
+                watch_id: 0,
+                fragment: false,
+            },
+        )),
     }
 }
 
@@ -214,7 +250,10 @@ pub(crate) fn watch_progress() -> pb::WatchRequest {
 
 /// A watch batch from etcd.
 pub(crate) fn watch_response(w: pb::WatchResponse) -> WatchResponse {
-    WatchResponse { header: header(w.header), events: w.events.into_iter().map(event).collect() }
+    WatchResponse {
+        header: header(w.header),
+        events: w.events.into_iter().map(event).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -228,7 +267,10 @@ mod tests {
         let (k, e) = key_and_end(KeyRange::prefix("a"));
         assert_eq!((k.as_ref(), e.as_ref()), (&b"a"[..], &b"b"[..]));
         let (k, e) = key_and_end(KeyRange::key(Bytes::new()));
-        assert!(k.is_empty() && e.is_empty(), "an empty single key stays empty (etcd refuses it)");
+        assert!(
+            k.is_empty() && e.is_empty(),
+            "an empty single key stays empty (etcd refuses it)"
+        );
     }
 
     #[test]
@@ -246,20 +288,32 @@ mod tests {
     #[test]
     fn nested_txn_response_converts_recursively() {
         let inner = pb::TxnResponse {
-            header: Some(pb::ResponseHeader { revision: 9, ..Default::default() }),
+            header: Some(pb::ResponseHeader {
+                revision: 9,
+                ..Default::default()
+            }),
             succeeded: true,
             responses: vec![pb::ResponseOp {
-                response: Some(response_op::Response::ResponsePut(pb::PutResponse::default())),
+                response: Some(response_op::Response::ResponsePut(
+                    pb::PutResponse::default(),
+                )),
             }],
         };
         let outer = txn_response(pb::TxnResponse {
-            header: Some(pb::ResponseHeader { revision: 9, ..Default::default() }),
+            header: Some(pb::ResponseHeader {
+                revision: 9,
+                ..Default::default()
+            }),
             succeeded: false,
-            responses: vec![pb::ResponseOp { response: Some(response_op::Response::ResponseTxn(inner)) }],
+            responses: vec![pb::ResponseOp {
+                response: Some(response_op::Response::ResponseTxn(inner)),
+            }],
         });
         assert_eq!(outer.header.revision, 9);
         match &outer.responses[..] {
-            [ResponseOp::Txn(t)] => assert!(t.succeeded && matches!(t.responses[..], [ResponseOp::Put(_)])),
+            [ResponseOp::Txn(t)] => {
+                assert!(t.succeeded && matches!(t.responses[..], [ResponseOp::Put(_)]))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -268,9 +322,16 @@ mod tests {
     fn delete_event_keeps_key_and_revision() {
         let ev = event(mvccpb::Event {
             r#type: mvccpb::event::EventType::Delete as i32,
-            kv: Some(mvccpb::KeyValue { key: Bytes::from_static(b"k"), mod_revision: 5, ..Default::default() }),
+            kv: Some(mvccpb::KeyValue {
+                key: Bytes::from_static(b"k"),
+                mod_revision: 5,
+                ..Default::default()
+            }),
             prev_kv: None,
         });
-        assert_eq!((ev.kind, ev.kv.key.as_ref(), ev.kv.mod_revision), (EventType::Delete, &b"k"[..], 5));
+        assert_eq!(
+            (ev.kind, ev.kv.key.as_ref(), ev.kv.mod_revision),
+            (EventType::Delete, &b"k"[..], 5)
+        );
     }
 }

@@ -54,7 +54,9 @@ impl KeepAlives {
                 .send((id, reply))
                 .await
                 .map_err(|_| StoreError::Remote("lease keep-alive task stopped".into()))?;
-            let result = wait.await.unwrap_or_else(|_| Err(StoreError::Remote(format!("{BROKE}: task ended"))));
+            let result = wait
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Remote(format!("{BROKE}: task ended"))));
             match result {
                 Err(e) if stream_broke(&e) && attempt < 2 => attempt += 1,
                 other => return other,
@@ -76,8 +78,15 @@ async fn open(conns: &Connections, first: LeaseId) -> Result<Stream> {
     // etcd sends response headers with its first response: queue the first request
     // before awaiting the call.
     let _ = requests.send(pb::LeaseKeepAliveRequest { id: first }).await;
-    match LeaseClient::new(conn.channel.clone()).lease_keep_alive(ReceiverStream::new(rx)).await {
-        Ok(resp) => Ok(Stream { requests, responses: resp.into_inner(), conn }),
+    match LeaseClient::new(conn.channel.clone())
+        .lease_keep_alive(ReceiverStream::new(rx))
+        .await
+    {
+        Ok(resp) => Ok(Stream {
+            requests,
+            responses: resp.into_inner(),
+            conn,
+        }),
         Err(status) => {
             let e = match classify(&status) {
                 Failure::Etcd(e) => e,
@@ -98,7 +107,9 @@ fn fail_all(pending: &mut VecDeque<(LeaseId, Reply)>, why: &str) {
 }
 
 /// The next response of the stream; never ready while there is no stream.
-async fn next_response(stream: &mut Option<Stream>) -> Result<Option<pb::LeaseKeepAliveResponse>, tonic::Status> {
+async fn next_response(
+    stream: &mut Option<Stream>,
+) -> Result<Option<pb::LeaseKeepAliveResponse>, tonic::Status> {
     match stream.as_mut() {
         Some(s) => s.responses.message().await,
         None => std::future::pending().await,

@@ -47,7 +47,9 @@ use tonic::transport::Channel;
 use crate::error::{Result, StoreError};
 use crate::kv::{KvStore, WatchStream};
 use crate::proto::etcdserverpb as pb;
-use crate::proto::etcdserverpb::{kv_client::KvClient, lease_client::LeaseClient, maintenance_client::MaintenanceClient};
+use crate::proto::etcdserverpb::{
+    kv_client::KvClient, lease_client::LeaseClient, maintenance_client::MaintenanceClient,
+};
 use crate::types::*;
 use connection::{Conn, Connections};
 use status::Failure;
@@ -116,7 +118,13 @@ impl RemoteStore {
         let conns = Arc::new(Connections::new(endpoints, &options)?);
         conns.get().await?;
         let keep_alive = keepalive::KeepAlives::start(conns.clone());
-        Ok(RemoteStore { inner: Arc::new(Inner { conns, options, keep_alive }) })
+        Ok(RemoteStore {
+            inner: Arc::new(Inner {
+                conns,
+                options,
+                keep_alive,
+            }),
+        })
     }
 
     /// Send a request with `call` on the current connection, failing over to the next
@@ -129,7 +137,9 @@ impl RemoteStore {
         let timeout = self.inner.options.request_timeout;
         match tokio::time::timeout(timeout, self.call_with_failover(retry, call)).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::Remote(format!("request timed out after {timeout:?}"))),
+            Err(_) => Err(StoreError::Remote(format!(
+                "request timed out after {timeout:?}"
+            ))),
         }
     }
 
@@ -182,12 +192,20 @@ impl RemoteStore {
                     CompactProbe::Below(r) => (r, r + 1),
                     CompactProbe::AtOrBelow(r) => (r - 1, r),
                 };
-                let found = if start >= 1 { watch::compact_revision(self, start).await } else { None };
-                StoreError::Compacted { compact_revision: found.unwrap_or(lower_bound) }
+                let found = if start >= 1 {
+                    watch::compact_revision(self, start).await
+                } else {
+                    None
+                };
+                StoreError::Compacted {
+                    compact_revision: found.unwrap_or(lower_bound),
+                }
             }
             StoreError::FutureRevision { .. } => {
                 let current = self.current_revision().await.unwrap_or(0);
-                StoreError::FutureRevision { current_revision: current }
+                StoreError::FutureRevision {
+                    current_revision: current,
+                }
             }
             other => other,
         }
@@ -195,7 +213,11 @@ impl RemoteStore {
 
     /// The current revision, by a serializable read of one key.
     async fn current_revision(&self) -> Result<Revision> {
-        let req = pb::RangeRequest { key: Bytes::from_static(&[0]), count_only: true, ..Default::default() };
+        let req = pb::RangeRequest {
+            key: Bytes::from_static(&[0]),
+            count_only: true,
+            ..Default::default()
+        };
         let resp = self
             .call(Retry::Idempotent, |ch| {
                 let req = req.clone();
@@ -208,7 +230,11 @@ impl RemoteStore {
     /// The compaction revision: 0 when a read at revision 1 works, else the revision a
     /// watch at revision 1 is canceled with.
     async fn compact_revision(&self) -> Result<Revision> {
-        let req = RangeRequest { revision: 1, count_only: true, ..RangeRequest::key(Bytes::from_static(&[0])) };
+        let req = RangeRequest {
+            revision: 1,
+            count_only: true,
+            ..RangeRequest::key(Bytes::from_static(&[0]))
+        };
         match self.range(req).await {
             Ok(_) => Ok(0),
             Err(StoreError::Compacted { compact_revision }) => Ok(compact_revision),
@@ -267,7 +293,11 @@ impl KvStore for RemoteStore {
 
     async fn txn(&self, req: TxnRequest) -> Result<TxnResponse> {
         let read_only = txn_is_read_only(&req);
-        let retry = if read_only { Retry::Idempotent } else { Retry::OnlyIfNotSent };
+        let retry = if read_only {
+            Retry::Idempotent
+        } else {
+            Retry::OnlyIfNotSent
+        };
         let req = convert::txn_request(req);
         let resp = self
             .call(retry, |ch| {
@@ -279,9 +309,14 @@ impl KvStore for RemoteStore {
     }
 
     async fn compact(&self, revision: Revision) -> Result<ResponseHeader> {
-        let req = pb::CompactionRequest { revision, physical: false };
+        let req = pb::CompactionRequest {
+            revision,
+            physical: false,
+        };
         let result = self
-            .call(Retry::OnlyIfNotSent, |ch| async move { Self::kv(ch).compact(req).await })
+            .call(Retry::OnlyIfNotSent, |ch| async move {
+                Self::kv(ch).compact(req).await
+            })
             .await;
         match result {
             Ok(resp) => Ok(convert::header(resp.into_inner().header)),
@@ -293,8 +328,16 @@ impl KvStore for RemoteStore {
         if req.start_revision > 0 {
             // etcd accepts a watch below the compaction and cancels it shortly after;
             // a read at the start revision fails at once instead.
-            let key = if req.range.key.is_empty() { Bytes::from_static(&[0]) } else { req.range.key.clone() };
-            let probe = RangeRequest { revision: req.start_revision, count_only: true, ..RangeRequest::key(key) };
+            let key = if req.range.key.is_empty() {
+                Bytes::from_static(&[0])
+            } else {
+                req.range.key.clone()
+            };
+            let probe = RangeRequest {
+                revision: req.start_revision,
+                count_only: true,
+                ..RangeRequest::key(key)
+            };
             match self.range(probe).await {
                 Ok(_) | Err(StoreError::FutureRevision { .. }) => {}
                 Err(e) => return Err(e),
@@ -306,19 +349,27 @@ impl KvStore for RemoteStore {
     async fn lease_grant(&self, id: LeaseId, ttl: i64) -> Result<LeaseGrantResponse> {
         let req = pb::LeaseGrantRequest { ttl, id };
         let resp = self
-            .call(Retry::OnlyIfNotSent, |ch| async move { Self::lease(ch).lease_grant(req).await })
+            .call(Retry::OnlyIfNotSent, |ch| async move {
+                Self::lease(ch).lease_grant(req).await
+            })
             .await?
             .into_inner();
         if !resp.error.is_empty() {
             return Err(status::etcd_error(&resp.error));
         }
-        Ok(LeaseGrantResponse { header: convert::header(resp.header), id: resp.id, ttl: resp.ttl })
+        Ok(LeaseGrantResponse {
+            header: convert::header(resp.header),
+            id: resp.id,
+            ttl: resp.ttl,
+        })
     }
 
     async fn lease_revoke(&self, id: LeaseId) -> Result<ResponseHeader> {
         let req = pb::LeaseRevokeRequest { id };
         let resp = self
-            .call(Retry::OnlyIfNotSent, |ch| async move { Self::lease(ch).lease_revoke(req).await })
+            .call(Retry::OnlyIfNotSent, |ch| async move {
+                Self::lease(ch).lease_revoke(req).await
+            })
             .await?;
         Ok(convert::header(resp.into_inner().header))
     }
@@ -327,18 +378,26 @@ impl KvStore for RemoteStore {
         let timeout = self.inner.options.request_timeout;
         let resp = tokio::time::timeout(timeout, self.inner.keep_alive.renew(id))
             .await
-            .map_err(|_| StoreError::Remote(format!("lease keep-alive timed out after {timeout:?}")))??;
+            .map_err(|_| {
+                StoreError::Remote(format!("lease keep-alive timed out after {timeout:?}"))
+            })??;
         // etcd answers a renewal of an unknown lease with TTL 0 rather than an error.
         if resp.ttl <= 0 {
             return Err(StoreError::LeaseNotFound);
         }
-        Ok(LeaseKeepAliveResponse { header: convert::header(resp.header), id: resp.id, ttl: resp.ttl })
+        Ok(LeaseKeepAliveResponse {
+            header: convert::header(resp.header),
+            id: resp.id,
+            ttl: resp.ttl,
+        })
     }
 
     async fn lease_time_to_live(&self, id: LeaseId, keys: bool) -> Result<LeaseTimeToLiveResponse> {
         let req = pb::LeaseTimeToLiveRequest { id, keys };
         let resp = self
-            .call(Retry::Idempotent, |ch| async move { Self::lease(ch).lease_time_to_live(req).await })
+            .call(Retry::Idempotent, |ch| async move {
+                Self::lease(ch).lease_time_to_live(req).await
+            })
             .await?
             .into_inner();
         // etcd answers a query of an unknown lease with TTL -1 rather than an error.
@@ -357,7 +416,9 @@ impl KvStore for RemoteStore {
     async fn lease_leases(&self) -> Result<Vec<LeaseId>> {
         let resp = self
             .call(Retry::Idempotent, |ch| async move {
-                Self::lease(ch).lease_leases(pb::LeaseLeasesRequest {}).await
+                Self::lease(ch)
+                    .lease_leases(pb::LeaseLeasesRequest {})
+                    .await
             })
             .await?;
         Ok(resp.into_inner().leases.into_iter().map(|l| l.id).collect())
@@ -366,7 +427,9 @@ impl KvStore for RemoteStore {
     async fn status(&self) -> Result<StoreStatus> {
         let resp = self
             .call(Retry::Idempotent, |ch| async move {
-                MaintenanceClient::new(ch).status(pb::StatusRequest {}).await
+                MaintenanceClient::new(ch)
+                    .status(pb::StatusRequest {})
+                    .await
             })
             .await?
             .into_inner();

@@ -5,6 +5,8 @@
 //! back by its message. Failures of the connection itself are told apart by whether
 //! the request can have reached a server, which decides whether it may be retried.
 
+use std::error::Error;
+
 use tonic::{Code, Status};
 
 use crate::error::StoreError;
@@ -45,8 +47,12 @@ fn fixed_errors() -> [StoreError; 12] {
 
 /// The [`StoreError`] for a status that etcd sent, by its message.
 pub(crate) fn etcd_error(message: &str) -> StoreError {
-    let compacted = StoreError::Compacted { compact_revision: 0 };
-    let future = StoreError::FutureRevision { current_revision: 0 };
+    let compacted = StoreError::Compacted {
+        compact_revision: 0,
+    };
+    let future = StoreError::FutureRevision {
+        current_revision: 0,
+    };
     if message == compacted.to_string() {
         return compacted;
     }
@@ -59,20 +65,24 @@ pub(crate) fn etcd_error(message: &str) -> StoreError {
         .unwrap_or_else(|| StoreError::Remote(message.to_string()))
 }
 
-/// Whether the status was made by the client's transport rather than sent by a server.
+/// Whether the status was made by the client's transport rather than sent by a server:
+/// tonic attaches the transport error as the status's source. etcd's own statuses all
+/// read `etcdserver: ...`.
 fn is_transport_error(status: &Status) -> bool {
-    // etcd's own errors all start with "etcdserver:"; gRPC servers never send these
-    // codes for transport trouble with a source error attached.
-    status.source().is_some() || (status.code() == Code::Unavailable && !status.message().starts_with("etcdserver:"))
+    status.source().is_some()
+        || (status.code() == Code::Unavailable && !status.message().starts_with("etcdserver:"))
 }
 
-/// Whether a transport error means no connection was ever made for the request.
+/// Whether a transport error happened while connecting, before the request was sent.
 fn is_connect_error(status: &Status) -> bool {
-    let text = format!("{} {}", status.message(), status.source().map(|s| source_chain(s)).unwrap_or_default())
-        .to_ascii_lowercase();
-    ["tcp connect error", "error trying to connect", "connection refused", "connect error"]
-        .iter()
-        .any(|needle| text.contains(needle))
+    let mut cur: Option<&(dyn Error + 'static)> = status.source();
+    while let Some(e) = cur {
+        if e.downcast_ref::<tonic::ConnectError>().is_some() {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// Classify a failed call.
@@ -100,25 +110,53 @@ mod tests {
             let status = Status::new(Code::InvalidArgument, e.to_string());
             assert_eq!(classify(&status), Failure::Etcd(e));
         }
-        let compacted = Status::out_of_range("etcdserver: mvcc: required revision has been compacted");
-        assert_eq!(classify(&compacted), Failure::Etcd(StoreError::Compacted { compact_revision: 0 }));
-        let future = Status::out_of_range("etcdserver: mvcc: required revision is a future revision");
-        assert_eq!(classify(&future), Failure::Etcd(StoreError::FutureRevision { current_revision: 0 }));
+        let compacted =
+            Status::out_of_range("etcdserver: mvcc: required revision has been compacted");
+        assert_eq!(
+            classify(&compacted),
+            Failure::Etcd(StoreError::Compacted {
+                compact_revision: 0
+            })
+        );
+        let future =
+            Status::out_of_range("etcdserver: mvcc: required revision is a future revision");
+        assert_eq!(
+            classify(&future),
+            Failure::Etcd(StoreError::FutureRevision {
+                current_revision: 0
+            })
+        );
     }
 
     #[test]
     fn other_server_errors_are_remote() {
         let status = Status::unavailable("etcdserver: leader changed");
-        assert_eq!(classify(&status), Failure::Etcd(StoreError::Remote("etcdserver: leader changed".into())));
+        assert_eq!(
+            classify(&status),
+            Failure::Etcd(StoreError::Remote("etcdserver: leader changed".into()))
+        );
         let status = Status::resource_exhausted("etcdserver: mvcc: database space exceeded");
-        assert!(matches!(classify(&status), Failure::Etcd(StoreError::Remote(_))));
+        assert!(matches!(
+            classify(&status),
+            Failure::Etcd(StoreError::Remote(_))
+        ));
     }
 
     #[test]
     fn transport_failures_are_told_apart() {
-        let refused = Status::unavailable("tcp connect error: Connection refused (os error 111)");
-        assert!(matches!(classify(&refused), Failure::NotSent(_)));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let refused = Status::from_error(Box::new(tonic::ConnectError(Box::new(io))));
+        assert_eq!(refused.code(), Code::Unavailable);
+        assert!(
+            matches!(classify(&refused), Failure::NotSent(_)),
+            "{refused:?}"
+        );
         let reset = Status::unavailable("connection reset");
         assert!(matches!(classify(&reset), Failure::InFlight(_)));
+        let server_side = Status::unavailable("etcdserver: no leader");
+        assert!(matches!(
+            classify(&server_side),
+            Failure::Etcd(StoreError::Remote(_))
+        ));
     }
 }

@@ -43,33 +43,63 @@ enum OpenError {
 /// The StoreError for a response that cancels a watch.
 fn canceled(resp: &pb::WatchResponse) -> StoreError {
     if resp.compact_revision > 0 {
-        StoreError::Compacted { compact_revision: resp.compact_revision }
+        StoreError::Compacted {
+            compact_revision: resp.compact_revision,
+        }
     } else {
-        StoreError::Remote(format!("watch canceled by the server: {}", resp.cancel_reason))
+        StoreError::Remote(format!(
+            "watch canceled by the server: {}",
+            resp.cancel_reason
+        ))
     }
 }
 
 /// Create the watch `req` from `start` on the current connection, failing over through
 /// every endpoint once.
-async fn open(store: &RemoteStore, req: &WatchRequest, start: Revision) -> Result<Opened, OpenError> {
+async fn open(
+    store: &RemoteStore,
+    req: &WatchRequest,
+    start: Revision,
+) -> Result<Opened, OpenError> {
     let conns = &store.inner.conns;
     let mut last = String::new();
     for attempt in 0..conns.len() {
-        let conn = conns.get().await.map_err(|e| OpenError::Unreachable(e.to_string()))?;
+        let conn = conns
+            .get()
+            .await
+            .map_err(|e| OpenError::Unreachable(e.to_string()))?;
         let (requests, rx) = mpsc::channel(16);
         // etcd sends the response headers with its first message, which answers this
         // request: it must be queued before the call is awaited.
-        if requests.send(convert::watch_create(req, start)).await.is_err() {
-            return Err(OpenError::Unreachable("watch request channel closed".into()));
+        if requests
+            .send(convert::watch_create(req, start))
+            .await
+            .is_err()
+        {
+            return Err(OpenError::Unreachable(
+                "watch request channel closed".into(),
+            ));
         }
-        let mut client = WatchClient::new(conn.channel.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES);
+        let mut client =
+            WatchClient::new(conn.channel.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES);
         let status = match client.watch(ReceiverStream::new(rx)).await {
             Ok(resp) => {
                 let mut responses = resp.into_inner();
                 match responses.message().await {
-                    Ok(Some(first)) if first.canceled => return Err(OpenError::Refused(canceled(&first))),
-                    Ok(Some(created)) => return Ok(Opened { requests, responses, created, conn }),
-                    Ok(None) => tonic::Status::unavailable("watch stream ended before the watch was created"),
+                    Ok(Some(first)) if first.canceled => {
+                        return Err(OpenError::Refused(canceled(&first)))
+                    }
+                    Ok(Some(created)) => {
+                        return Ok(Opened {
+                            requests,
+                            responses,
+                            created,
+                            conn,
+                        })
+                    }
+                    Ok(None) => tonic::Status::unavailable(
+                        "watch stream ended before the watch was created",
+                    ),
                     Err(status) => status,
                 }
             }
@@ -100,9 +130,19 @@ pub(crate) async fn start(store: RemoteStore, req: WatchRequest) -> Result<Watch
     };
     let (out, rx) = mpsc::channel(store.inner.options.watch_buffer.max(1));
     let progress = Arc::new(Notify::new());
-    let task = WatchTask { store, req, out, progress: progress.clone(), next_rev };
+    let task = WatchTask {
+        store,
+        req,
+        out,
+        progress: progress.clone(),
+        next_rev,
+    };
     tokio::spawn(task.run(opened));
-    Ok(WatchStream::new(rx, Arc::new(move || progress.notify_one()), None))
+    Ok(WatchStream::new(
+        rx,
+        Arc::new(move || progress.notify_one()),
+        None,
+    ))
 }
 
 /// The task behind one [`WatchStream`].
@@ -162,7 +202,8 @@ impl WatchTask {
                     return None;
                 }
                 Err(OpenError::Unreachable(text)) if tokio::time::Instant::now() >= deadline => {
-                    let e = StoreError::Remote(format!("watch lost and could not be resumed: {text}"));
+                    let e =
+                        StoreError::Remote(format!("watch lost and could not be resumed: {text}"));
                     let _ = self.out.send(Err(e)).await;
                     return None;
                 }
@@ -220,7 +261,9 @@ pub(crate) async fn compact_revision(store: &RemoteStore, start: Revision) -> Op
     };
     let probe = async {
         match open(store, &req, start).await {
-            Err(OpenError::Refused(StoreError::Compacted { compact_revision })) => Some(compact_revision),
+            Err(OpenError::Refused(StoreError::Compacted { compact_revision })) => {
+                Some(compact_revision)
+            }
             Err(_) => None,
             Ok(mut opened) => loop {
                 match opened.responses.message().await {
@@ -234,5 +277,8 @@ pub(crate) async fn compact_revision(store: &RemoteStore, start: Revision) -> Op
             },
         }
     };
-    tokio::time::timeout(COMPACT_PROBE_TIMEOUT, probe).await.ok().flatten()
+    tokio::time::timeout(COMPACT_PROBE_TIMEOUT, probe)
+        .await
+        .ok()
+        .flatten()
 }

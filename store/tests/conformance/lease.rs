@@ -2,14 +2,19 @@
 
 use std::time::Duration;
 
-use skiff_store::{EventType, KeyRange, PutRequest, RangeRequest, StoreError, WatchRequest, MAX_LEASE_TTL};
+use skiff_store::{
+    EventType, KeyRange, PutRequest, RangeRequest, StoreError, WatchRequest, MAX_LEASE_TTL,
+};
 
 use super::util::*;
 use super::Store;
 
 async fn put_with_lease(store: &Store, key: &str, lease: i64) -> i64 {
     store
-        .put(PutRequest { lease, ..PutRequest::new(b(key), b("leased")) })
+        .put(PutRequest {
+            lease,
+            ..PutRequest::new(b(key), b("leased"))
+        })
         .await
         .unwrap_or_else(|e| panic!("put {key} with lease {lease:x}: {e}"))
         .header
@@ -25,13 +30,21 @@ pub async fn grant_attach_revoke(store: Store) {
     assert_eq!(granted.ttl, 30);
     put_with_lease(&store, &format!("{p}a"), id).await;
     put_with_lease(&store, &format!("{p}b"), id).await;
-    let kv = store.get(format!("{p}a").as_bytes()).await.unwrap().unwrap();
+    let kv = store
+        .get(format!("{p}a").as_bytes())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(kv.lease, id, "key attached");
 
     let ttl = store.lease_time_to_live(id, true).await.unwrap();
     assert_eq!((ttl.id, ttl.granted_ttl), (id, 30));
     assert!(ttl.ttl > 0 && ttl.ttl <= 30, "remaining ttl {}", ttl.ttl);
-    let mut attached: Vec<String> = ttl.keys.iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
+    let mut attached: Vec<String> = ttl
+        .keys
+        .iter()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
     attached.sort();
     assert_eq!(attached, [format!("{p}a"), format!("{p}b")]);
     let no_keys = store.lease_time_to_live(id, false).await.unwrap();
@@ -39,42 +52,99 @@ pub async fn grant_attach_revoke(store: Store) {
 
     assert!(store.lease_leases().await.unwrap().contains(&id), "listed");
     let kept = store.lease_keep_alive(id).await.unwrap();
-    assert_eq!((kept.id, kept.ttl), (id, 30), "keep-alive renews to the granted ttl");
+    assert_eq!(
+        (kept.id, kept.ttl),
+        (id, 30),
+        "keep-alive renews to the granted ttl"
+    );
 
     let r = store
-        .put(PutRequest { ignore_lease: true, ..PutRequest::new(b(&format!("{p}a")), b("new")) })
+        .put(PutRequest {
+            ignore_lease: true,
+            ..PutRequest::new(b(&format!("{p}a")), b("new"))
+        })
         .await
         .unwrap()
         .header
         .revision;
-    let kv = store.get(format!("{p}a").as_bytes()).await.unwrap().unwrap();
-    assert_eq!((kv.lease, kv.value.as_ref(), kv.mod_revision), (id, &b"new"[..], r), "ignore_lease");
+    let kv = store
+        .get(format!("{p}a").as_bytes())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kv.lease, kv.value.as_ref(), kv.mod_revision),
+        (id, &b"new"[..], r),
+        "ignore_lease"
+    );
 
     let explicit = 0x5eed_0000 + i64::from(std::process::id());
     let g = store.lease_grant(explicit, 30).await.unwrap();
     assert_eq!(g.id, explicit, "requested id");
-    assert_eq!(store.lease_grant(explicit, 30).await.unwrap_err(), StoreError::LeaseExists);
+    assert_eq!(
+        store.lease_grant(explicit, 30).await.unwrap_err(),
+        StoreError::LeaseExists
+    );
 
     let rr = store.lease_revoke(id).await.unwrap().revision;
-    assert_eq!(rr, r + 1, "revoke deletes at one new revision (a grant writes none)");
+    assert_eq!(
+        rr,
+        r + 1,
+        "revoke deletes at one new revision (a grant writes none)"
+    );
     let left = store.range(RangeRequest::prefix(b(p))).await.unwrap();
     assert_eq!(left.count, 0, "keys deleted with their lease");
-    let before = store.range(RangeRequest { revision: rr - 1, ..RangeRequest::prefix(b(p)) }).await.unwrap();
+    let before = store
+        .range(RangeRequest {
+            revision: rr - 1,
+            ..RangeRequest::prefix(b(p))
+        })
+        .await
+        .unwrap();
     assert_eq!(before.count, 2, "both keys until the revoke");
-    assert!(!store.lease_leases().await.unwrap().contains(&id), "revoked lease not listed");
-    assert_eq!(store.lease_revoke(id).await.unwrap_err(), StoreError::LeaseNotFound, "second revoke");
+    assert!(
+        !store.lease_leases().await.unwrap().contains(&id),
+        "revoked lease not listed"
+    );
+    assert_eq!(
+        store.lease_revoke(id).await.unwrap_err(),
+        StoreError::LeaseNotFound,
+        "second revoke"
+    );
     store.lease_revoke(explicit).await.unwrap();
 }
 
 /// Operations on a lease that does not exist, and a TTL above the maximum.
 pub async fn lease_errors(store: Store) {
     let unknown = 0x0bad_1ea5e;
-    assert_eq!(store.lease_revoke(unknown).await.unwrap_err(), StoreError::LeaseNotFound, "revoke");
-    assert_eq!(store.lease_keep_alive(unknown).await.unwrap_err(), StoreError::LeaseNotFound, "keep-alive");
-    assert_eq!(store.lease_time_to_live(unknown, true).await.unwrap_err(), StoreError::LeaseNotFound, "ttl");
-    let put = PutRequest { lease: unknown, ..PutRequest::new(b("/conformance/lease_errors/k"), b("v")) };
-    assert_eq!(store.put(put).await.unwrap_err(), StoreError::LeaseNotFound, "put with an unknown lease");
-    assert_eq!(store.lease_grant(0, MAX_LEASE_TTL + 1).await.unwrap_err(), StoreError::LeaseTtlTooLarge);
+    assert_eq!(
+        store.lease_revoke(unknown).await.unwrap_err(),
+        StoreError::LeaseNotFound,
+        "revoke"
+    );
+    assert_eq!(
+        store.lease_keep_alive(unknown).await.unwrap_err(),
+        StoreError::LeaseNotFound,
+        "keep-alive"
+    );
+    assert_eq!(
+        store.lease_time_to_live(unknown, true).await.unwrap_err(),
+        StoreError::LeaseNotFound,
+        "ttl"
+    );
+    let put = PutRequest {
+        lease: unknown,
+        ..PutRequest::new(b("/conformance/lease_errors/k"), b("v"))
+    };
+    assert_eq!(
+        store.put(put).await.unwrap_err(),
+        StoreError::LeaseNotFound,
+        "put with an unknown lease"
+    );
+    assert_eq!(
+        store.lease_grant(0, MAX_LEASE_TTL + 1).await.unwrap_err(),
+        StoreError::LeaseTtlTooLarge
+    );
 }
 
 /// An expired lease deletes its keys at one revision, and watchers see the deletes.
@@ -82,7 +152,13 @@ pub async fn expiry_deletes_keys(store: Store) {
     let p = "/conformance/lease_expiry/";
     let g = store.lease_grant(0, 1).await.unwrap();
     assert!(g.ttl >= 1, "granted ttl {}", g.ttl);
-    let mut w = store.watch(WatchRequest { range: KeyRange::prefix(b(p)), ..Default::default() }).await.unwrap();
+    let mut w = store
+        .watch(WatchRequest {
+            range: KeyRange::prefix(b(p)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     put_with_lease(&store, &format!("{p}a"), g.id).await;
     put_with_lease(&store, &format!("{p}b"), g.id).await;
     collect_events(&mut w, 2).await;
@@ -94,6 +170,12 @@ pub async fn expiry_deletes_keys(store: Store) {
     .await;
     let ev = collect_events(&mut w, 2).await;
     assert!(ev.iter().all(|e| e.kind == EventType::Delete), "{ev:?}");
-    assert_eq!(ev[0].kv.mod_revision, ev[1].kv.mod_revision, "one revision for the expiry");
-    assert_eq!(store.lease_time_to_live(g.id, false).await.unwrap_err(), StoreError::LeaseNotFound);
+    assert_eq!(
+        ev[0].kv.mod_revision, ev[1].kv.mod_revision,
+        "one revision for the expiry"
+    );
+    assert_eq!(
+        store.lease_time_to_live(g.id, false).await.unwrap_err(),
+        StoreError::LeaseNotFound
+    );
 }

@@ -37,7 +37,10 @@ pub struct Case {
 
 macro_rules! case {
     ($path:path) => {
-        Case { name: stringify!($path), run: |s| Box::pin($path(s)) }
+        Case {
+            name: stringify!($path),
+            run: |s| Box::pin($path(s)),
+        }
     };
 }
 
@@ -99,7 +102,10 @@ pub async fn run(label: &str, store: Store) {
             }
         }
     }
-    assert!(ran > 0, "no conformance case matched SKIFF_CONFORMANCE_ONLY");
+    assert!(
+        ran > 0,
+        "no conformance case matched SKIFF_CONFORMANCE_ONLY"
+    );
     if !failures.is_empty() {
         panic!(
             "[{label}] {} of {ran} conformance cases failed:\n  {}",

@@ -9,7 +9,11 @@ use super::util::*;
 use super::Store;
 
 fn cmp(key: &str, result: CompareResult, target: CompareTarget) -> Compare {
-    Compare { range: KeyRange::key(b(key)), result, target }
+    Compare {
+        range: KeyRange::key(b(key)),
+        result,
+        target,
+    }
 }
 
 fn put_op(key: &str, value: &str) -> RequestOp {
@@ -18,7 +22,11 @@ fn put_op(key: &str, value: &str) -> RequestOp {
 
 async fn holds(store: &Store, compare: Compare) -> bool {
     store
-        .txn(TxnRequest { compare: vec![compare], success: vec![], failure: vec![] })
+        .txn(TxnRequest {
+            compare: vec![compare],
+            success: vec![],
+            failure: vec![],
+        })
         .await
         .unwrap()
         .succeeded
@@ -41,12 +49,18 @@ pub async fn compares_and_branches(store: Store) {
     };
     let first = store.txn(create("v1")).await.unwrap();
     assert!(first.succeeded, "create-if-absent on a missing key");
-    assert!(matches!(first.responses.as_slice(), [ResponseOp::Put(_)]), "{first:?}");
+    assert!(
+        matches!(first.responses.as_slice(), [ResponseOp::Put(_)]),
+        "{first:?}"
+    );
     let r1 = first.header.revision;
 
     let second = store.txn(create("v2")).await.unwrap();
     assert!(!second.succeeded, "create-if-absent on an existing key");
-    assert_eq!(second.header.revision, r1, "a failed compare with a read-only branch writes nothing");
+    assert_eq!(
+        second.header.revision, r1,
+        "a failed compare with a read-only branch writes nothing"
+    );
     assert_eq!(values(range_kvs(&second, 0)), ["v1"], "failure branch read");
 
     let cas = |rev, value: &'static str| TxnRequest {
@@ -59,20 +73,40 @@ pub async fn compares_and_branches(store: Store) {
     assert_eq!(swapped.header.revision, r1 + 1);
     let stale = store.txn(cas(r1, "v3")).await.unwrap();
     assert!(!stale.succeeded, "CAS at a stale mod revision");
-    assert_eq!(store.get(k.as_bytes()).await.unwrap().unwrap().value.as_ref(), b"v2");
+    assert_eq!(
+        store
+            .get(k.as_bytes())
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .as_ref(),
+        b"v2"
+    );
 
     let k2 = "/conformance/txn/failure-write";
     let failed = store
         .txn(TxnRequest {
-            compare: vec![cmp(k, CompareResult::Equal, CompareTarget::Value(b("nope")))],
+            compare: vec![cmp(
+                k,
+                CompareResult::Equal,
+                CompareTarget::Value(b("nope")),
+            )],
             success: vec![],
             failure: vec![put_op(k2, "from-failure")],
         })
         .await
         .unwrap();
     assert!(!failed.succeeded);
-    let kv = store.get(k2.as_bytes()).await.unwrap().expect("failure branch wrote");
-    assert_eq!(kv.mod_revision, failed.header.revision, "failure branch write revision");
+    let kv = store
+        .get(k2.as_bytes())
+        .await
+        .unwrap()
+        .expect("failure branch wrote");
+    assert_eq!(
+        kv.mod_revision, failed.header.revision,
+        "failure branch write revision"
+    );
 
     let multi = store
         .txn(TxnRequest {
@@ -80,7 +114,10 @@ pub async fn compares_and_branches(store: Store) {
             success: vec![
                 put_op("/conformance/txn/m1", "1"),
                 put_op("/conformance/txn/m2", "1"),
-                RequestOp::DeleteRange(DeleteRangeRequest { range: KeyRange::key(b(k2)), prev_kv: true }),
+                RequestOp::DeleteRange(DeleteRangeRequest {
+                    range: KeyRange::key(b(k2)),
+                    prev_kv: true,
+                }),
             ],
             failure: vec![],
         })
@@ -88,14 +125,28 @@ pub async fn compares_and_branches(store: Store) {
         .unwrap();
     let rm = multi.header.revision;
     match &multi.responses[2] {
-        ResponseOp::DeleteRange(d) => assert_eq!((d.deleted, d.prev_kvs.len()), (1, 1), "delete in txn"),
+        ResponseOp::DeleteRange(d) => {
+            assert_eq!((d.deleted, d.prev_kvs.len()), (1, 1), "delete in txn")
+        }
         other => panic!("expected a delete response, got {other:?}"),
     }
     for m in ["/conformance/txn/m1", "/conformance/txn/m2"] {
-        assert_eq!(store.get(m.as_bytes()).await.unwrap().unwrap().mod_revision, rm, "{m}");
+        assert_eq!(
+            store.get(m.as_bytes()).await.unwrap().unwrap().mod_revision,
+            rm,
+            "{m}"
+        );
     }
-    assert_eq!(get_at(&store, k2, rm).await.unwrap(), None, "deleted in the same revision");
-    assert_eq!(current_revision(&store).await, rm, "one revision for the whole txn");
+    assert_eq!(
+        get_at(&store, k2, rm).await.unwrap(),
+        None,
+        "deleted in the same revision"
+    );
+    assert_eq!(
+        current_revision(&store).await,
+        rm,
+        "one revision for the whole txn"
+    );
 }
 
 /// Each compare target and result, including on a missing key.
@@ -138,13 +189,42 @@ pub async fn range_compare(store: Store) {
     let p = "/conformance/txn_range/";
     put(&store, &format!("{p}a"), "1").await;
     put(&store, &format!("{p}b"), "1").await;
-    let over = |result, target| Compare { range: KeyRange::prefix(b(p)), result, target };
-    assert!(holds(&store, over(CompareResult::Equal, CompareTarget::Version(1))).await, "all at version 1");
-    put(&store, &format!("{p}b"), "2").await;
-    assert!(!holds(&store, over(CompareResult::Equal, CompareTarget::Version(1))).await, "b at version 2");
-    assert!(holds(&store, over(CompareResult::Greater, CompareTarget::Version(0))).await, "all exist");
+    let over = |result, target| Compare {
+        range: KeyRange::prefix(b(p)),
+        result,
+        target,
+    };
     assert!(
-        !holds(&store, over(CompareResult::Equal, CompareTarget::Value(b("1")))).await,
+        holds(
+            &store,
+            over(CompareResult::Equal, CompareTarget::Version(1))
+        )
+        .await,
+        "all at version 1"
+    );
+    put(&store, &format!("{p}b"), "2").await;
+    assert!(
+        !holds(
+            &store,
+            over(CompareResult::Equal, CompareTarget::Version(1))
+        )
+        .await,
+        "b at version 2"
+    );
+    assert!(
+        holds(
+            &store,
+            over(CompareResult::Greater, CompareTarget::Version(0))
+        )
+        .await,
+        "all exist"
+    );
+    assert!(
+        !holds(
+            &store,
+            over(CompareResult::Equal, CompareTarget::Value(b("1")))
+        )
+        .await,
         "values differ"
     );
 }
@@ -163,7 +243,10 @@ pub async fn nested_and_read_only(store: Store) {
         })
         .await
         .unwrap();
-    assert_eq!(ro.header.revision, r0, "a read-only txn creates no revision");
+    assert_eq!(
+        ro.header.revision, r0,
+        "a read-only txn creates no revision"
+    );
     assert_eq!(values(range_kvs(&ro, 0)), ["v0"]);
 
     let rw = store
@@ -175,7 +258,11 @@ pub async fn nested_and_read_only(store: Store) {
         .await
         .unwrap();
     let read = range_kvs(&rw, 1);
-    assert_eq!(values(read), ["v1"], "a read after a put in one txn sees the put");
+    assert_eq!(
+        values(read),
+        ["v1"],
+        "a read after a put in one txn sees the put"
+    );
     assert_eq!(read[0].mod_revision, rw.header.revision);
 
     let inner_key = format!("{p}inner");
@@ -201,8 +288,15 @@ pub async fn nested_and_read_only(store: Store) {
         }
         other => panic!("expected a nested txn response, got {other:?}"),
     }
-    let kv = store.get(inner_key.as_bytes()).await.unwrap().expect("inner put");
-    assert_eq!(kv.mod_revision, nested.header.revision, "nested writes share the revision");
+    let kv = store
+        .get(inner_key.as_bytes())
+        .await
+        .unwrap()
+        .expect("inner put");
+    assert_eq!(
+        kv.mod_revision, nested.header.revision,
+        "nested writes share the revision"
+    );
     assert_eq!(nested.header.revision, rw.header.revision + 1);
 }
 
@@ -212,9 +306,17 @@ pub async fn invalid_txns(store: Store) {
     let k = "/conformance/txn_invalid/k";
     let before = current_revision(&store).await;
     let dup = store
-        .txn(TxnRequest { compare: vec![], success: vec![put_op(k, "1"), put_op(k, "2")], failure: vec![] })
+        .txn(TxnRequest {
+            compare: vec![],
+            success: vec![put_op(k, "1"), put_op(k, "2")],
+            failure: vec![],
+        })
         .await;
-    assert_eq!(dup.unwrap_err(), StoreError::DuplicateKey, "two puts of one key");
+    assert_eq!(
+        dup.unwrap_err(),
+        StoreError::DuplicateKey,
+        "two puts of one key"
+    );
 
     let put_and_delete = store
         .txn(TxnRequest {
@@ -229,10 +331,31 @@ pub async fn invalid_txns(store: Store) {
             failure: vec![],
         })
         .await;
-    assert_eq!(put_and_delete.unwrap_err(), StoreError::DuplicateKey, "put into a deleted range");
+    assert_eq!(
+        put_and_delete.unwrap_err(),
+        StoreError::DuplicateKey,
+        "put into a deleted range"
+    );
 
-    let ops = (0..=MAX_TXN_OPS).map(|i| put_op(&format!("/conformance/txn_invalid/{i}"), "1")).collect();
-    let too_many = store.txn(TxnRequest { compare: vec![], success: ops, failure: vec![] }).await;
-    assert_eq!(too_many.unwrap_err(), StoreError::TooManyOps, "{} ops", MAX_TXN_OPS + 1);
-    assert_eq!(current_revision(&store).await, before, "refused txns write nothing");
+    let ops = (0..=MAX_TXN_OPS)
+        .map(|i| put_op(&format!("/conformance/txn_invalid/{i}"), "1"))
+        .collect();
+    let too_many = store
+        .txn(TxnRequest {
+            compare: vec![],
+            success: ops,
+            failure: vec![],
+        })
+        .await;
+    assert_eq!(
+        too_many.unwrap_err(),
+        StoreError::TooManyOps,
+        "{} ops",
+        MAX_TXN_OPS + 1
+    );
+    assert_eq!(
+        current_revision(&store).await,
+        before,
+        "refused txns write nothing"
+    );
 }

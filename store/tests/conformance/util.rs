@@ -40,18 +40,25 @@ pub async fn current_revision(store: &Store) -> Revision {
 
 /// Read one key at `revision` (0 = current).
 pub async fn get_at(store: &Store, key: &str, revision: Revision) -> Result<Option<KeyValue>> {
-    let req = RangeRequest { revision, ..RangeRequest::key(b(key)) };
+    let req = RangeRequest {
+        revision,
+        ..RangeRequest::key(b(key))
+    };
     Ok(store.range(req).await?.kvs.into_iter().next())
 }
 
 /// The keys of `kvs`, as strings.
 pub fn keys(kvs: &[KeyValue]) -> Vec<String> {
-    kvs.iter().map(|kv| String::from_utf8_lossy(&kv.key).into_owned()).collect()
+    kvs.iter()
+        .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
+        .collect()
 }
 
 /// The values of `kvs`, as strings.
 pub fn values(kvs: &[KeyValue]) -> Vec<String> {
-    kvs.iter().map(|kv| String::from_utf8_lossy(&kv.value).into_owned()).collect()
+    kvs.iter()
+        .map(|kv| String::from_utf8_lossy(&kv.value).into_owned())
+        .collect()
 }
 
 /// The next batch of a watch, failing the case after [`WAIT`].
@@ -109,7 +116,10 @@ where
         if check().await {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
