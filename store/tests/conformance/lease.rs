@@ -179,3 +179,25 @@ pub async fn expiry_deletes_keys(store: Store) {
         StoreError::LeaseNotFound
     );
 }
+
+/// A put without a lease detaches the key from its lease: revoking the lease then
+/// leaves the key alone.
+pub async fn put_without_lease_detaches(store: Store) {
+    let k = "/conformance/lease_detach/k";
+    let g = store.lease_grant(0, 30).await.unwrap();
+    put_with_lease(&store, k, g.id).await;
+    put(&store, k, "no lease").await;
+    let ttl = store.lease_time_to_live(g.id, true).await.unwrap();
+    assert!(
+        ttl.keys.is_empty(),
+        "detached key still listed: {:?}",
+        ttl.keys
+    );
+    store.lease_revoke(g.id).await.unwrap();
+    let kv = store
+        .get(k.as_bytes())
+        .await
+        .unwrap()
+        .expect("detached key survives the revoke");
+    assert_eq!((kv.lease, kv.value.as_ref()), (0, &b"no lease"[..]));
+}

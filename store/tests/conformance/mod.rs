@@ -51,6 +51,7 @@ pub fn cases() -> Vec<Case> {
         case!(kv::history_reads),
         case!(kv::tombstones),
         case!(kv::range_options),
+        case!(kv::every_key_spellings),
         case!(kv::range_sorting),
         case!(kv::range_filters),
         case!(kv::put_options),
@@ -64,9 +65,11 @@ pub fn cases() -> Vec<Case> {
         case!(watch::filters),
         case!(watch::from_now),
         case!(watch::progress_request),
+        case!(watch::future_start_revision),
         case!(errors::request_errors),
         case!(lease::grant_attach_revoke),
         case!(lease::lease_errors),
+        case!(lease::put_without_lease_detaches),
         case!(lease::expiry_deletes_keys),
         case!(compaction::compacted_reads_and_watches),
     ]
@@ -75,6 +78,13 @@ pub fn cases() -> Vec<Case> {
 /// Run every case against `store`; panic with the names and messages of those that
 /// failed. Set `SKIFF_CONFORMANCE_ONLY=name` to run the cases whose name contains it.
 pub async fn run(label: &str, store: Store) {
+    run_with_known_differences(label, store, &[]).await
+}
+
+/// Like [`run`], but the cases named in `known` (name, why) are known to differ from
+/// etcd in this store: their failure is printed, not fatal. A known case that passes
+/// fails the run, so the list is emptied as the differences are fixed.
+pub async fn run_with_known_differences(label: &str, store: Store, known: &[(&str, &str)]) {
     let only = std::env::var("SKIFF_CONFORMANCE_ONLY").ok();
     let mut failures = Vec::new();
     let mut ran = 0;
@@ -86,7 +96,21 @@ pub async fn run(label: &str, store: Store) {
         }
         ran += 1;
         let fut = (case.run)(store.clone());
+        let known_why = known
+            .iter()
+            .find(|(name, _)| *name == case.name)
+            .map(|(_, why)| *why);
         match tokio::spawn(fut).await {
+            Ok(()) if known_why.is_some() => {
+                eprintln!(
+                    "[{label}] PASSED  {} (listed as a known difference)",
+                    case.name
+                );
+                failures.push(format!(
+                    "{}: passes now; remove it from the known differences",
+                    case.name
+                ));
+            }
             Ok(()) => eprintln!("[{label}] ok      {}", case.name),
             Err(e) => {
                 let msg = match e.try_into_panic() {
@@ -97,6 +121,13 @@ pub async fn run(label: &str, store: Store) {
                         .unwrap_or_else(|| "panic".into()),
                     Err(e) => e.to_string(),
                 };
+                if let Some(why) = known_why {
+                    eprintln!(
+                        "[{label}] KNOWN   {}: {msg} (known difference: {why})",
+                        case.name
+                    );
+                    continue;
+                }
                 eprintln!("[{label}] FAILED  {}: {msg}", case.name);
                 failures.push(format!("{}: {msg}", case.name));
             }

@@ -209,3 +209,26 @@ pub async fn progress_request(store: Store) {
         }
     }
 }
+
+/// A watch may start at a future revision: it reports nothing before it.
+pub async fn future_start_revision(store: Store) {
+    let k = "/conformance/watch_future/k";
+    let now = current_revision(&store).await;
+    let mut w = store
+        .watch(WatchRequest {
+            range: KeyRange::key(b(k)),
+            start_revision: now + 3,
+            ..Default::default()
+        })
+        .await
+        .expect("a watch from a future revision");
+    put(&store, k, "1").await;
+    put(&store, k, "2").await;
+    let r3 = put(&store, k, "3").await;
+    assert_eq!(r3, now + 3);
+    let ev = collect_events(&mut w, 1).await;
+    assert_eq!(
+        (ev[0].kv.mod_revision, ev[0].kv.value.as_ref()),
+        (r3, &b"3"[..])
+    );
+}
