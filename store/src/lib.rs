@@ -7,6 +7,7 @@
 //! # Organization
 //! - [`types`]: requests and responses, shaped like etcd's `rpc.proto`.
 //! - [`KvStore`] and [`WatchStream`]: the trait every engine implements.
+//! - [`MvccStore`]: the store itself, over any [`Backend`].
 //! - [`backend`]: where history is kept durable ([`MemoryBackend`]; redb).
 //! - [`StoreError`]: every error, each mapping to the gRPC status etcd answers with.
 //! - [`proto`]: etcd v3's protobuf messages and gRPC server and client code.
@@ -16,10 +17,12 @@ pub mod backend;
 mod error;
 pub mod grpc;
 mod kv;
+mod mvcc;
 pub mod proto;
 pub mod types;
 
 pub use backend::{Backend, MemoryBackend};
 pub use error::{GrpcCode, Result, StoreError, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_OPS};
 pub use kv::{KvStore, WatchStream};
+pub use mvcc::{MvccStore, StoreConfig};
 pub use types::*;
