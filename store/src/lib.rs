@@ -11,10 +11,12 @@
 //! - [`backend`]: where history is kept durable ([`MemoryBackend`]; redb).
 //! - [`StoreError`]: every error, each mapping to the gRPC status etcd answers with.
 //! - [`proto`]: etcd v3's protobuf messages and gRPC server and client code.
+//! - [`grpc`]: the etcd v3 gRPC API over any [`KvStore`] (what `skiff store` serves).
 //! - [`RemoteStore`]: a [`KvStore`] that is a client of a remote etcd (or `skiff store`).
 
 pub mod backend;
 mod error;
+pub mod grpc;
 mod kv;
 mod mvcc;
 pub mod proto;
