@@ -3,3 +3,12 @@
 //! Each harness is a binary in `src/bin/` that runs a Skiff component beside the best
 //! known reference (real etcd, published Kubernetes figures), prints its figures, and is
 //! recorded with date and machine in `benches/BENCHMARKS.md`.
+//!
+//! # Organization
+//! - [`server_process`]: store servers (etcd, `skiff store`) as child processes.
+//! - [`store_workload`]: the store benchmark's workloads over any `KvStore` client.
+//! - [`latency`]: latency histograms and throughput.
+
+pub mod latency;
+pub mod server_process;
+pub mod store_workload;
