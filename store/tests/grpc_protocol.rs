@@ -13,7 +13,7 @@ use skiff_store::proto::etcdserverpb::lease_client::LeaseClient;
 use skiff_store::proto::etcdserverpb::maintenance_client::MaintenanceClient;
 use skiff_store::proto::etcdserverpb::watch_client::WatchClient;
 use skiff_store::proto::etcdserverpb::watch_request::RequestUnion;
-use skiff_store::MvccStore;
+use skiff_store::{MemoryBackend, MvccStore, StoreConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -31,7 +31,10 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let store = MvccStore::in_memory().await;
+        Server::start_with(MvccStore::in_memory().await).await
+    }
+
+    async fn start_with(store: MvccStore) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let identity = ServerIdentity::new("default", vec![url.clone()]);
@@ -348,4 +351,64 @@ async fn errors_carry_etcds_codes_and_messages() {
         .expect("alarm list")
         .into_inner();
     assert!(alarms.alarms.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_prev_kv_and_progress_notify() {
+    let config = StoreConfig {
+        progress_interval: Duration::from_millis(200),
+        ..StoreConfig::default()
+    };
+    let store = MvccStore::open(MemoryBackend, config).await.expect("store");
+    let s = Server::start_with(store).await;
+    let mut kv = s.kv().await;
+    put(&mut kv, "f", "old").await;
+    let mut w = s.watch().await;
+    w.send(RequestUnion::CreateRequest(pb::WatchCreateRequest {
+        key: "f".into(),
+        filters: vec![pb::watch_create_request::FilterType::Noput as i32],
+        prev_kv: true,
+        ..Default::default()
+    }))
+    .await;
+    let created = w.next().await;
+    assert!(created.created);
+    put(&mut kv, "f", "new").await; // filtered out
+    let del = kv
+        .delete_range(pb::DeleteRangeRequest {
+            key: "f".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("delete")
+        .into_inner();
+    let ev = w.next().await;
+    assert_eq!(ev.events.len(), 1, "{ev:?}");
+    let event = &ev.events[0];
+    assert_eq!(
+        event.r#type,
+        skiff_store::proto::mvccpb::event::EventType::Delete as i32
+    );
+    assert_eq!(
+        event.kv.as_ref().expect("kv").mod_revision,
+        del.header.expect("header").revision
+    );
+    assert_eq!(event.prev_kv.as_ref().expect("prev_kv").value, "new");
+
+    // A watcher asking for progress notifications gets empty responses while idle.
+    w.send(RequestUnion::CreateRequest(pb::WatchCreateRequest {
+        key: "idle".into(),
+        progress_notify: true,
+        ..Default::default()
+    }))
+    .await;
+    let created = w.next().await;
+    assert!(created.created);
+    let progress = w.next().await;
+    assert_eq!(progress.watch_id, created.watch_id);
+    assert!(progress.events.is_empty() && !progress.canceled);
+    assert_eq!(
+        progress.header.expect("header").revision,
+        del.header.expect("header").revision
+    );
 }
