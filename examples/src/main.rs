@@ -1,12 +1,35 @@
-//! The `skiff` binary: thin wiring of Skiff's crates into cluster components.
+//! The `skiff` binary: thin wiring of Skiff's crates into cluster components. Each
+//! subcommand lives in its own module; this file only parses flags and dispatches.
+
+mod store;
 
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
 /// Skiff: a Kubernetes-compatible orchestrator.
 #[derive(Parser, Debug)]
 #[command(name = "skiff", version, about)]
-enum Command {}
+enum Command {
+    /// Run the store: a single-member etcd speaking the etcd v3 gRPC API.
+    Store(store::StoreArgs),
+}
 
-fn main() {
-    let _cmd = Command::parse();
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Command::parse() {
+        Command::Store(args) => store::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
