@@ -102,8 +102,8 @@ impl StoreError {
     pub fn grpc_code(&self) -> GrpcCode {
         use StoreError::*;
         match self {
-            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps
-            | DuplicateKey | RequestTooLarge | InvalidRange => GrpcCode::InvalidArgument,
+            EmptyKey | KeyNotFound | ValueProvided | LeaseProvided | TooManyOps | DuplicateKey
+            | RequestTooLarge | InvalidRange => GrpcCode::InvalidArgument,
             Compacted { .. } | FutureRevision { .. } | LeaseTtlTooLarge => GrpcCode::OutOfRange,
             LeaseNotFound => GrpcCode::NotFound,
             LeaseExists => GrpcCode::FailedPrecondition,

@@ -75,7 +75,9 @@ pub trait KvStore: Send + Sync + 'static {
 
     /// Read one key at the current revision.
     async fn get(&self, key: &[u8]) -> Result<Option<KeyValue>> {
-        let resp = self.range(RangeRequest::key(Bytes::copy_from_slice(key))).await?;
+        let resp = self
+            .range(RangeRequest::key(Bytes::copy_from_slice(key)))
+            .await?;
         Ok(resp.kvs.into_iter().next())
     }
 }
@@ -140,7 +142,11 @@ impl WatchStream {
         progress: Arc<dyn Fn() + Send + Sync>,
         cancel: Option<Box<dyn Send + Sync>>,
     ) -> Self {
-        WatchStream { rx, progress, _cancel: cancel }
+        WatchStream {
+            rx,
+            progress,
+            _cancel: cancel,
+        }
     }
 
     /// Ask for a progress notification: an empty batch whose header revision says every

@@ -70,7 +70,10 @@ pub struct KeyRange {
 impl KeyRange {
     /// A single key.
     pub fn key(key: impl Into<Bytes>) -> Self {
-        KeyRange { key: key.into(), range_end: Bytes::new() }
+        KeyRange {
+            key: key.into(),
+            range_end: Bytes::new(),
+        }
     }
 
     /// Every key starting with `prefix` (etcdctl's `--prefix`).
@@ -82,7 +85,10 @@ impl KeyRange {
 
     /// `[key, range_end)` with etcd's conventions for `range_end`.
     pub fn range(key: impl Into<Bytes>, range_end: impl Into<Bytes>) -> Self {
-        KeyRange { key: key.into(), range_end: range_end.into() }
+        KeyRange {
+            key: key.into(),
+            range_end: range_end.into(),
+        }
     }
 
     /// Whether this range names one key only.
@@ -176,12 +182,18 @@ pub struct RangeRequest {
 impl RangeRequest {
     /// A read of one key at the current revision.
     pub fn key(key: impl Into<Bytes>) -> Self {
-        RangeRequest { range: KeyRange::key(key), ..Default::default() }
+        RangeRequest {
+            range: KeyRange::key(key),
+            ..Default::default()
+        }
     }
 
     /// A read of every key under `prefix` at the current revision.
     pub fn prefix(prefix: impl Into<Bytes>) -> Self {
-        RangeRequest { range: KeyRange::prefix(prefix), ..Default::default() }
+        RangeRequest {
+            range: KeyRange::prefix(prefix),
+            ..Default::default()
+        }
     }
 }
 
@@ -218,7 +230,11 @@ pub struct PutRequest {
 impl PutRequest {
     /// A plain put of `value` under `key`.
     pub fn new(key: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
-        PutRequest { key: key.into(), value: value.into(), ..Default::default() }
+        PutRequest {
+            key: key.into(),
+            value: value.into(),
+            ..Default::default()
+        }
     }
 }
 
