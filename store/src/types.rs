@@ -101,7 +101,7 @@ impl KeyRange {
         if self.range_end.is_empty() {
             return k == &self.key[..];
         }
-        if &self.range_end[..] == [0] {
+        if self.range_end[..] == [0] {
             return k >= &self.key[..];
         }
         k >= &self.key[..] && k < &self.range_end[..]
