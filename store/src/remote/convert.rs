@@ -8,12 +8,9 @@ use crate::proto::etcdserverpb::{compare, range_request, request_op, response_op
 use crate::proto::mvccpb;
 use crate::types::*;
 
-/// The key and range end etcd expects for `range`. etcd refuses an empty key, so the
-/// store's "every key" spelling (empty key, range end `[0]`) becomes etcd's (`[0]`, `[0]`).
+/// The key and range end of `range`, as etcd spells them too (every key is `[0]` to
+/// `[0]`; an empty key goes as is, for etcd to refuse).
 pub(crate) fn key_and_end(range: KeyRange) -> (Bytes, Bytes) {
-    if range.key.is_empty() && range.range_end.as_ref() == [0] {
-        return (Bytes::from_static(&[0]), range.range_end);
-    }
     (range.key, range.range_end)
 }
 
@@ -261,15 +258,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_key_becomes_etcds_spelling() {
-        let (k, e) = key_and_end(KeyRange::range(Bytes::new(), Bytes::from_static(&[0])));
-        assert_eq!((k.as_ref(), e.as_ref()), (&[0u8][..], &[0u8][..]));
+    fn ranges_go_as_spelled() {
         let (k, e) = key_and_end(KeyRange::prefix("a"));
         assert_eq!((k.as_ref(), e.as_ref()), (&b"a"[..], &b"b"[..]));
-        let (k, e) = key_and_end(KeyRange::key(Bytes::new()));
+        let (k, e) = key_and_end(KeyRange::range(Bytes::new(), Bytes::from_static(&[0])));
         assert!(
-            k.is_empty() && e.is_empty(),
-            "an empty single key stays empty (etcd refuses it)"
+            k.is_empty() && e.as_ref() == [0],
+            "an empty key stays empty (etcd refuses it)"
         );
     }
 
