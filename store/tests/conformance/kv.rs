@@ -605,3 +605,27 @@ pub async fn put_options(store: Store) {
         "ignore_value"
     );
 }
+
+/// Count and limit see only live keys: tombstones are not counted.
+pub async fn count_skips_tombstones(store: Store) {
+    let p = "/conformance/count_tombstones/";
+    for k in ["a", "b", "c", "d"] {
+        put(&store, &format!("{p}{k}"), "1").await;
+    }
+    store
+        .delete_range(DeleteRangeRequest {
+            range: KeyRange::key(b(&format!("{p}b"))),
+            prev_kv: false,
+        })
+        .await
+        .unwrap();
+    let resp = store
+        .range(RangeRequest {
+            limit: 2,
+            ..RangeRequest::prefix(b(p))
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys(&resp.kvs), [format!("{p}a"), format!("{p}c")]);
+    assert_eq!((resp.count, resp.more), (3, true));
+}

@@ -201,3 +201,57 @@ pub async fn put_without_lease_detaches(store: Store) {
         .expect("detached key survives the revoke");
     assert_eq!((kv.lease, kv.value.as_ref()), (0, &b"no lease"[..]));
 }
+
+/// Revoking a lease with no keys deletes nothing, so it creates no revision; a
+/// transaction that puts with an unknown lease fails as a whole.
+pub async fn revoke_without_keys_and_txn_lease(store: Store) {
+    let g = store.lease_grant(0, 30).await.unwrap();
+    let before = current_revision(&store).await;
+    let header = store.lease_revoke(g.id).await.unwrap();
+    assert_eq!(header.revision, before, "revoking a lease without keys");
+    assert_eq!(current_revision(&store).await, before);
+
+    let txn = skiff_store::TxnRequest {
+        compare: vec![],
+        success: vec![
+            skiff_store::RequestOp::Put(PutRequest::new(b("/conformance/lease_txn/a"), b("1"))),
+            skiff_store::RequestOp::Put(PutRequest {
+                lease: g.id,
+                ..PutRequest::new(b("/conformance/lease_txn/b"), b("1"))
+            }),
+        ],
+        failure: vec![],
+    };
+    assert_eq!(
+        store.txn(txn).await.unwrap_err(),
+        StoreError::LeaseNotFound,
+        "txn put with a revoked lease"
+    );
+    assert_eq!(
+        current_revision(&store).await,
+        before,
+        "the whole txn is refused"
+    );
+}
+
+/// A watch with prev_kv sees the expired keys' last values in the delete events.
+pub async fn expiry_events_carry_prev_kv(store: Store) {
+    let p = "/conformance/lease_expiry_prev/";
+    let g = store.lease_grant(0, 1).await.unwrap();
+    put_with_lease(&store, &format!("{p}a"), g.id).await;
+    let mut w = store
+        .watch(WatchRequest {
+            range: KeyRange::prefix(b(p)),
+            prev_kv: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deadline = Duration::from_secs(g.ttl as u64) + WAIT;
+    let ev = tokio::time::timeout(deadline, collect_events(&mut w, 1))
+        .await
+        .expect("expiry event");
+    assert_eq!(ev[0].kind, EventType::Delete);
+    let prev = ev[0].prev_kv.as_ref().expect("prev_kv of an expiry");
+    assert_eq!((prev.value.as_ref(), prev.lease), (&b"leased"[..], g.id));
+}

@@ -359,3 +359,33 @@ pub async fn invalid_txns(store: Store) {
         "refused txns write nothing"
     );
 }
+
+/// A transaction's reads may name an older revision; a failed compare answers with the
+/// current revision.
+pub async fn reads_at_old_revisions(store: Store) {
+    let k = "/conformance/txn_old_read/k";
+    let r1 = put(&store, k, "v1").await;
+    let r2 = put(&store, k, "v2").await;
+    let resp = store
+        .txn(TxnRequest {
+            compare: vec![cmp(
+                k,
+                CompareResult::Equal,
+                CompareTarget::Value(b("other")),
+            )],
+            success: vec![],
+            failure: vec![RequestOp::Range(RangeRequest {
+                revision: r1,
+                ..RangeRequest::key(b(k))
+            })],
+        })
+        .await
+        .unwrap();
+    assert!(!resp.succeeded);
+    assert_eq!(resp.header.revision, r2, "failed compare header");
+    assert_eq!(
+        values(range_kvs(&resp, 0)),
+        ["v1"],
+        "read at r1 inside a txn"
+    );
+}
