@@ -28,8 +28,8 @@ struct Args {
     /// The etcd binary.
     #[arg(long, default_value = "/usr/bin/etcd")]
     etcd_bin: PathBuf,
-    /// The `skiff` binary (default: $CARGO_TARGET_DIR/release/skiff, else
-    /// target/release/skiff).
+    /// The `skiff` binary (default: `skiff` beside this binary, else
+    /// $CARGO_TARGET_DIR/release/skiff, else target/release/skiff).
     #[arg(long, env = "SKIFF_BIN")]
     skiff_bin: Option<PathBuf>,
     /// Where the temporary data directories go (default: the system temp directory).
@@ -75,7 +75,15 @@ struct Row {
     measured: Measured,
 }
 
+/// `skiff` beside this binary (both built into the same target directory), else under
+/// `$CARGO_TARGET_DIR/release`, else `target/release`.
 fn default_skiff_bin() -> PathBuf {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("skiff")));
+    if let Some(path) = beside.filter(|p| p.exists()) {
+        return path;
+    }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| "target".into());
