@@ -8,7 +8,7 @@
 //! - [`types`]: requests and responses, shaped like etcd's `rpc.proto`.
 //! - [`KvStore`] and [`WatchStream`]: the trait every engine implements.
 //! - [`MvccStore`]: the store itself, over any [`Backend`].
-//! - [`backend`]: where history is kept durable ([`MemoryBackend`]; redb).
+//! - [`backend`]: where history is kept durable ([`MemoryBackend`], [`RedbBackend`]).
 //! - [`StoreError`]: every error, each mapping to the gRPC status etcd answers with.
 //! - [`proto`]: etcd v3's protobuf messages and gRPC server and client code.
 //! - [`grpc`]: the etcd v3 gRPC API over any [`KvStore`] (what `skiff store` serves).
@@ -21,7 +21,7 @@ mod mvcc;
 pub mod proto;
 pub mod types;
 
-pub use backend::{Backend, MemoryBackend};
+pub use backend::{Backend, MemoryBackend, RedbBackend};
 pub use error::{GrpcCode, Result, StoreError, MAX_LEASE_TTL, MAX_REQUEST_BYTES, MAX_TXN_OPS};
 pub use kv::{KvStore, WatchStream};
 pub use mvcc::{MvccStore, StoreConfig};

@@ -56,9 +56,10 @@ pub struct ResponseHeader {
     pub revision: Revision,
 }
 
-/// A key range: `key` alone, `[key, range_end)`, or with the etcd conventions:
-/// `range_end == [0]` means "every key >= key", and an empty `key` with
-/// `range_end == [0]` means "every key".
+/// A key range: `key` alone, `[key, range_end)`, or with the etcd convention
+/// `range_end == [0]` for "every key >= key". Every key is `key == [0]` with
+/// `range_end == [0]` (etcdctl's `get --prefix ""`); an empty `key` is refused with
+/// `EmptyKey`, as etcd does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyRange {
     /// The first key (or the only one when `range_end` is empty).

@@ -572,3 +572,12 @@ async fn watch_stream_is_a_futures_stream_and_cancels_on_drop() {
     put(&s, "d", "2").await;
     assert_eq!(s.get(b"d").await.unwrap().unwrap().version, 2);
 }
+
+#[tokio::test]
+async fn close_releases_the_store() {
+    let s = MvccStore::in_memory().await;
+    put(&s, "x", "1").await;
+    tokio::time::timeout(Duration::from_secs(5), s.close())
+        .await
+        .expect("close returns once the writer stopped");
+}

@@ -7,12 +7,14 @@
 //!
 //! # Organization
 //! - [`MemoryBackend`]: keeps nothing; the store lives and dies with the process (tests).
-//! - `RedbBackend` (module `redb`): one redb file, one write transaction and one fsync per
-//!   batch (group commit).
+//! - [`RedbBackend`]: one redb file, one write transaction and one fsync per batch
+//!   (group commit).
 
 mod memory;
+mod redb_backend;
 
 pub use memory::MemoryBackend;
+pub use redb_backend::{Identity, RedbBackend, COMPACT_CHUNK, DATA_FILE_NAME};
 
 use bytes::Bytes;
 

@@ -77,7 +77,7 @@ pub(crate) struct Core {
     /// Watchers.
     hub: Mutex<Hub>,
     /// Wakes the syncer when a watcher falls behind or starts from history.
-    sync_wake: Notify,
+    sync_wake: Arc<Notify>,
     backend: Arc<dyn Backend>,
     /// Set when a commit failed: the store refuses writes until restarted.
     failed: Mutex<Option<String>>,
@@ -140,6 +140,8 @@ struct Inner {
     core: Arc<Core>,
     writes: mpsc::UnboundedSender<WriteCmd>,
     config: StoreConfig,
+    /// Fires when the writer has stopped and released the backend.
+    writer_done: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 /// The MVCC store: an etcd v3 key space over a [`Backend`], implementing [`KvStore`].
@@ -182,20 +184,26 @@ impl MvccStore {
             state: RwLock::new(state),
             lessor: Mutex::new(lessor),
             hub: Mutex::new(Hub::default()),
-            sync_wake: Notify::new(),
+            sync_wake: Arc::new(Notify::new()),
             backend,
             failed: Mutex::new(None),
         });
         let (tx, rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = oneshot::channel();
         let writer_core = core.clone();
         std::thread::Builder::new()
             .name("skiff-store-writer".into())
-            .spawn(move || writer::run(writer_core, rx))
+            .spawn(move || {
+                writer::run(writer_core, rx);
+                let _ = done_tx.send(());
+            })
             .map_err(|e| StoreError::Open(format!("cannot start writer thread: {e}")))?;
+        let writer_done = Mutex::new(Some(done_rx));
         let inner = Arc::new(Inner {
             core,
             writes: tx,
             config,
+            writer_done,
         });
         spawn_background(Arc::downgrade(&inner));
         Ok(MvccStore { inner })
@@ -208,6 +216,22 @@ impl MvccStore {
             // Loading an empty memory backend and spawning a thread cannot fail short of
             // the process running out of threads.
             Err(e) => panic!("in-memory store failed to start: {e}"),
+        }
+    }
+
+    /// Stop the store: returns once every handle is dropped, every queued write is
+    /// answered and the backend is released (its file can be opened again). Call it on
+    /// the last handle.
+    pub async fn close(self) {
+        let done = self
+            .inner
+            .writer_done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(self);
+        if let Some(done) = done {
+            let _ = done.await;
         }
     }
 
@@ -249,21 +273,23 @@ fn rebuild(backend: &dyn Backend) -> Result<(State, Vec<(LeaseId, i64)>)> {
 fn spawn_background(inner: Weak<Inner>) {
     let weak = inner.clone();
     tokio::spawn(async move {
+        // Only the wake-up handle is held across waits, so a dropped store closes its
+        // backend at once.
+        let Some(wake) = weak.upgrade().map(|i| i.core.sync_wake.clone()) else {
+            return;
+        };
         loop {
-            let Some(inner) = weak.upgrade() else { return };
-            let core = inner.core.clone();
-            drop(inner);
             let behind = {
-                let mut hub = core.lock_hub();
-                let state = core.read_state();
+                let Some(inner) = weak.upgrade() else { return };
+                let mut hub = inner.core.lock_hub();
+                let state = inner.core.read_state();
                 hub.has_unsynced() && hub.sync_step(&state)
             };
             if behind {
                 // Give slow consumers a moment to drain before the next bounded step.
                 tokio::time::sleep(Duration::from_millis(10)).await;
             } else {
-                let _ = tokio::time::timeout(Duration::from_millis(100), core.sync_wake.notified())
-                    .await;
+                let _ = tokio::time::timeout(Duration::from_millis(100), wake.notified()).await;
             }
         }
     });

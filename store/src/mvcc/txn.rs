@@ -215,6 +215,9 @@ impl Applier<'_> {
             self.state.current_rev = w.main;
         }
         self.lessor.remove(id);
+        // A lease names one list of the batch only, so the backend need not know which
+        // came first: the last of a grant and a revoke in one batch wins.
+        self.batch.leases_granted.retain(|(g, _)| *g != id);
         self.batch.leases_revoked.push(id);
         Ok(ResponseHeader {
             revision: self.state.current_rev,
@@ -225,6 +228,8 @@ impl Applier<'_> {
     pub fn lease_grant(&mut self, id: LeaseId, ttl: i64) -> Result<LeaseGrantResponse> {
         let (id, ttl) = self.lessor.check_grant(id, ttl)?;
         self.lessor.insert(id, ttl);
+        // Revoked earlier in this batch and granted again: the grant replaces the revoke.
+        self.batch.leases_revoked.retain(|r| *r != id);
         self.batch.leases_granted.push((id, ttl));
         Ok(LeaseGrantResponse {
             header: ResponseHeader {
@@ -457,5 +462,46 @@ fn compare_kv(c: &Compare, kv: &KeyValue) -> bool {
         CompareResult::NotEqual => ord != Ordering::Equal,
         CompareResult::Greater => ord == Ordering::Greater,
         CompareResult::Less => ord == Ordering::Less,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_is_in_one_list_of_a_batch_and_the_last_change_wins() {
+        let mut state = State {
+            current_rev: 1,
+            committed_rev: 1,
+            ..Default::default()
+        };
+        let mut lessor = Lessor::new(1);
+        lessor.insert(7, 10);
+        let mut batch = CommitBatch::default();
+        let mut events = Vec::new();
+        let mut ap = Applier {
+            state: &mut state,
+            lessor: &mut lessor,
+            batch: &mut batch,
+            events: &mut events,
+        };
+        ap.lease_revoke(7).unwrap();
+        ap.lease_grant(7, 20).unwrap();
+        assert_eq!(
+            (
+                ap.batch.leases_granted.clone(),
+                ap.batch.leases_revoked.clone()
+            ),
+            (vec![(7, 20)], vec![])
+        );
+        ap.lease_revoke(7).unwrap();
+        assert_eq!(
+            (
+                ap.batch.leases_granted.clone(),
+                ap.batch.leases_revoked.clone()
+            ),
+            (vec![], vec![7])
+        );
     }
 }
