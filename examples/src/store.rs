@@ -3,27 +3,38 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use skiff_store::grpc::{serve, ServeError, ServerIdentity};
-use skiff_store::{KvStore, MemoryBackend, MvccStore, StoreConfig, StoreError};
+use skiff_store::{KvStore, MemoryBackend, MvccStore, RedbBackend, StoreConfig, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// How long open streams (watches, keep-alives) may hold up a stop before they are cut.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Where the store keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// Durable: one redb file in --data-dir, one fsync per batch of writes.
+    Redb,
+    /// In memory only: everything is lost when the process stops; --data-dir is unused.
+    Memory,
+}
+
 /// Flags of `skiff store`, named as etcd's.
 #[derive(Args, Debug)]
-#[command(
-    after_help = "BACKEND: this build keeps data in memory only (MemoryBackend); \
-    everything is lost when the process stops and --data-dir is not used yet. \
-    The durable redb backend will be chosen here once it lands."
-)]
 pub struct StoreArgs {
     /// Human-readable name of this member (reported by `etcdctl member list`).
     #[arg(long, default_value = "default")]
     pub name: String,
-    /// Directory for the store's data. NOT USED YET: this build keeps data in memory.
+    /// Directory for the store's data (the redb file is DIR/skiff.redb).
     #[arg(long, default_value = "default.skiff")]
     pub data_dir: PathBuf,
+    /// Where the data is kept.
+    #[arg(long, value_enum, default_value_t = BackendKind::Redb)]
+    pub backend: BackendKind,
     /// Comma-separated URLs to serve clients on (http only; port 0 picks a free port).
     #[arg(long, default_value = "http://127.0.0.1:2379", value_delimiter = ',')]
     pub listen_client_urls: Vec<String>,
@@ -62,10 +73,15 @@ pub enum StoreCmdError {
     Signals(std::io::Error),
 }
 
+/// The opened store and the IDs its data file carries, if any.
+struct Opened {
+    store: MvccStore,
+    /// (member ID, cluster ID) stored with the data, so they survive restarts.
+    ids: Option<(u64, u64)>,
+}
+
 /// Run `skiff store` until Ctrl-C or SIGTERM.
 pub async fn run(args: StoreArgs) -> Result<(), StoreCmdError> {
-    let store = open_store(&args).await?;
-
     let mut listeners = Vec::new();
     for url in &args.listen_client_urls {
         let addr = listen_addr(url)?;
@@ -77,7 +93,9 @@ pub async fn run(args: StoreArgs) -> Result<(), StoreCmdError> {
             })?;
         listeners.push(listener);
     }
-    let advertised = if args.advertise_client_urls.is_empty() {
+    let Opened { store, ids } = open_store(&args).await?;
+
+    let advertised: Vec<String> = if args.advertise_client_urls.is_empty() {
         listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
@@ -86,8 +104,14 @@ pub async fn run(args: StoreArgs) -> Result<(), StoreCmdError> {
     } else {
         args.advertise_client_urls.clone()
     };
-    let identity = ServerIdentity::new(args.name.clone(), advertised);
+    let identity = match ids {
+        Some((member_id, cluster_id)) => {
+            ServerIdentity::with_ids(args.name.clone(), advertised, member_id, cluster_id)
+        }
+        None => ServerIdentity::new(args.name.clone(), advertised),
+    };
 
+    let shared: Arc<dyn KvStore> = Arc::new(store.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     for listener in listeners {
@@ -100,15 +124,14 @@ pub async fn run(args: StoreArgs) -> Result<(), StoreCmdError> {
         let shutdown = async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
         };
-        servers.spawn(serve(store.clone(), identity.clone(), listener, shutdown));
+        servers.spawn(serve(shared.clone(), identity.clone(), listener, shutdown));
     }
+    drop(shared);
     tracing::info!("ready to serve client requests");
 
-    let signal = wait_for_signal();
-    tokio::pin!(signal);
     let mut result = Ok(());
     tokio::select! {
-        sig = &mut signal => {
+        sig = wait_for_signal() => {
             let name = sig.map_err(StoreCmdError::Signals)?;
             tracing::info!(signal = name, "stopping");
         }
@@ -119,26 +142,56 @@ pub async fn run(args: StoreArgs) -> Result<(), StoreCmdError> {
             }
         }
     }
+
+    // Stop accepting, let requests in flight finish, cut long streams after a grace.
     let _ = stop_tx.send(true);
-    while let Some(joined) = servers.join_next().await {
-        if let Ok(Err(e)) = joined {
-            tracing::error!("{e}");
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while let Some(joined) = servers.join_next().await {
+            if let Ok(Err(e)) = joined {
+                tracing::error!("{e}");
+            }
         }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::info!("closing the streams still open");
+        servers.shutdown().await;
+    }
+    // Release the store (and its data file) once the last request is done.
+    if tokio::time::timeout(SHUTDOWN_GRACE, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the store did not close in time; acknowledged writes are durable regardless"
+        );
     }
     tracing::info!("stopped");
     result
 }
 
-/// THE PLACE WHERE THE BACKEND IS CHOSEN. Today: `MemoryBackend` (nothing is durable,
-/// `--data-dir` is ignored). When the redb backend lands, open
-/// `skiff_store::RedbBackend::open(args.data_dir.join("store.redb"))` here instead.
-async fn open_store(args: &StoreArgs) -> Result<Arc<dyn KvStore>, StoreCmdError> {
-    tracing::warn!(
-        data_dir = %args.data_dir.display(),
-        "using the in-memory backend: data is not persisted and --data-dir is ignored"
-    );
-    let store = MvccStore::open(MemoryBackend, StoreConfig::default()).await?;
-    Ok(Arc::new(store))
+/// THE PLACE WHERE THE BACKEND IS CHOSEN: redb in `--data-dir` unless `--backend memory`.
+async fn open_store(args: &StoreArgs) -> Result<Opened, StoreCmdError> {
+    match args.backend {
+        BackendKind::Redb => {
+            let dir = args.data_dir.clone();
+            let backend = tokio::task::spawn_blocking(move || RedbBackend::open(dir))
+                .await
+                .map_err(|e| StoreError::Open(format!("opening task failed: {e}")))??;
+            let ids = backend.identity();
+            tracing::info!(file = %backend.path().display(), "opened redb backend");
+            let store = MvccStore::open(backend, StoreConfig::default()).await?;
+            Ok(Opened {
+                store,
+                ids: Some((ids.member_id, ids.cluster_id)),
+            })
+        }
+        BackendKind::Memory => {
+            tracing::warn!("using the in-memory backend: nothing is persisted");
+            let store = MvccStore::open(MemoryBackend, StoreConfig::default()).await?;
+            Ok(Opened { store, ids: None })
+        }
+    }
 }
 
 /// The `host:port` to bind for a listen URL (`http://host:port`, or a bare `host:port`).

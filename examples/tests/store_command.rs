@@ -1,7 +1,8 @@
 //! `skiff store` as a user runs it: start the binary, use it with the real etcdctl,
-//! stop it with SIGTERM and Ctrl-C (SIGINT), and check it exits cleanly.
+//! restart it on the same data directory, stop it with SIGTERM and Ctrl-C (SIGINT), and
+//! check it exits cleanly.
 //!
-//! Skips, with a printed reason, when `/usr/bin/etcdctl` or `kill` is missing.
+//! Skips, with a printed reason, when `/usr/bin/etcdctl` or `/bin/kill` is missing.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -30,8 +31,8 @@ struct Skiff {
 }
 
 impl Skiff {
-    /// Start on a free port and wait until it logs that it is ready.
-    fn start() -> Skiff {
+    /// Start on a free port with `extra` flags and wait until it logs that it is ready.
+    fn start(extra: &[&str]) -> Skiff {
         let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
             .args([
                 "store",
@@ -40,6 +41,7 @@ impl Skiff {
                 "--name",
                 "e2e",
             ])
+            .args(extra)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
@@ -69,6 +71,12 @@ impl Skiff {
         skiff.endpoint = addr.to_string();
         skiff.wait_for_line("ready to serve client requests");
         skiff
+    }
+
+    /// Start with its data in `dir`.
+    fn start_in(dir: &Path) -> Skiff {
+        let dir = dir.display().to_string();
+        Skiff::start(&["--data-dir", &dir])
     }
 
     fn wait_for_line(&self, needle: &str) -> String {
@@ -132,11 +140,13 @@ impl Drop for Skiff {
 }
 
 #[test]
-fn serves_etcdctl_and_stops_on_sigterm() {
+fn serves_etcdctl_keeps_data_across_restarts_and_stops_on_sigterm() {
     if tools_missing() {
         return;
     }
-    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let skiff = Skiff::start_in(dir.path());
     assert_eq!(skiff.etcdctl(&["put", "hello", "world"]), "OK\n");
     assert_eq!(skiff.etcdctl(&["get", "hello"]), "hello\nworld\n");
     let members = skiff.etcdctl(&["member", "list"]);
@@ -145,23 +155,66 @@ fn serves_etcdctl_and_stops_on_sigterm() {
         members.contains(&format!("http://{}", skiff.endpoint)),
         "{members}"
     );
+    let member_id = members.split(", ").next().expect("id").to_string();
+    skiff.stop_with("TERM");
+
+    // Same data directory, new port: the data and the member ID are still there.
+    let skiff = Skiff::start_in(dir.path());
+    assert_eq!(skiff.etcdctl(&["get", "hello"]), "hello\nworld\n");
+    let members = skiff.etcdctl(&["member", "list"]);
+    assert!(
+        members.starts_with(&format!("{member_id}, ")),
+        "{members} vs {member_id}"
+    );
     skiff.stop_with("TERM");
 }
 
 #[test]
-fn stops_on_ctrl_c() {
+fn stops_on_ctrl_c_even_with_a_watch_open() {
     if tools_missing() {
         return;
     }
-    let skiff = Skiff::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let skiff = Skiff::start_in(dir.path());
     assert_eq!(skiff.etcdctl(&["put", "k", "v"]), "OK\n");
+    let mut watch = Command::new(ETCDCTL)
+        .env("ETCDCTL_API", "3")
+        .arg(format!("--endpoints={}", skiff.endpoint))
+        .args(["watch", "k", "--rev=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("etcdctl watch");
+    // Wait until the watch is served: it prints the historical put.
+    let mut out = BufReader::new(watch.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("read");
+    assert_eq!(line, "PUT\n");
     skiff.stop_with("INT");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn memory_backend() {
+    if tools_missing() {
+        return;
+    }
+    let skiff = Skiff::start(&["--backend", "memory"]);
+    assert_eq!(skiff.etcdctl(&["put", "k", "v"]), "OK\n");
+    skiff.stop_with("TERM");
 }
 
 #[test]
 fn refuses_tls_urls() {
     let out = Command::new(env!("CARGO_BIN_EXE_skiff"))
-        .args(["store", "--listen-client-urls", "https://127.0.0.1:0"])
+        .args([
+            "store",
+            "--backend",
+            "memory",
+            "--listen-client-urls",
+            "https://127.0.0.1:0",
+        ])
         .output()
         .expect("run skiff");
     assert!(!out.status.success());

@@ -412,3 +412,20 @@ async fn filters_prev_kv_and_progress_notify() {
         del.header.expect("header").revision
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_watch_streams_with_unavailable() {
+    let s = Server::start().await;
+    let mut w = s.watch().await;
+    w.create("k", 0, 0).await;
+    assert!(w.next().await.created);
+    let Server { _stop: stop, .. } = s;
+    let _ = stop.send(());
+    match tokio::time::timeout(STEP_TIMEOUT, w.responses.next()).await {
+        Ok(Some(Err(status))) => {
+            assert_eq!(status.code(), Code::Unavailable);
+            assert_eq!(status.message(), "etcdserver: server stopped");
+        }
+        other => panic!("expected the stream to end with Unavailable: {other:?}"),
+    }
+}

@@ -51,6 +51,20 @@ impl ServerIdentity {
         }
     }
 
+    /// An identity with IDs chosen elsewhere (e.g. stored in the data file, so they
+    /// survive restarts and URL changes, as etcd's do). An ID of 0 is replaced by 1.
+    pub fn with_ids(
+        name: impl Into<String>,
+        client_urls: Vec<String>,
+        member_id: u64,
+        cluster_id: u64,
+    ) -> Self {
+        let mut identity = ServerIdentity::new(name, client_urls);
+        identity.member_id = non_zero(member_id);
+        identity.cluster_id = non_zero(cluster_id);
+        identity
+    }
+
     /// A response header at `revision`.
     pub fn header(&self, revision: Revision) -> pb::ResponseHeader {
         pb::ResponseHeader {
@@ -104,6 +118,12 @@ mod tests {
         assert_ne!(a.member_id, c.member_id);
         assert_ne!(a.member_id, a.cluster_id);
         assert_ne!(a.member_id, 0);
+    }
+
+    #[test]
+    fn given_ids_are_kept() {
+        let id = ServerIdentity::with_ids("m", vec![], 0xabc, 0);
+        assert_eq!((id.member_id, id.cluster_id), (0xabc, 1));
     }
 
     #[test]

@@ -62,15 +62,24 @@ impl Lease for EtcdServer {
         let (tx, rx) = mpsc::channel(KEEP_ALIVE_BUFFER);
         let server = self.clone();
         tokio::spawn(async move {
-            while let Some(msg) = incoming.next().await {
+            let stopped = server.stopped();
+            tokio::pin!(stopped);
+            loop {
+                let msg = tokio::select! {
+                    () = &mut stopped => {
+                        let _ = tx.send(Err(Status::unavailable(StoreError::Stopped.to_string()))).await;
+                        return;
+                    }
+                    msg = incoming.next() => msg,
+                };
                 let answer = match msg {
-                    Ok(req) => server.keep_alive_once(req.id).await,
-                    // The client went away or sent garbage: end the stream.
-                    Err(_) => break,
+                    Some(Ok(req)) => server.keep_alive_once(req.id).await,
+                    // The client hung up or the stream broke: end it.
+                    Some(Err(_)) | None => return,
                 };
                 let stop = answer.is_err();
                 if tx.send(answer).await.is_err() || stop {
-                    break;
+                    return;
                 }
             }
         });

@@ -39,6 +39,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch as signal;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::Status;
@@ -69,15 +70,29 @@ pub const MAX_RECV_BYTES: usize = MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES;
 pub struct EtcdServer {
     store: Arc<dyn KvStore>,
     identity: Arc<ServerIdentity>,
+    /// Becomes true when the server is stopping: long-lived streams (watches,
+    /// keep-alives) then end with `Unavailable` so a graceful shutdown need not wait
+    /// for clients to hang up.
+    stopping: signal::Receiver<bool>,
 }
 
 impl EtcdServer {
     /// Serve `store` as the member described by `identity`.
     pub fn new(store: Arc<dyn KvStore>, identity: ServerIdentity) -> Self {
+        let (_never, stopping) = signal::channel(false);
         EtcdServer {
             store,
             identity: Arc::new(identity),
+            stopping,
         }
+    }
+
+    /// End open watch and keep-alive streams (with `Unavailable`, as a stopping etcd
+    /// member does) once `stopping` becomes true. [`serve`] wires this to its shutdown
+    /// signal; embedders mounting [`routes`](Self::routes) themselves can do the same.
+    pub fn with_stop_signal(mut self, stopping: signal::Receiver<bool>) -> Self {
+        self.stopping = stopping;
+        self
     }
 
     /// The identity reported in headers, `Status` and `MemberList`.
@@ -98,6 +113,15 @@ impl EtcdServer {
                 MaintenanceServer::new(self.clone()).max_decoding_message_size(MAX_RECV_BYTES),
             );
         routes.routes()
+    }
+
+    /// Resolves when the server starts stopping (never, if it has no stop signal).
+    async fn stopped(&self) {
+        let mut stopping = self.stopping.clone();
+        if stopping.wait_for(|s| *s).await.is_err() {
+            // No stop signal will ever come.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// The store's current revision.
@@ -126,16 +150,22 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Serve etcd's API for `store` on `listener` until `shutdown` completes, then finish
-/// the requests in flight and return. Accepted connections get `TCP_NODELAY`.
+/// Serve etcd's API for `store` on `listener` until `shutdown` completes, then end open
+/// watch and keep-alive streams, finish the requests in flight and return. Accepted
+/// connections get `TCP_NODELAY`.
 pub async fn serve(
     store: Arc<dyn KvStore>,
     identity: ServerIdentity,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let server = EtcdServer::new(store, identity);
+    let (stop_tx, stop_rx) = signal::channel(false);
+    let server = EtcdServer::new(store, identity).with_stop_signal(stop_rx);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
     tonic::transport::Server::builder()
         .add_routes(server.routes())
         .serve_with_incoming_shutdown(incoming, shutdown)

@@ -122,10 +122,18 @@ impl Session {
         }
     }
 
-    /// Serve the stream until the client closes it or goes away, or the store stops.
+    /// Serve the stream until the client closes it or goes away, or the server or the
+    /// store stops.
     async fn run(mut self, mut incoming: Streaming<pb::WatchRequest>) {
+        let server = self.server.clone();
+        let stopped = server.stopped();
+        tokio::pin!(stopped);
         loop {
             let step = tokio::select! {
+                () = &mut stopped => {
+                    let _ = self.send(Err(Status::unavailable(StoreError::Stopped.to_string()))).await;
+                    return;
+                }
                 msg = incoming.next() => match msg {
                     Some(Ok(req)) => self.handle_request(req).await,
                     // The client closed its side, or the stream broke: etcd ends the
