@@ -75,10 +75,8 @@ where
         })
         .collect();
     let mut all = Latencies::new();
-    for t in futures::future::join_all(tasks).await {
-        if let Ok(lat) = t {
-            all.merge(&lat);
-        }
+    for lat in futures::future::join_all(tasks).await.into_iter().flatten() {
+        all.merge(&lat);
     }
     Measured {
         latencies: all,
@@ -206,10 +204,8 @@ pub async fn watch_latency(
     }
     done.store(true, Ordering::Release);
     let mut all = Latencies::new();
-    for t in futures::future::join_all(tasks).await {
-        if let Ok(lat) = t {
-            all.merge(&lat);
-        }
+    for lat in futures::future::join_all(tasks).await.into_iter().flatten() {
+        all.merge(&lat);
     }
     Ok(Measured {
         latencies: all,
