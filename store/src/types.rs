@@ -51,8 +51,9 @@ pub struct Event {
 /// Every response carries the store revision it was served at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ResponseHeader {
-    /// For reads, the revision read at (the current one unless asked otherwise); for
-    /// writes, the revision the write created (or the current one if it changed nothing).
+    /// The store's current revision when the request was served, as etcd answers: for a
+    /// read at an older revision this is still the current one; for a write, the revision
+    /// it created (or the current one if it changed nothing).
     pub revision: Revision,
 }
 
