@@ -6,11 +6,13 @@
 //! - [`resource`]: the resource descriptor table (group, version, kind, plural, short
 //!   names, categories, verbs, subresources) and group/version/kind names.
 //! - [`status`]: [`status::ApiError`], the errors the API returns as a meta/v1 `Status`.
+//! - [`selector`]: label and field selectors (parse, print, match).
+//! - [`validation`]: Kubernetes' name and label checks (qualified names, DNS names).
 //!
 //! The Kubernetes API types come from `k8s-openapi`; this crate does not choose its
 //! version feature (the final binary does).
 //!
-//! Still to come (the API server issue): selectors, patches, quantities, the client
+//! Still to come (the API server issue): patches, quantities, the client
 //! trait and the controller runtime.
 //!
 //! ```
@@ -24,4 +26,6 @@
 //! ```
 
 pub mod resource;
+pub mod selector;
 pub mod status;
+pub mod validation;
