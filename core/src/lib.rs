@@ -6,13 +6,14 @@
 //! - [`resource`]: the resource descriptor table (group, version, kind, plural, short
 //!   names, categories, verbs, subresources) and group/version/kind names.
 //! - [`status`]: [`status::ApiError`], the errors the API returns as a meta/v1 `Status`.
+//! - [`patch`]: JSON patch, JSON merge patch and strategic merge patch on JSON values.
 //! - [`selector`]: label and field selectors (parse, print, match).
 //! - [`validation`]: Kubernetes' name and label checks (qualified names, DNS names).
 //!
 //! The Kubernetes API types come from `k8s-openapi`; this crate does not choose its
 //! version feature (the final binary does).
 //!
-//! Still to come (the API server issue): patches, quantities, the client
+//! Still to come (the API server issue): quantities, the client
 //! trait and the controller runtime.
 //!
 //! ```
@@ -25,6 +26,7 @@
 //! assert_eq!(err.to_string(), "pods \"web\" not found");
 //! ```
 
+pub mod patch;
 pub mod resource;
 pub mod selector;
 pub mod status;
