@@ -183,7 +183,14 @@ impl Registry {
         mod_revision: i64,
         mut new: Value,
     ) -> Result<Option<Value>, ApiError> {
+        // As Kubernetes: a terminating object with no finalizers left and no grace
+        // period running (pods waiting for their node keep one) is removed.
+        let grace = new
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         let finished = meta::is_terminating(&new)
+            && grace == 0
             && meta::finalizers(&new).is_empty()
             && !self.pending_spec_finalizers(&new);
         let op = if finished {
