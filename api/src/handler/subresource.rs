@@ -164,7 +164,7 @@ where
                     ));
                 }
                 let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-                if !replicas.as_i64().is_some_and(|r| r >= 0) {
+                if replicas.as_i64().is_none_or(|r| r < 0) {
                     return Err(ApiError::invalid(
                         "Scale.autoscaling",
                         &name,

@@ -82,6 +82,9 @@ impl std::fmt::Debug for WatchCache {
     }
 }
 
+/// A subscription to a cache's events.
+pub type EventReceiver = broadcast::Receiver<Arc<CachedEvent>>;
+
 /// A consistent view of the cache for starting a watch or serving a list.
 pub struct Snapshot {
     /// The revision of the view.
@@ -163,10 +166,7 @@ impl WatchCache {
 
     /// The events after `revision` still in the window, and a subscription to what
     /// follows; 410 `Expired` when the window no longer reaches back to `revision`.
-    pub fn since(
-        &self,
-        revision: i64,
-    ) -> Result<(Vec<Arc<CachedEvent>>, broadcast::Receiver<Arc<CachedEvent>>), ApiError> {
+    pub fn since(&self, revision: i64) -> Result<(Vec<Arc<CachedEvent>>, EventReceiver), ApiError> {
         let state = lock(&self.shared.state);
         if revision < state.window_start {
             return Err(ApiError::expired(format!(

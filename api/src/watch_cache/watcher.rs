@@ -121,7 +121,7 @@ async fn run(
             match event.kind {
                 EventKind::Reset => return None,
                 EventKind::Progress => {
-                    if opts.bookmarks && event.revision > sent {
+                    if opts.bookmarks && event.revision >= sent {
                         sent = event.revision;
                         tx.send(bookmark(&opts, sent, false)).await.ok()?;
                     }
