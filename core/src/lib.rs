@@ -6,12 +6,15 @@
 //! - [`resource`]: the resource descriptor table (group, version, kind, plural, short
 //!   names, categories, verbs, subresources) and group/version/kind names.
 //! - [`status`]: [`status::ApiError`], the errors the API returns as a meta/v1 `Status`.
+//! - [`patch`]: JSON patch, JSON merge patch and strategic merge patch on JSON values.
+//! - [`quantity`]: resource quantities (`100m`, `1Gi`) with exact arithmetic.
+//! - [`selector`]: label and field selectors (parse, print, match).
+//! - [`validation`]: Kubernetes' name and label checks (qualified names, DNS names).
 //!
 //! The Kubernetes API types come from `k8s-openapi`; this crate does not choose its
 //! version feature (the final binary does).
 //!
-//! Still to come (the API server issue): selectors, patches, quantities, the client
-//! trait and the controller runtime.
+//! Still to come (the API server issue): the client trait and the controller runtime.
 //!
 //! ```
 //! let pods = skiff_core::resource::builtin_resources()
@@ -23,5 +26,9 @@
 //! assert_eq!(err.to_string(), "pods \"web\" not found");
 //! ```
 
+pub mod patch;
+pub mod quantity;
 pub mod resource;
+pub mod selector;
 pub mod status;
+pub mod validation;

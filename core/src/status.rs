@@ -38,8 +38,8 @@ pub struct ApiError {
     pub reason: String,
     /// Human-readable message, worded as Kubernetes words it.
     pub message: String,
-    /// The object and causes the error is about, if any.
-    pub details: Option<StatusDetails>,
+    /// The object and causes the error is about, if any (boxed to keep `Result`s small).
+    pub details: Option<Box<StatusDetails>>,
 }
 
 /// `Status.details`: which object an error is about and, for invalid objects, why.
@@ -222,7 +222,7 @@ impl ApiError {
     /// Attaches details; empty details are none, so errors compare equal after a
     /// round trip through [`ApiError::to_status`].
     fn with_details(mut self, details: StatusDetails) -> Self {
-        self.details = (details != StatusDetails::default()).then_some(details);
+        self.details = (details != StatusDetails::default()).then(|| Box::new(details));
         self
     }
 
@@ -457,7 +457,9 @@ impl ApiError {
         };
         let details = value
             .get("details")
-            .and_then(|d| serde_json::from_value(d.clone()).ok());
+            .and_then(|d| serde_json::from_value::<StatusDetails>(d.clone()).ok())
+            .filter(|d| *d != StatusDetails::default())
+            .map(Box::new);
         Some(Self {
             code,
             reason: text("reason"),
