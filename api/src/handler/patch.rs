@@ -5,6 +5,11 @@ use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::Value;
+use skiff_core::patch::{
+    apply_json_patch, apply_merge_patch, apply_strategic_merge_patch,
+    supports_strategic_merge_patch,
+};
+use skiff_core::resource::GroupVersionKind;
 use skiff_core::status::ApiError;
 
 use super::{body, RequestContext};
@@ -17,54 +22,53 @@ pub enum PatchType {
     Json,
     /// `application/merge-patch+json`.
     Merge,
+    /// `application/strategic-merge-patch+json` (built-in kinds only).
+    StrategicMerge,
 }
 
-/// The media types PATCH accepts now.
-pub const PATCH_TYPES: [&str; 2] = [
+/// The media types PATCH accepts now (server-side apply's
+/// `application/apply-patch+yaml` is not served yet: 415).
+pub const PATCH_TYPES: [&str; 3] = [
     "application/json-patch+json",
     "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
 ];
 
 impl PatchType {
-    /// The patch type of a content type; 415 for others (including
-    /// `application/apply-patch+yaml` and strategic merge patch, not served yet).
-    pub fn from_content_type(content_type: &str) -> Result<Self, ApiError> {
+    /// The patch type of a content type for objects of `gvk`; 415 for others
+    /// (including `application/apply-patch+yaml`, and strategic merge patches of kinds
+    /// without merge keys, as Kubernetes answers for custom resources).
+    pub fn from_content_type(content_type: &str, gvk: &GroupVersionKind) -> Result<Self, ApiError> {
         match content_type {
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/merge-patch+json" => Ok(PatchType::Merge),
+            "application/strategic-merge-patch+json" if supports_strategic_merge_patch(gvk) => {
+                Ok(PatchType::StrategicMerge)
+            }
             other => Err(ApiError::unsupported_media_type(other, &PATCH_TYPES)),
         }
     }
 }
 
-/// Applies a patch document to `current`; 422 when the patch cannot be applied.
-pub fn apply(patch_type: PatchType, current: &Value, patch: &Value) -> Result<Value, ApiError> {
-    let mut doc = current.clone();
+/// Applies a patch document to `current` (an object of `gvk`); 400 for a malformed
+/// patch, 422 when it cannot be applied.
+pub fn apply(
+    patch_type: PatchType,
+    current: &Value,
+    patch: &Value,
+    gvk: &GroupVersionKind,
+) -> Result<Value, ApiError> {
     match patch_type {
-        PatchType::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(patch.clone())
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            json_patch::patch(&mut doc, &ops).map_err(|e| {
-                ApiError::new(
-                    422,
-                    "Invalid",
-                    format!("the JSON patch could not be applied: {e}"),
-                )
-            })?;
-        }
-        PatchType::Merge => {
-            if !patch.is_object() {
-                return Err(ApiError::bad_request("a merge patch must be a JSON object"));
-            }
-            json_patch::merge(&mut doc, patch);
-        }
+        PatchType::Json => apply_json_patch(current, patch),
+        PatchType::Merge => apply_merge_patch(current, patch),
+        PatchType::StrategicMerge => apply_strategic_merge_patch(current, patch, gvk),
     }
-    Ok(doc)
 }
 
 /// Reads and decodes a PATCH body.
 pub async fn patch_body(ctx: &RequestContext, body: Body) -> Result<(PatchType, Value), ApiError> {
-    let patch_type = PatchType::from_content_type(&body::content_type(&ctx.headers))?;
+    let gvk = ctx.served.resource.gvk();
+    let patch_type = PatchType::from_content_type(&body::content_type(&ctx.headers), &gvk)?;
     let bytes = body::read(body, ctx.server.config().max_body_bytes).await?;
     Ok((patch_type, body::decode_json(&bytes)?))
 }
@@ -79,6 +83,7 @@ pub async fn patch_object(
 ) -> Result<Value, ApiError> {
     let name = ctx.object_name()?.to_owned();
     let qualified = ctx.served.registry.qualified();
+    let gvk = ctx.served.resource.gvk();
     ctx.served
         .registry
         .update_with(
@@ -87,7 +92,7 @@ pub async fn patch_object(
             target,
             &ctx.write_options(),
             |current| {
-                let patched = apply(patch_type, current, &patch)?;
+                let patched = apply(patch_type, current, &patch, &gvk)?;
                 if meta::meta_str(&patched, "resourceVersion")
                     != meta::meta_str(current, "resourceVersion")
                 {
@@ -122,30 +127,40 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn json_and_merge_patches() {
-        let doc = json!({"spec": {"replicas": 1, "paused": true}});
+    fn patch_types() {
+        let pod = GroupVersionKind::new("", "v1", "Pod");
+        let widget = GroupVersionKind::new("example.com", "v1", "Widget");
+        let doc = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        let smp =
+            PatchType::from_content_type("application/strategic-merge-patch+json", &pod).unwrap();
+        let patched = apply(
+            smp,
+            &doc,
+            &json!({"spec": {"containers": [{"name": "b", "image": "z"}]}}),
+            &pod,
+        )
+        .unwrap();
+        assert_eq!(
+            patched["spec"]["containers"][0]["image"], "x",
+            "merged by name, not replaced"
+        );
+        assert_eq!(patched["spec"]["containers"][1]["image"], "z");
         let merged = apply(
             PatchType::Merge,
             &doc,
-            &json!({"spec": {"replicas": 3, "paused": null}}),
+            &json!({"spec": {"containers": []}}),
+            &pod,
         )
         .unwrap();
-        assert_eq!(merged, json!({"spec": {"replicas": 3}}));
-        let patched = apply(
-            PatchType::Json,
-            &doc,
-            &json!([{"op": "replace", "path": "/spec/replicas", "value": 5}]),
-        )
-        .unwrap();
-        assert_eq!(patched["spec"]["replicas"], 5);
-        let failed = apply(
-            PatchType::Json,
-            &doc,
-            &json!([{"op": "test", "path": "/spec/replicas", "value": 9}]),
-        );
-        assert_eq!(failed.unwrap_err().code, 422);
+        assert_eq!(merged["spec"]["containers"], json!([]));
         assert_eq!(
-            PatchType::from_content_type("application/apply-patch+yaml")
+            PatchType::from_content_type("application/strategic-merge-patch+json", &widget)
+                .unwrap_err()
+                .code,
+            415
+        );
+        assert_eq!(
+            PatchType::from_content_type("application/apply-patch+yaml", &pod)
                 .unwrap_err()
                 .code,
             415

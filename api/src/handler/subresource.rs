@@ -58,7 +58,13 @@ pub async fn handle(
         }
         ("scale", &Method::PATCH) => {
             let (patch_type, patch) = patch_body(ctx, body).await?;
-            let updated = write_scale(ctx, |current| apply(patch_type, current, &patch)).await?;
+            // A Scale has no merge keys: every patch type applies as to a plain object.
+            let scale_gvk =
+                skiff_core::resource::GroupVersionKind::new("autoscaling", "v1", "Scale");
+            let updated = write_scale(ctx, |current| {
+                apply(patch_type, current, &patch, &scale_gvk)
+            })
+            .await?;
             Ok(response::json(StatusCode::OK, &scale_of(&updated)))
         }
         ("binding", &Method::POST) => bind(ctx, body).await,

@@ -1,8 +1,8 @@
 //! List and watch filters: a label selector and a field selector, checked against
 //! dynamic objects with the kind's field getters.
 
-use super::selector::{FieldSelector, LabelSelector};
 use serde_json::Value;
+use skiff_core::selector::{FieldSelector, LabelSelector};
 use skiff_core::status::ApiError;
 
 use super::meta;
@@ -32,7 +32,7 @@ impl ObjectFilter {
                 let selector = FieldSelector::parse(s)?;
                 // Reject unsupported field labels up front, as Kubernetes does.
                 let empty = Value::Object(Default::default());
-                for requirement in selector.requirements() {
+                for requirement in selector.terms() {
                     strategy.field_value(&empty, &requirement.field)?;
                 }
                 Some(selector)
@@ -44,8 +44,8 @@ impl ObjectFilter {
 
     /// Whether this filter lets everything through.
     pub fn is_empty(&self) -> bool {
-        self.label.as_ref().is_none_or(LabelSelector::is_empty)
-            && self.field.as_ref().is_none_or(FieldSelector::is_empty)
+        self.label.as_ref().is_none_or(LabelSelector::is_everything)
+            && self.field.as_ref().is_none_or(FieldSelector::is_everything)
     }
 
     /// Whether `obj` passes both selectors.

@@ -19,7 +19,6 @@ mod delete;
 mod filter;
 pub mod meta;
 mod read;
-mod selector;
 mod store_error;
 mod update;
 
@@ -37,7 +36,6 @@ pub use continue_token::ContinueToken;
 pub use delete::{DeleteOptions, DeleteOutcome};
 pub use filter::ObjectFilter;
 pub use read::ListOptions;
-pub use selector::{FieldSelector, LabelSelector};
 pub use store_error::api_error;
 pub use update::UpdateTarget;
 

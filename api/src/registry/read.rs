@@ -212,7 +212,7 @@ impl Registry {
                 let mut err = ApiError::timeout(&format!(
                     "Too large resource version: {revision}, current: {current}"
                 ));
-                err.details = Some(skiff_core::status::StatusDetails {
+                err.details = Some(Box::new(skiff_core::status::StatusDetails {
                     causes: vec![skiff_core::status::StatusCause::new(
                         "ResourceVersionTooLarge",
                         "Too large resource version",
@@ -220,7 +220,7 @@ impl Registry {
                     )],
                     retry_after_seconds: Some(1),
                     ..Default::default()
-                });
+                }));
                 return Err(err);
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
