@@ -4,3 +4,7 @@
 //! OpenAPI) over a [`skiff-store`] `KvStore`.
 //!
 //! **Status:** not implemented yet; this crate is a placeholder in the workspace layout.
+
+pub mod auth;
+pub mod serve;
+pub mod tls;

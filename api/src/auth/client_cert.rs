@@ -1,6 +1,6 @@
 //! Authentication by client certificate.
 
-use super::{with_authenticated_group, subject_of, AuthOutcome, Authenticator, UserInfo};
+use super::{subject_of, with_authenticated_group, AuthOutcome, Authenticator, UserInfo};
 
 /// The DER of the client certificate the TLS layer verified against the cluster CA,
 /// put in each request's extensions by the server for connections that presented one.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::{AuthOutcome, Authenticator, UserInfo};
 
@@ -34,7 +34,11 @@ pub fn is_open_path(path: &str) -> bool {
 /// Axum middleware: authenticate the request, put its [`UserInfo`] in the extensions
 /// and run the rest of the stack, or answer 401 with a `Status`. Invalid credentials are
 /// refused even on the open paths (as Kubernetes does).
-pub async fn authenticate(State(state): State<AuthState>, request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AuthState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     match state.authenticator.authenticate(&parts) {
         AuthOutcome::Authenticated(user) => {
@@ -61,7 +65,7 @@ pub async fn authenticate(State(state): State<AuthState>, request: Request, next
 
 /// The 401 answer Kubernetes gives (it never says why, to avoid leaking anything).
 fn unauthorized() -> Response {
-    crate::status_response(&skiff_core::status::ApiError::unauthorized())
+    crate::serve::status_response(&skiff_core::status::ApiError::unauthorized())
 }
 
 #[cfg(test)]
@@ -95,7 +99,9 @@ mod tests {
             .await
             .unwrap();
         let code = resp.status().as_u16();
-        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         (code, String::from_utf8_lossy(&body).into_owned())
     }
 

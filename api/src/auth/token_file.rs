@@ -104,7 +104,10 @@ impl Authenticator for TokenFileAuthenticator {
         let Some(token) = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
         else {
             return AuthOutcome::NoCredentials;

@@ -107,7 +107,12 @@ impl ClusterPki {
                 KeyUsagePurpose::KeyEncipherment,
             ];
             params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-            issue(&params, &issuer, &files.serving_cert(), &files.serving_key())?;
+            issue(
+                &params,
+                &issuer,
+                &files.serving_cert(),
+                &files.serving_key(),
+            )?;
             tracing::info!(?hosts, "generated the serving certificate");
         }
         if !files.admin_cert().exists() || !files.admin_key().exists() {
