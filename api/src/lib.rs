@@ -6,5 +6,7 @@
 //! **Status:** not implemented yet; this crate is a placeholder in the workspace layout.
 
 pub mod auth;
+pub mod discovery;
+pub mod kubeconfig;
 pub mod serve;
 pub mod tls;

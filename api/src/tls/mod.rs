@@ -10,7 +10,7 @@
 mod pki;
 mod server_config;
 
-pub use pki::{ClusterPki, PkiFiles};
+pub use pki::{write_private_file, ClusterPki, PkiFiles};
 pub use server_config::server_config;
 
 /// Why the certificates could not be loaded, created or used.

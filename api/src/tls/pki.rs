@@ -201,8 +201,13 @@ fn read_required(path: &Path) -> Result<String, TlsError> {
     })
 }
 
+/// Write a file only its owner may read (mode 0600 on Unix): keys, kubeconfigs.
+pub fn write_private_file(path: &Path, text: &str) -> Result<(), TlsError> {
+    write_file(path, text, true)
+}
+
 /// Write a file; private ones (keys) get mode 0600 on Unix.
-pub(crate) fn write_file(path: &Path, text: &str, private: bool) -> Result<(), TlsError> {
+fn write_file(path: &Path, text: &str, private: bool) -> Result<(), TlsError> {
     let io = |source| TlsError::Io {
         path: path.to_path_buf(),
         source,
