@@ -1,12 +1,39 @@
 //! # skiff-api — the API server
 //!
 //! The only door to the cluster: the Kubernetes REST API (resources, watch, discovery,
-//! OpenAPI) over a [`skiff-store`] `KvStore`.
+//! OpenAPI) over a [`skiff_store::KvStore`].
 //!
-//! **Status:** not implemented yet; this crate is a placeholder in the workspace layout.
+//! # Organization
+//! - [`ApiServer`]: the server; [`ApiServer::router`] is an axum `Router` (a tower
+//!   `Service`) serving `/api/v1/...` and `/apis/{group}/{version}/...`.
+//! - [`registry`]: storage of one resource over the store (create, get, list, update,
+//!   delete with Kubernetes' object semantics).
+//! - [`strategy`]: the per-kind data of the generic registry (defaulting, validation,
+//!   status split, field selectors).
+//! - [`handler`]: HTTP: paths, query parameters, bodies, verbs, subresources, errors.
+//! - [`watch_cache`]: one store watch per resource feeding a window of recent events
+//!   that serves every watch.
+//!
+//! ```no_run
+//! # async fn run() {
+//! use std::sync::Arc;
+//! use skiff_api::{ApiServer, ApiServerConfig};
+//! let store = Arc::new(skiff_store::MvccStore::in_memory().await);
+//! let server = ApiServer::new(store, ApiServerConfig::default()).await.unwrap();
+//! let app = server.router(); // serve with hyper, or call in-process with tower
+//! # let _ = app;
+//! # }
+//! ```
 
 pub mod auth;
 pub mod discovery;
+pub mod handler;
 pub mod kubeconfig;
+pub mod registry;
 pub mod serve;
+mod server;
+pub mod strategy;
 pub mod tls;
+pub mod watch_cache;
+
+pub use server::{ApiServer, ApiServerConfig, ServedResource};

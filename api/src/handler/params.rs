@@ -1,0 +1,138 @@
+//! Query parameters of resource requests.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use skiff_core::status::ApiError;
+
+/// The query parameters Kubernetes defines for resource verbs.
+#[derive(Clone, Debug, Default)]
+pub struct QueryParams {
+    /// `watch=true`.
+    pub watch: bool,
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// `fieldManager`.
+    pub field_manager: Option<String>,
+    /// `fieldValidation` (`Strict`, `Warn`, `Ignore`).
+    pub field_validation: Option<String>,
+    /// `force` (server-side apply).
+    pub force: bool,
+    /// `propagationPolicy`.
+    pub propagation_policy: Option<String>,
+    /// `gracePeriodSeconds`.
+    pub grace_period_seconds: Option<i64>,
+    /// `limit`.
+    pub limit: i64,
+    /// `continue`.
+    pub continue_token: Option<String>,
+    /// `labelSelector`.
+    pub label_selector: Option<String>,
+    /// `fieldSelector`.
+    pub field_selector: Option<String>,
+    /// `resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch`.
+    pub resource_version_match: Option<String>,
+    /// `timeoutSeconds`.
+    pub timeout: Option<Duration>,
+    /// `allowWatchBookmarks`.
+    pub allow_watch_bookmarks: bool,
+    /// `sendInitialEvents`.
+    pub send_initial_events: Option<bool>,
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, ApiError> {
+    match v {
+        "true" | "1" | "True" | "TRUE" => Ok(true),
+        "false" | "0" | "False" | "FALSE" | "" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "invalid value for {key}: {v:?}"
+        ))),
+    }
+}
+
+fn parse_int(key: &str, v: &str) -> Result<i64, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid value for {key}: {v:?}")))
+}
+
+impl QueryParams {
+    /// Parses a raw query string; 400 for malformed values.
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let pairs: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+        let mut p = QueryParams::default();
+        let get = |k: &str| pairs.get(k).map(String::as_str);
+        let text = |k: &str| get(k).filter(|v| !v.is_empty()).map(str::to_owned);
+        if let Some(v) = get("watch") {
+            p.watch = parse_bool("watch", v)?;
+        }
+        if let Some(v) = get("dryRun") {
+            if v != "All" && !v.is_empty() {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid dryRun value: {v:?}; valid values are [\"All\"]"
+                )));
+            }
+            p.dry_run = v == "All";
+        }
+        p.field_manager = text("fieldManager");
+        p.field_validation = text("fieldValidation");
+        if let Some(v) = &p.field_validation {
+            if !matches!(v.as_str(), "Strict" | "Warn" | "Ignore") {
+                return Err(ApiError::bad_request(format!(
+                    "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {v:?}"
+                )));
+            }
+        }
+        if let Some(v) = get("force") {
+            p.force = parse_bool("force", v)?;
+        }
+        p.propagation_policy = text("propagationPolicy");
+        if let Some(v) = get("gracePeriodSeconds").filter(|v| !v.is_empty()) {
+            p.grace_period_seconds = Some(parse_int("gracePeriodSeconds", v)?);
+        }
+        if let Some(v) = get("limit").filter(|v| !v.is_empty()) {
+            p.limit = parse_int("limit", v)?.max(0);
+        }
+        p.continue_token = text("continue");
+        p.label_selector = text("labelSelector");
+        p.field_selector = text("fieldSelector");
+        p.resource_version = text("resourceVersion");
+        p.resource_version_match = text("resourceVersionMatch");
+        if let Some(v) = get("timeoutSeconds").filter(|v| !v.is_empty()) {
+            let secs = parse_int("timeoutSeconds", v)?;
+            p.timeout = Some(Duration::from_secs(secs.max(0) as u64));
+        }
+        if let Some(v) = get("allowWatchBookmarks") {
+            p.allow_watch_bookmarks = parse_bool("allowWatchBookmarks", v)?;
+        }
+        if let Some(v) = get("sendInitialEvents") {
+            p.send_initial_events = Some(parse_bool("sendInitialEvents", v)?);
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kubectl_queries() {
+        let p = QueryParams::parse(Some(
+            "limit=500&labelSelector=app%3Dweb&watch=1&timeoutSeconds=290&allowWatchBookmarks=true&dryRun=All",
+        ))
+        .unwrap();
+        assert_eq!(p.limit, 500);
+        assert_eq!(p.label_selector.as_deref(), Some("app=web"));
+        assert!(p.watch && p.allow_watch_bookmarks && p.dry_run);
+        assert_eq!(p.timeout, Some(Duration::from_secs(290)));
+        assert_eq!(QueryParams::parse(Some("limit=x")).unwrap_err().code, 400);
+        assert_eq!(
+            QueryParams::parse(Some("dryRun=Some")).unwrap_err().code,
+            400
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! Subresources: `status`, `scale` (autoscaling/v1 Scale), pods' `binding` and
+//! `eviction`, namespaces' `finalize`.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+use skiff_core::status::{success_status, ApiError};
+
+use super::patch::{apply, patch_body, patch_object};
+use super::{response, RequestContext};
+use crate::registry::{meta, DeleteOptions, UpdateTarget};
+
+/// Handles `{object}/{sub}`.
+pub async fn handle(
+    ctx: &RequestContext,
+    sub: &str,
+    method: &Method,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let qualified = format!("{}/{sub}", ctx.served.resource.qualified_resource());
+    let unsupported =
+        || ApiError::method_not_supported(&qualified, &method.as_str().to_ascii_lowercase());
+    match (sub, method) {
+        ("status", &Method::GET) => super::verbs::get(ctx).await,
+        ("status", &Method::PUT) => {
+            let obj = ctx.object_body(body).await?;
+            let updated = ctx
+                .served
+                .registry
+                .replace(
+                    ctx.namespace.as_deref(),
+                    ctx.object_name()?,
+                    obj,
+                    UpdateTarget::Status,
+                    &ctx.write_options(),
+                )
+                .await?;
+            ctx.respond(StatusCode::OK, &updated)
+        }
+        ("status", &Method::PATCH) => {
+            let (patch_type, patch) = patch_body(ctx, body).await?;
+            let patched = patch_object(ctx, UpdateTarget::Status, patch_type, patch).await?;
+            ctx.respond(StatusCode::OK, &patched)
+        }
+        ("scale", &Method::GET) => {
+            let obj = ctx
+                .served
+                .registry
+                .get(ctx.namespace.as_deref(), ctx.object_name()?)
+                .await?;
+            Ok(response::json(StatusCode::OK, &scale_of(&obj)))
+        }
+        ("scale", &Method::PUT) => {
+            let scale = ctx.object_body(body).await?;
+            let updated = write_scale(ctx, |_| Ok(scale.clone())).await?;
+            Ok(response::json(StatusCode::OK, &scale_of(&updated)))
+        }
+        ("scale", &Method::PATCH) => {
+            let (patch_type, patch) = patch_body(ctx, body).await?;
+            let updated = write_scale(ctx, |current| apply(patch_type, current, &patch)).await?;
+            Ok(response::json(StatusCode::OK, &scale_of(&updated)))
+        }
+        ("binding", &Method::POST) => bind(ctx, body).await,
+        ("eviction", &Method::POST) => evict(ctx, body).await,
+        ("finalize", &Method::PUT) if ctx.served.resource.kind == "Namespace" => {
+            finalize(ctx, body).await
+        }
+        ("log" | "exec" | "portforward" | "attach" | "proxy", _) => {
+            Err(ApiError::service_unavailable(&format!(
+                "{qualified} is proxied to the node agent, which does not serve it yet"
+            )))
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+/// The autoscaling/v1 Scale of a workload.
+pub fn scale_of(obj: &Value) -> Value {
+    let m = &obj["metadata"];
+    let mut metadata = json!({});
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
+        if let Some(v) = m.get(f) {
+            metadata[f] = v.clone();
+        }
+    }
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": metadata,
+        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
+            "selector": selector_string(obj.pointer("/spec/selector")),
+        },
+    })
+}
+
+/// A label selector object in its string form (`app=web,tier in (a,b)`).
+fn selector_string(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else {
+        return String::new();
+    };
+    let mut terms: Vec<String> = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    for expr in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = expr.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = expr
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        terms.push(match expr.get("operator").and_then(Value::as_str) {
+            Some("In") => format!("{key} in ({})", values.join(",")),
+            Some("NotIn") => format!("{key} notin ({})", values.join(",")),
+            Some("Exists") => key.to_owned(),
+            _ => format!("!{key}"),
+        });
+    }
+    terms.join(",")
+}
+
+/// Writes `spec.replicas` from the Scale `desired` returns (given the current Scale);
+/// a resourceVersion in it is a precondition.
+async fn write_scale<F>(ctx: &RequestContext, mut desired: F) -> Result<Value, ApiError>
+where
+    F: FnMut(&Value) -> Result<Value, ApiError>,
+{
+    let name = ctx.object_name()?.to_owned();
+    let qualified = ctx.served.registry.qualified();
+    ctx.served
+        .registry
+        .update_with(
+            ctx.namespace.as_deref(),
+            &name,
+            UpdateTarget::Main,
+            &ctx.write_options(),
+            |current| {
+                let scale = desired(&scale_of(current))?;
+                let rv = meta::meta_str(&scale, "resourceVersion");
+                if !rv.is_empty() && rv != meta::meta_str(current, "resourceVersion") {
+                    return Err(ApiError::conflict(
+                        &qualified,
+                        &name,
+                        ApiError::OPTIMISTIC_LOCK_MESSAGE,
+                    ));
+                }
+                let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+                if !replicas.as_i64().is_some_and(|r| r >= 0) {
+                    return Err(ApiError::invalid(
+                        "Scale.autoscaling",
+                        &name,
+                        vec![skiff_core::status::StatusCause::invalid_value(
+                            "spec.replicas",
+                            &replicas,
+                            "must be greater than or equal to 0",
+                        )],
+                    ));
+                }
+                let mut next = current.clone();
+                meta::set_path(&mut next, &["spec", "replicas"], replicas)?;
+                Ok(next)
+            },
+        )
+        .await
+}
+
+/// POST pods/{name}/binding: sets `spec.nodeName` once (409 if already bound) and the
+/// `PodScheduled` condition.
+async fn bind(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+    let binding = ctx.object_body(body).await?;
+    let name = ctx.object_name()?.to_owned();
+    let target = binding
+        .pointer("/target/name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Binding",
+                &name,
+                vec![skiff_core::status::StatusCause::required("target.name")],
+            )
+        })?
+        .to_owned();
+    let given = meta::name(&binding);
+    if !given.is_empty() && given != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({given}) does not match the name on the URL ({name})"
+        )));
+    }
+    let qualified = ctx.served.registry.qualified();
+    ctx.served
+        .registry
+        .update_with(
+            ctx.namespace.as_deref(),
+            &name,
+            UpdateTarget::Internal,
+            &ctx.write_options(),
+            |pod| {
+                let current = pod
+                    .pointer("/spec/nodeName")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                if !current.is_empty() {
+                    return Err(ApiError::conflict(
+                        &qualified,
+                        &name,
+                        &format!("pod {name} is already assigned to node {current:?}"),
+                    ));
+                }
+                if meta::is_terminating(pod) {
+                    return Err(ApiError::conflict(
+                        &qualified,
+                        &name,
+                        "pod is being deleted, cannot be assigned to a host",
+                    ));
+                }
+                let mut next = pod.clone();
+                meta::set_path(&mut next, &["spec", "nodeName"], json!(target))?;
+                let status = next
+                    .as_object_mut()
+                    .map(|m| m.entry("status").or_insert_with(|| json!({})));
+                if let Some(status) = status.and_then(Value::as_object_mut) {
+                    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+                    if let Some(list) = conditions.as_array_mut() {
+                        list.retain(|c| {
+                            c.get("type").and_then(Value::as_str) != Some("PodScheduled")
+                        });
+                        list.push(json!({
+                            "type": "PodScheduled",
+                            "status": "True",
+                            "lastProbeTime": null,
+                            "lastTransitionTime": meta::now_timestamp(),
+                        }));
+                    }
+                }
+                Ok(next)
+            },
+        )
+        .await?;
+    Ok(response::json(StatusCode::CREATED, &success_status(None)))
+}
+
+/// POST pods/{name}/eviction: deletes the pod with the eviction's delete options.
+/// (PodDisruptionBudgets are not consulted yet.)
+async fn evict(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+    let eviction = ctx.object_body(body).await?;
+    let mut opts = DeleteOptions {
+        dry_run: ctx.params.dry_run,
+        ..Default::default()
+    };
+    if let Some(delete_options) = eviction.get("deleteOptions") {
+        super::verbs::apply_delete_options(&mut opts, delete_options)?;
+    }
+    ctx.served
+        .registry
+        .delete(ctx.namespace.as_deref(), ctx.object_name()?, &opts)
+        .await?;
+    Ok(response::json(StatusCode::CREATED, &success_status(None)))
+}
+
+/// PUT namespaces/{name}/finalize: replaces `spec.finalizers` (the namespace
+/// controller's); a terminating namespace left with none is deleted.
+async fn finalize(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+    let ns = ctx.object_body(body).await?;
+    let finalizers = ns.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+    let updated = ctx
+        .served
+        .registry
+        .update_with(
+            None,
+            ctx.object_name()?,
+            UpdateTarget::Internal,
+            &ctx.write_options(),
+            |current| {
+                let mut next = current.clone();
+                meta::set_path(&mut next, &["spec", "finalizers"], finalizers.clone())?;
+                Ok(next)
+            },
+        )
+        .await?;
+    Ok(response::json(StatusCode::OK, &updated))
+}

@@ -1,0 +1,231 @@
+//! The verbs on objects and collections: get, list, create, update, delete,
+//! deletecollection.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::{json, Value};
+use skiff_core::status::{success_status, ApiError, StatusDetails};
+
+use super::{body, response, RequestContext};
+use crate::registry::{
+    meta, DeleteOptions, DeleteOutcome, ListOptions, ObjectFilter, UpdateTarget, WriteOptions,
+};
+
+impl RequestContext {
+    /// The object name from the path (verbs on objects only reach here with one).
+    pub fn object_name(&self) -> Result<&str, ApiError> {
+        self.name.as_deref().ok_or_else(super::path::not_found)
+    }
+
+    /// The write options of the query.
+    pub fn write_options(&self) -> WriteOptions {
+        WriteOptions {
+            dry_run: self.params.dry_run,
+            field_manager: self.params.field_manager.clone(),
+        }
+    }
+
+    /// The label and field selectors of the query.
+    pub fn filter(&self) -> Result<ObjectFilter, ApiError> {
+        ObjectFilter::parse(
+            self.params.label_selector.as_deref(),
+            self.params.field_selector.as_deref(),
+            self.served.registry.strategy().as_ref(),
+        )
+    }
+
+    /// The list options of the query.
+    pub fn list_options(&self) -> Result<ListOptions, ApiError> {
+        Ok(ListOptions {
+            filter: self.filter()?,
+            limit: self.params.limit,
+            continue_token: self.params.continue_token.clone(),
+            resource_version: self.params.resource_version.clone(),
+            resource_version_match: self.params.resource_version_match.clone(),
+        })
+    }
+
+    /// The request body decoded as an object (JSON or YAML).
+    pub async fn object_body(&self, body: Body) -> Result<Value, ApiError> {
+        let bytes = body::read(body, self.server.config().max_body_bytes).await?;
+        body::decode_object(&body::content_type(&self.headers), &bytes)
+    }
+
+    /// A 200/201 response of `obj`, through the response transform when the client
+    /// asks for another representation.
+    pub fn respond(&self, status: StatusCode, obj: &Value) -> Result<Response, ApiError> {
+        if let Some(transform) = &self.server.config().response_transform {
+            if let Some(result) = transform.transform(&self.served.resource, &self.accept, obj) {
+                let (body, content_type) = result?;
+                return Ok(response::json_bytes(
+                    status,
+                    serde_json::to_vec(&body).unwrap_or_default(),
+                    &content_type,
+                ));
+            }
+        }
+        Ok(response::json(status, obj))
+    }
+}
+
+/// GET of one object.
+pub async fn get(ctx: &RequestContext) -> Result<Response, ApiError> {
+    let obj = ctx
+        .served
+        .registry
+        .get(ctx.namespace.as_deref(), ctx.object_name()?)
+        .await?;
+    ctx.respond(StatusCode::OK, &obj)
+}
+
+/// GET of a collection. `resourceVersion=0` (without `continue`) is served from the
+/// watch cache, unpaginated, as Kubernetes does; everything else reads the store.
+pub async fn list(ctx: &RequestContext) -> Result<Response, ApiError> {
+    if ctx.params.send_initial_events.is_some() {
+        return Err(ApiError::bad_request(
+            "sendInitialEvents is forbidden for list",
+        ));
+    }
+    let registry = &ctx.served.registry;
+    let opts = ctx.list_options()?;
+    let from_cache = opts.resource_version.as_deref() == Some("0")
+        && opts.continue_token.is_none()
+        && opts.resource_version_match.as_deref() != Some("Exact");
+    let list = if from_cache {
+        let prefix = registry.list_prefix(ctx.namespace.as_deref());
+        let snap = ctx.served.cache.snapshot(&prefix);
+        let strategy = registry.strategy().as_ref();
+        let items = snap
+            .objects
+            .iter()
+            .filter(|o| opts.filter.is_empty() || opts.filter.matches(o, strategy))
+            .map(|o| (**o).clone())
+            .collect();
+        registry.list_object(json!({"resourceVersion": snap.revision.to_string()}), items)
+    } else {
+        registry.list(ctx.namespace.as_deref(), &opts).await?
+    };
+    ctx.respond(StatusCode::OK, &list)
+}
+
+/// POST to a collection.
+pub async fn create(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+    let obj = ctx.object_body(body).await?;
+    let created = ctx
+        .served
+        .registry
+        .create(ctx.namespace.as_deref(), obj, &ctx.write_options())
+        .await?;
+    ctx.respond(StatusCode::CREATED, &created)
+}
+
+/// PUT of an object.
+pub async fn update(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+    let obj = ctx.object_body(body).await?;
+    let updated = ctx
+        .served
+        .registry
+        .replace(
+            ctx.namespace.as_deref(),
+            ctx.object_name()?,
+            obj,
+            UpdateTarget::Main,
+            &ctx.write_options(),
+        )
+        .await?;
+    ctx.respond(StatusCode::OK, &updated)
+}
+
+/// The delete options of a request: query parameters, overridden by a
+/// `DeleteOptions` body when one is sent.
+async fn delete_options(ctx: &RequestContext, body: Body) -> Result<DeleteOptions, ApiError> {
+    let mut opts = DeleteOptions {
+        dry_run: ctx.params.dry_run,
+        grace_period_seconds: ctx.params.grace_period_seconds,
+        propagation_policy: ctx.params.propagation_policy.clone(),
+        ..Default::default()
+    };
+    let bytes = body::read(body, ctx.server.config().max_body_bytes).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(opts);
+    }
+    let content_type = body::content_type(&ctx.headers);
+    let value = body::decode_object(&content_type, &bytes)?;
+    apply_delete_options(&mut opts, &value)?;
+    Ok(opts)
+}
+
+/// Reads a `DeleteOptions` object into `opts`.
+pub(crate) fn apply_delete_options(
+    opts: &mut DeleteOptions,
+    value: &Value,
+) -> Result<(), ApiError> {
+    let bad = |f: &str| ApiError::bad_request(format!("DeleteOptions: invalid {f}"));
+    if let Some(g) = value.get("gracePeriodSeconds").filter(|v| !v.is_null()) {
+        opts.grace_period_seconds = Some(g.as_i64().ok_or_else(|| bad("gracePeriodSeconds"))?);
+    }
+    if let Some(p) = value.get("propagationPolicy").filter(|v| !v.is_null()) {
+        opts.propagation_policy = Some(
+            p.as_str()
+                .ok_or_else(|| bad("propagationPolicy"))?
+                .to_owned(),
+        );
+    }
+    if let Some(o) = value.get("orphanDependents").and_then(Value::as_bool) {
+        if opts.propagation_policy.is_none() {
+            opts.propagation_policy = Some(if o { "Orphan" } else { "Background" }.to_owned());
+        }
+    }
+    if let Some(d) = value.get("dryRun").and_then(Value::as_array) {
+        opts.dry_run |= d.iter().any(|v| v == "All");
+    }
+    if let Some(p) = value.get("preconditions") {
+        opts.precondition_uid = p.get("uid").and_then(Value::as_str).map(str::to_owned);
+        opts.precondition_resource_version = p
+            .get("resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+    }
+    Ok(())
+}
+
+/// DELETE of an object: the object while it terminates (finalizers, grace period);
+/// once gone, the object for pods and a `Status` Success for other kinds, as Kubernetes
+/// answers.
+pub async fn delete(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+    let opts = delete_options(ctx, body).await?;
+    let registry = &ctx.served.registry;
+    let outcome = registry
+        .delete(ctx.namespace.as_deref(), ctx.object_name()?, &opts)
+        .await?;
+    let resource = &ctx.served.resource;
+    match outcome {
+        DeleteOutcome::Pending(obj) => Ok(response::json(StatusCode::OK, &obj)),
+        DeleteOutcome::Deleted(obj) if resource.group.is_empty() && resource.kind == "Pod" => {
+            Ok(response::json(StatusCode::OK, &obj))
+        }
+        DeleteOutcome::Deleted(obj) => Ok(response::json(
+            StatusCode::OK,
+            &success_status(Some(StatusDetails {
+                name: meta::name(&obj).to_owned(),
+                group: resource.group.clone(),
+                kind: resource.plural.clone(),
+                uid: meta::meta_str(&obj, "uid").to_owned(),
+                ..Default::default()
+            })),
+        )),
+    }
+}
+
+/// DELETE of a collection: deletes what the selectors select; answers with the list
+/// of objects deleted or now terminating.
+pub async fn delete_collection(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+    let opts = delete_options(ctx, body).await?;
+    let list = ctx
+        .served
+        .registry
+        .delete_collection(ctx.namespace.as_deref(), &ctx.list_options()?, &opts)
+        .await?;
+    Ok(response::json(StatusCode::OK, &list))
+}

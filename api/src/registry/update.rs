@@ -1,0 +1,239 @@
+//! Update: read-modify-write with optimistic concurrency, the spec/status split,
+//! generation, and removal of terminating objects whose last finalizer goes.
+
+use serde_json::Value;
+use skiff_core::status::ApiError;
+use skiff_store::{
+    Compare, CompareResult, CompareTarget, DeleteRangeRequest, KeyRange, PutRequest, RequestOp,
+    TxnRequest,
+};
+
+use super::{api_error, encode_object, meta, parse_resource_version, Registry, WriteOptions};
+
+/// Which part of an object an update writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateTarget {
+    /// The object (for kinds with a status subresource, everything but `status`).
+    Main,
+    /// `/status`: only `status`; everything else is kept from the stored object.
+    Status,
+    /// A write by the server itself (pod binding, namespace finalize): spec and status
+    /// as given, immutable-field rules not applied.
+    Internal,
+}
+
+/// Most attempts of a read-modify-write racing other writers before answering 409.
+const MAX_ATTEMPTS: usize = 64;
+
+/// Metadata the server owns: kept from the stored object whatever an update sends.
+const SYSTEM_METADATA: [&str; 6] = [
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "name",
+    "namespace",
+];
+
+impl Registry {
+    /// Replaces an object with `body` (PUT). A `metadata.resourceVersion` in the body
+    /// must equal the stored one (409 Conflict otherwise); without one the update is
+    /// unconditional.
+    pub async fn replace(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        mut body: Value,
+        target: UpdateTarget,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        self.check_type(&mut body)?;
+        self.check_namespace(&mut body, namespace)?;
+        let body_name = meta::name(&body);
+        if body_name.is_empty() {
+            meta::set_meta_str(&mut body, "name", name);
+        } else if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let precondition = match meta::meta_str(&body, "resourceVersion") {
+            "" => None,
+            rv => Some(parse_resource_version(rv)?),
+        };
+        let qualified = self.qualified();
+        self.update_with(namespace, name, target, opts, |current| {
+            let current_rv = meta::meta_str(current, "resourceVersion")
+                .parse::<i64>()
+                .unwrap_or(0);
+            if precondition.is_some_and(|p| p != current_rv) {
+                return Err(ApiError::conflict(
+                    &qualified,
+                    name,
+                    ApiError::OPTIMISTIC_LOCK_MESSAGE,
+                ));
+            }
+            Ok(body.clone())
+        })
+        .await
+    }
+
+    /// Read-modify-write: `transform` gets the stored object (with its resourceVersion)
+    /// and returns the desired one; it runs again if another writer got in between.
+    /// 404 when the object does not exist.
+    pub async fn update_with<F>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        target: UpdateTarget,
+        opts: &WriteOptions,
+        mut transform: F,
+    ) -> Result<Value, ApiError>
+    where
+        F: FnMut(&Value) -> Result<Value, ApiError>,
+    {
+        let key = self.object_key(namespace, name);
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(kv) = self.store.get(key.as_bytes()).await.map_err(api_error)? else {
+                return Err(ApiError::not_found(&self.qualified(), name));
+            };
+            let old = self.decode(&kv)?;
+            let desired = transform(&old)?;
+            let new = self.prepare_update(&old, desired, target)?;
+            if encode_object(&new) == encode_object(&old) || opts.dry_run {
+                return Ok(new);
+            }
+            if let Some(done) = self.commit(&key, kv.mod_revision, new).await? {
+                return Ok(done);
+            }
+        }
+        Err(ApiError::conflict(
+            &self.qualified(),
+            name,
+            ApiError::OPTIMISTIC_LOCK_MESSAGE,
+        ))
+    }
+
+    /// The object an update stores: the desired object with the server's metadata, the
+    /// status or spec kept per `target`, defaults, a bumped generation, validated.
+    fn prepare_update(
+        &self,
+        old: &Value,
+        desired: Value,
+        target: UpdateTarget,
+    ) -> Result<Value, ApiError> {
+        let mut new = match target {
+            UpdateTarget::Main => {
+                let mut new = desired;
+                if self.strategy.has_status_subresource() {
+                    set_or_remove(&mut new, "status", old.get("status"));
+                }
+                new
+            }
+            UpdateTarget::Internal => desired,
+            UpdateTarget::Status => {
+                let mut new = old.clone();
+                set_or_remove(&mut new, "status", desired.get("status"));
+                new
+            }
+        };
+        self.check_type(&mut new)?;
+        let old_meta = old.get("metadata").cloned().unwrap_or(Value::Null);
+        let new_meta = meta::metadata_mut(&mut new);
+        for field in SYSTEM_METADATA {
+            match old_meta.get(field) {
+                Some(v) => new_meta.insert(field.to_owned(), v.clone()),
+                None => new_meta.remove(field),
+            };
+        }
+        new_meta.insert(
+            "resourceVersion".into(),
+            old_meta
+                .get("resourceVersion")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        self.strategy.default(&mut new);
+        let mut generation = meta::generation(old).max(1);
+        if meta::spec_part(&new) != meta::spec_part(old) {
+            generation += 1;
+        }
+        meta::metadata_mut(&mut new).insert("generation".into(), generation.into());
+        self.strategy.validate(&new)?;
+        let causes = if target == UpdateTarget::Internal {
+            Vec::new()
+        } else {
+            self.strategy.validate_update(&new, old)
+        };
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(
+                &self.resource.qualified_kind(),
+                meta::name(&new),
+                causes,
+            ));
+        }
+        Ok(new)
+    }
+
+    /// Writes `new` if the key is still at `mod_revision`; a terminating object left
+    /// without finalizers is deleted instead. `None` when another writer got there first.
+    pub(crate) async fn commit(
+        &self,
+        key: &str,
+        mod_revision: i64,
+        mut new: Value,
+    ) -> Result<Option<Value>, ApiError> {
+        let finished = meta::is_terminating(&new)
+            && meta::finalizers(&new).is_empty()
+            && !self.pending_spec_finalizers(&new);
+        let op = if finished {
+            RequestOp::DeleteRange(DeleteRangeRequest {
+                range: KeyRange::key(key.to_owned()),
+                prev_kv: false,
+            })
+        } else {
+            RequestOp::Put(PutRequest::new(key.to_owned(), encode_object(&new)))
+        };
+        let txn = TxnRequest {
+            compare: vec![Compare {
+                range: KeyRange::key(key.to_owned()),
+                result: CompareResult::Equal,
+                target: CompareTarget::Mod(mod_revision),
+            }],
+            success: vec![op],
+            failure: vec![],
+        };
+        let resp = self.store.txn(txn).await.map_err(api_error)?;
+        if !resp.succeeded {
+            return Ok(None);
+        }
+        if !finished {
+            meta::set_meta_str(
+                &mut new,
+                "resourceVersion",
+                &resp.header.revision.to_string(),
+            );
+        }
+        Ok(Some(new))
+    }
+
+    /// Namespaces keep `spec.finalizers` (the namespace controller's) besides
+    /// `metadata.finalizers`; a terminating namespace stays while either is non-empty.
+    pub(crate) fn pending_spec_finalizers(&self, obj: &Value) -> bool {
+        self.resource.group.is_empty()
+            && self.resource.kind == "Namespace"
+            && obj
+                .pointer("/spec/finalizers")
+                .and_then(Value::as_array)
+                .is_some_and(|f| !f.is_empty())
+    }
+}
+
+fn set_or_remove(obj: &mut Value, field: &str, value: Option<&Value>) {
+    if let Some(map) = obj.as_object_mut() {
+        match value {
+            Some(v) => map.insert(field.to_owned(), v.clone()),
+            None => map.remove(field),
+        };
+    }
+}

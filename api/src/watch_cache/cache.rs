@@ -1,0 +1,345 @@
+//! The cache of one resource: current objects, the window of recent events, and the
+//! task that keeps them up to date from one store watch.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+use skiff_core::status::ApiError;
+use skiff_store::{EventType, KeyRange, KvStore, RangeRequest, WatchRequest};
+use tokio::sync::{broadcast, watch, Notify};
+
+use super::event::{event_line, CachedEvent, EventKind};
+use crate::registry::{api_error, decode_object, meta};
+
+/// Sizes and intervals of a watch cache.
+#[derive(Clone, Debug)]
+pub struct WatchCacheConfig {
+    /// Events kept for watches that start from a past resourceVersion.
+    pub window: usize,
+    /// Events buffered per watcher before a slow watcher is ended.
+    pub broadcast_buffer: usize,
+    /// How often the cache asks the store for progress (drives BOOKMARK events).
+    pub progress_interval: Duration,
+}
+
+impl Default for WatchCacheConfig {
+    fn default() -> Self {
+        WatchCacheConfig {
+            window: 4096,
+            broadcast_buffer: 4096,
+            progress_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the lock guards: everything a watcher must see consistently.
+#[derive(Default)]
+struct CacheState {
+    /// Current objects by store key.
+    objects: BTreeMap<String, Arc<Value>>,
+    /// Recent events, oldest first.
+    window: VecDeque<Arc<CachedEvent>>,
+    /// Watches from a resourceVersion at or above this are served from the window.
+    window_start: i64,
+    /// Every change up to this revision has been applied.
+    revision: i64,
+}
+
+struct Shared {
+    /// Guards the state; held only to apply a batch or take a snapshot, never across
+    /// an await. The broadcast is sent to while holding it.
+    state: Mutex<CacheState>,
+    events: broadcast::Sender<Arc<CachedEvent>>,
+    /// The applied revision, for waiting until the cache has caught up.
+    revision: watch::Sender<i64>,
+    /// Asks the task for a store progress notification now.
+    progress_now: Notify,
+    config: WatchCacheConfig,
+}
+
+/// The watch cache of one resource. Cheap to clone; the task stops when every clone
+/// is dropped.
+#[derive(Clone)]
+pub struct WatchCache {
+    shared: Arc<Shared>,
+    _task: Arc<TaskGuard>,
+}
+
+struct TaskGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl std::fmt::Debug for WatchCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchCache").finish_non_exhaustive()
+    }
+}
+
+/// A consistent view of the cache for starting a watch or serving a list.
+pub struct Snapshot {
+    /// The revision of the view.
+    pub revision: i64,
+    /// The objects under the requested prefix, in key order.
+    pub objects: Vec<Arc<Value>>,
+    /// Events after `revision`.
+    pub events: broadcast::Receiver<Arc<CachedEvent>>,
+}
+
+impl WatchCache {
+    /// Lists `prefix` and starts following it. Fails if the store cannot be read.
+    pub async fn start(
+        store: Arc<dyn KvStore>,
+        prefix: String,
+        config: WatchCacheConfig,
+    ) -> Result<WatchCache, ApiError> {
+        let (events, _) = broadcast::channel(config.broadcast_buffer.max(16));
+        let (revision, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(CacheState::default()),
+            events,
+            revision,
+            progress_now: Notify::new(),
+            config,
+        });
+        let start = relist(&store, &prefix, &shared).await?;
+        let task = tokio::spawn(run(store, prefix, shared.clone(), start));
+        Ok(WatchCache {
+            shared,
+            _task: Arc::new(TaskGuard(task)),
+        })
+    }
+
+    /// The revision every change up to which has been applied.
+    pub fn revision(&self) -> i64 {
+        *self.shared.revision.borrow()
+    }
+
+    /// Waits until the cache has applied `revision` (asking the store for progress
+    /// so a quiet resource catches up too); 504 after `timeout`.
+    pub async fn wait_for(&self, revision: i64, timeout: Duration) -> Result<(), ApiError> {
+        let mut rx = self.shared.revision.subscribe();
+        let wait = async {
+            loop {
+                if *rx.borrow_and_update() >= revision {
+                    return true;
+                }
+                self.shared.progress_now.notify_one();
+                if rx.changed().await.is_err() {
+                    return false;
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(true) => Ok(()),
+            _ => Err(ApiError::timeout(&format!(
+                "Too large resource version: {revision}, current: {}",
+                self.revision()
+            ))),
+        }
+    }
+
+    /// The current objects under `prefix` and a subscription to what follows.
+    pub fn snapshot(&self, prefix: &str) -> Snapshot {
+        let state = lock(&self.shared.state);
+        let objects = state
+            .objects
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        Snapshot {
+            revision: state.revision,
+            objects,
+            events: self.shared.events.subscribe(),
+        }
+    }
+
+    /// The events after `revision` still in the window, and a subscription to what
+    /// follows; 410 `Expired` when the window no longer reaches back to `revision`.
+    pub fn since(
+        &self,
+        revision: i64,
+    ) -> Result<(Vec<Arc<CachedEvent>>, broadcast::Receiver<Arc<CachedEvent>>), ApiError> {
+        let state = lock(&self.shared.state);
+        if revision < state.window_start {
+            return Err(ApiError::expired(format!(
+                "too old resource version: {revision} ({})",
+                state.window_start
+            )));
+        }
+        let backlog = state
+            .window
+            .iter()
+            .filter(|e| e.revision > revision)
+            .cloned()
+            .collect();
+        Ok((backlog, self.shared.events.subscribe()))
+    }
+
+    /// How many watchers are subscribed.
+    pub fn watchers(&self) -> usize {
+        self.shared.events.receiver_count()
+    }
+}
+
+fn lock(m: &Mutex<CacheState>) -> std::sync::MutexGuard<'_, CacheState> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Reads every object under `prefix` into the state, resets the window, and returns the
+/// revision read at.
+async fn relist(store: &Arc<dyn KvStore>, prefix: &str, shared: &Shared) -> Result<i64, ApiError> {
+    let resp = store
+        .range(RangeRequest {
+            range: KeyRange::prefix(prefix.to_owned()),
+            ..Default::default()
+        })
+        .await
+        .map_err(api_error)?;
+    let mut objects = BTreeMap::new();
+    for kv in &resp.kvs {
+        objects.insert(
+            String::from_utf8_lossy(&kv.key).into_owned(),
+            Arc::new(decode_object(kv)?),
+        );
+    }
+    let revision = resp.header.revision;
+    let mut state = lock(&shared.state);
+    let was_running = state.revision > 0;
+    *state = CacheState {
+        objects,
+        window: VecDeque::new(),
+        window_start: revision,
+        revision,
+    };
+    if was_running {
+        let _ = shared.events.send(Arc::new(CachedEvent {
+            kind: EventKind::Reset,
+            ..CachedEvent::progress(revision)
+        }));
+    }
+    drop(state);
+    shared.revision.send_replace(revision);
+    Ok(revision)
+}
+
+/// The cache's task: follow the store from `revision`, re-listing if the watch fails.
+async fn run(store: Arc<dyn KvStore>, prefix: String, shared: Arc<Shared>, mut revision: i64) {
+    loop {
+        let watch = store
+            .watch(WatchRequest {
+                range: KeyRange::prefix(prefix.clone()),
+                start_revision: revision + 1,
+                progress_notify: true,
+                ..Default::default()
+            })
+            .await;
+        if let Ok(mut stream) = watch {
+            let mut ticker = tokio::time::interval(shared.config.progress_interval);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    batch = stream.next() => match batch {
+                        Some(Ok(batch)) => {
+                            if let Some(r) = apply(&shared, batch) {
+                                revision = r;
+                            }
+                        }
+                        Some(Err(err)) => {
+                            tracing::warn!(prefix, %err, "watch cache lost its store watch; re-listing");
+                            break;
+                        }
+                        None => return,
+                    },
+                    _ = ticker.tick() => stream.request_progress(),
+                    _ = shared.progress_now.notified() => stream.request_progress(),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        match relist(&store, &prefix, &shared).await {
+            Ok(r) => revision = r,
+            Err(err) => tracing::warn!(prefix, %err, "watch cache re-list failed"),
+        }
+    }
+}
+
+/// Applies one store batch; returns the revision now applied.
+fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
+    let mut state = lock(&shared.state);
+    if batch.events.is_empty() {
+        let revision = batch.header.revision.max(state.revision);
+        state.revision = revision;
+        let _ = shared
+            .events
+            .send(Arc::new(CachedEvent::progress(revision)));
+        drop(state);
+        shared.revision.send_replace(revision);
+        return Some(revision);
+    }
+    for event in batch.events {
+        let key = String::from_utf8_lossy(&event.kv.key).into_owned();
+        let revision = event.kv.mod_revision;
+        let cached = match event.kind {
+            EventType::Put => {
+                let object = match decode_object(&event.kv) {
+                    Ok(o) => Arc::new(o),
+                    Err(err) => {
+                        tracing::warn!(key, %err, "watch cache skipped an undecodable object");
+                        continue;
+                    }
+                };
+                let prev = state.objects.insert(key.clone(), object.clone());
+                let kind = if prev.is_some() {
+                    EventKind::Modified
+                } else {
+                    EventKind::Added
+                };
+                CachedEvent {
+                    kind,
+                    revision,
+                    key,
+                    line: event_line(kind.wire_type(), &object),
+                    object,
+                    prev,
+                }
+            }
+            EventType::Delete => {
+                let Some(prev) = state.objects.remove(&key) else {
+                    continue;
+                };
+                let mut last = (*prev).clone();
+                meta::set_meta_str(&mut last, "resourceVersion", &revision.to_string());
+                let object = Arc::new(last);
+                CachedEvent {
+                    kind: EventKind::Deleted,
+                    revision,
+                    key,
+                    line: event_line("DELETED", &object),
+                    object,
+                    prev: Some(prev),
+                }
+            }
+        };
+        let cached = Arc::new(cached);
+        state.window.push_back(cached.clone());
+        while state.window.len() > shared.config.window {
+            if let Some(old) = state.window.pop_front() {
+                state.window_start = old.revision;
+            }
+        }
+        state.revision = state.revision.max(revision);
+        let _ = shared.events.send(cached);
+    }
+    let revision = state.revision;
+    drop(state);
+    shared.revision.send_replace(revision);
+    Some(revision)
+}

@@ -1,0 +1,185 @@
+//! One watcher: its initial events or backlog, then live events filtered by namespace
+//! and selectors, bookmarks, and the end of the stream at its timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use skiff_core::status::ApiError;
+use tokio::sync::{broadcast, mpsc};
+
+use super::event::{event_line, CachedEvent, EventKind};
+use super::WatchCache;
+use crate::registry::ObjectFilter;
+use crate::strategy::Strategy;
+
+/// Where a watch starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartPoint {
+    /// After this resourceVersion: events from the window, 410 if it is too old.
+    After(i64),
+    /// From the current state: an ADDED event per existing object, then changes. With
+    /// `Some(rv)`, the cache first catches up to at least `rv`.
+    Current(Option<i64>),
+}
+
+/// What a watcher sends.
+#[derive(Clone)]
+pub struct WatchOptions {
+    /// Where to start.
+    pub start: StartPoint,
+    /// After the initial ADDED events, send a BOOKMARK annotated
+    /// `k8s.io/initial-events-end` (`sendInitialEvents=true`).
+    pub initial_events_end: bool,
+    /// Send BOOKMARK events (`allowWatchBookmarks=true`).
+    pub bookmarks: bool,
+    /// End the stream after this long (`timeoutSeconds`).
+    pub timeout: Duration,
+    /// The key prefix watched (one namespace, or the whole resource).
+    pub prefix: String,
+    /// Label and field selectors.
+    pub filter: ObjectFilter,
+    /// The kind's strategy (field selector values).
+    pub strategy: Arc<dyn Strategy>,
+    /// `kind` of the objects (for BOOKMARK objects).
+    pub kind: String,
+    /// `apiVersion` of the objects (for BOOKMARK objects).
+    pub api_version: String,
+}
+
+/// Lines buffered between a watcher's task and its HTTP body.
+const BODY_BUFFER: usize = 64;
+
+/// Starts a watcher: returns the receiving end of its body lines. Errors (such as 410
+/// for a resourceVersion older than the window) are sent as one ERROR event, as
+/// Kubernetes does for watches; then the stream ends.
+pub async fn serve_watch(cache: &WatchCache, opts: WatchOptions) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(BODY_BUFFER);
+    let start = match opts.start {
+        StartPoint::After(rv) => cache
+            .since(rv)
+            .map(|(backlog, events)| (Vec::new(), backlog, events, rv)),
+        StartPoint::Current(wait) => {
+            let caught_up = match wait {
+                Some(rv) => cache.wait_for(rv, Duration::from_secs(3)).await,
+                None => Ok(()),
+            };
+            caught_up.map(|()| {
+                let snap = cache.snapshot(&opts.prefix);
+                (snap.objects, Vec::new(), snap.events, snap.revision)
+            })
+        }
+    };
+    match start {
+        Err(err) => {
+            let _ = tx.try_send(error_line(&err));
+        }
+        Ok((initial, backlog, events, revision)) => {
+            tokio::spawn(run(opts, tx, initial, backlog, events, revision));
+        }
+    }
+    rx
+}
+
+/// The ERROR event carrying a `Status`.
+pub fn error_line(err: &ApiError) -> Bytes {
+    event_line("ERROR", &err.to_status())
+}
+
+async fn run(
+    opts: WatchOptions,
+    tx: mpsc::Sender<Bytes>,
+    initial: Vec<Arc<Value>>,
+    backlog: Vec<Arc<CachedEvent>>,
+    mut events: broadcast::Receiver<Arc<CachedEvent>>,
+    mut sent: i64,
+) {
+    let deadline = tokio::time::sleep(opts.timeout);
+    tokio::pin!(deadline);
+    let work = async {
+        for obj in &initial {
+            if opts.filter.is_empty() || opts.filter.matches(obj, opts.strategy.as_ref()) {
+                tx.send(event_line("ADDED", obj)).await.ok()?;
+            }
+        }
+        if opts.initial_events_end {
+            tx.send(bookmark(&opts, sent, true)).await.ok()?;
+        }
+        for event in backlog {
+            if let Some(line) = line_for(&opts, &event, sent) {
+                tx.send(line).await.ok()?;
+            }
+            sent = sent.max(event.revision);
+        }
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                Err(broadcast::error::RecvError::Lagged(_))
+                | Err(broadcast::error::RecvError::Closed) => return None::<()>,
+            };
+            match event.kind {
+                EventKind::Reset => return None,
+                EventKind::Progress => {
+                    if opts.bookmarks && event.revision > sent {
+                        sent = event.revision;
+                        tx.send(bookmark(&opts, sent, false)).await.ok()?;
+                    }
+                }
+                _ => {
+                    if let Some(line) = line_for(&opts, &event, sent) {
+                        tx.send(line).await.ok()?;
+                    }
+                    sent = sent.max(event.revision);
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = work => {}
+        _ = &mut deadline => {}
+        _ = tx.closed() => {}
+    }
+}
+
+/// The line this watcher sends for `event`, if any: events at or before the watch's
+/// revision, outside its namespace or matching its selectors neither before nor after
+/// are skipped; an object that starts matching is ADDED, one that stops is DELETED.
+fn line_for(opts: &WatchOptions, event: &CachedEvent, sent: i64) -> Option<Bytes> {
+    if event.revision <= sent || !event.key.starts_with(&opts.prefix) {
+        return None;
+    }
+    if opts.filter.is_empty() {
+        return Some(event.line.clone());
+    }
+    let strategy = opts.strategy.as_ref();
+    let now = opts.filter.matches(&event.object, strategy);
+    match event.kind {
+        EventKind::Added | EventKind::Deleted => now.then(|| event.line.clone()),
+        EventKind::Modified => {
+            let before = event
+                .prev
+                .as_ref()
+                .is_some_and(|p| opts.filter.matches(p, strategy));
+            match (before, now) {
+                (true, true) => Some(event.line.clone()),
+                (false, true) => Some(event_line("ADDED", &event.object)),
+                (true, false) => Some(event_line("DELETED", &event.object)),
+                (false, false) => None,
+            }
+        }
+        EventKind::Progress | EventKind::Reset => None,
+    }
+}
+
+/// A BOOKMARK event at `revision`.
+fn bookmark(opts: &WatchOptions, revision: i64, initial_events_end: bool) -> Bytes {
+    let mut metadata = json!({"resourceVersion": revision.to_string()});
+    if initial_events_end {
+        metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    event_line(
+        "BOOKMARK",
+        &json!({"kind": opts.kind, "apiVersion": opts.api_version, "metadata": metadata}),
+    )
+}
