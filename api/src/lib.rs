@@ -29,6 +29,7 @@ pub mod auth;
 pub mod discovery;
 pub mod handler;
 pub mod kubeconfig;
+pub mod openapi;
 pub mod registry;
 pub mod serve;
 mod server;

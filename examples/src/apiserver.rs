@@ -9,11 +9,15 @@ use clap::Args;
 use skiff_api::auth::{
     AuthState, Authenticator, ClientCertAuthenticator, TokenFileAuthenticator, UnionAuthenticator,
 };
+use skiff_api::openapi::OpenApiCache;
 use skiff_api::serve::{app_router, serve_https, AppParts, FnCheck, HealthChecks, Metrics};
 use skiff_api::tls::{server_config, ClusterPki};
 use skiff_api::{ApiServer, ApiServerConfig};
 use skiff_store::{KvStore, MvccStore, RedbBackend, RemoteOptions, RemoteStore, StoreConfig};
 use tokio::net::TcpListener;
+
+/// How long closing the embedded store may take on the way out.
+const STORE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Flags of `skiff apiserver`, named as kube-apiserver's.
 #[derive(Args, Debug)]
@@ -115,7 +119,9 @@ pub async fn run(args: ApiServerArgs) -> Result<(), ApiServerCmdError> {
             auth: Some(AuthState::new(UnionAuthenticator::new(authenticators))),
             health,
             metrics: Metrics::new(),
-            extra: None,
+            extra: Some(skiff_api::openapi::router(OpenApiCache::new(Arc::new(
+                server.clone(),
+            )))),
         },
     );
 
@@ -139,8 +145,18 @@ pub async fn run(args: ApiServerArgs) -> Result<(), ApiServerCmdError> {
         tracing::error!("serving failed: {e}");
     }
     drop(server);
+    // The watch caches' tasks may still hold store handles for a moment; every
+    // acknowledged write is durable already, so a store that does not close in time is
+    // only left to the process exit.
     if let Some(store) = embedded {
-        store.close().await;
+        if tokio::time::timeout(STORE_CLOSE_GRACE, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the store did not close in time; acknowledged writes are durable regardless"
+            );
+        }
     }
     tracing::info!("stopped");
     Ok(())
