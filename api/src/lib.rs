@@ -28,10 +28,16 @@
 // ApiError (core) is the error of every verb; boxing it everywhere buys nothing here.
 #![allow(clippy::result_large_err)]
 
+pub mod auth;
+pub mod discovery;
 pub mod handler;
+pub mod kubeconfig;
+pub mod openapi;
 pub mod registry;
+pub mod serve;
 mod server;
 pub mod strategy;
+pub mod tls;
 pub mod watch_cache;
 
 pub use server::{ApiServer, ApiServerConfig, ServedResource};

@@ -1,6 +1,7 @@
 //! The `skiff` binary: thin wiring of Skiff's crates into cluster components. Each
 //! subcommand lives in its own module; this file only parses flags and dispatches.
 
+mod apiserver;
 mod store;
 
 use std::io::IsTerminal;
@@ -14,6 +15,8 @@ use tracing_subscriber::EnvFilter;
 enum Command {
     /// Run the store: a single-member etcd speaking the etcd v3 gRPC API.
     Store(store::StoreArgs),
+    /// Run the Kubernetes API server over HTTPS (admin kubeconfig in --data-dir).
+    Apiserver(apiserver::ApiServerArgs),
 }
 
 #[tokio::main]
@@ -26,7 +29,8 @@ async fn main() -> std::process::ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = match Command::parse() {
-        Command::Store(args) => store::run(args).await,
+        Command::Store(args) => store::run(args).await.map_err(|e| e.to_string()),
+        Command::Apiserver(args) => apiserver::run(args).await.map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

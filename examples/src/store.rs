@@ -217,7 +217,7 @@ fn listen_addr(url: &str) -> Result<&str, StoreCmdError> {
 }
 
 /// Wait for Ctrl-C (SIGINT) or SIGTERM; the name of the signal.
-async fn wait_for_signal() -> std::io::Result<&'static str> {
+pub async fn wait_for_signal() -> std::io::Result<&'static str> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
