@@ -37,6 +37,7 @@ pub mod registry;
 pub mod serve;
 mod server;
 pub mod strategy;
+pub mod table;
 pub mod tls;
 pub mod watch_cache;
 

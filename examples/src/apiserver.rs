@@ -11,6 +11,7 @@ use skiff_api::auth::{
 };
 use skiff_api::openapi::OpenApiCache;
 use skiff_api::serve::{app_router, serve_https, AppParts, FnCheck, HealthChecks, Metrics};
+use skiff_api::table::TableTransform;
 use skiff_api::tls::{server_config, ClusterPki};
 use skiff_api::{ApiServer, ApiServerConfig};
 use skiff_store::{KvStore, MvccStore, RedbBackend, RemoteOptions, RemoteStore, StoreConfig};
@@ -98,9 +99,15 @@ pub async fn run(args: ApiServerArgs) -> Result<(), ApiServerCmdError> {
     skiff_api::kubeconfig::write_admin_kubeconfig(&kubeconfig, &server_url, &pki)?;
 
     let (store, embedded) = open_store(&args).await?;
-    let server = ApiServer::new(store.clone(), ApiServerConfig::default())
-        .await
-        .map_err(ApiServerCmdError::Start)?;
+    let server = ApiServer::new(
+        store.clone(),
+        ApiServerConfig {
+            response_transform: Some(Arc::new(TableTransform)),
+            ..ApiServerConfig::default()
+        },
+    )
+    .await
+    .map_err(ApiServerCmdError::Start)?;
 
     let mut authenticators: Vec<Box<dyn Authenticator>> = vec![Box::new(ClientCertAuthenticator)];
     if let Some(path) = &args.token_auth_file {

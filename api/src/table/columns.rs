@@ -1,0 +1,572 @@
+//! The columns kubectl shows for each kind (from kube-apiserver's printers).
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use skiff_core::resource::ApiResource;
+
+use super::cells::{
+    age_at, array_at, at, containers_and_images, human_duration, int_at, join_or_none,
+    selector_string, str_at, time_at,
+};
+
+/// Computes one cell of a row from the object and the current time.
+pub type CellFn = fn(&Value, DateTime<Utc>) -> Value;
+
+/// One column: its definition and how to fill it.
+#[derive(Clone)]
+pub struct Column {
+    /// Header (kubectl upper-cases it).
+    pub name: &'static str,
+    /// `string`, `integer`, `date`, ...
+    pub kind: &'static str,
+    /// `name` for the name column, empty otherwise.
+    pub format: &'static str,
+    /// 0: always shown; 1: only with `-o wide`.
+    pub priority: u8,
+    /// The cell of an object.
+    pub cell: CellFn,
+}
+
+impl Column {
+    /// The `TableColumnDefinition`.
+    pub fn definition(&self) -> Value {
+        json!({
+            "name": self.name,
+            "type": self.kind,
+            "format": self.format,
+            "description": "",
+            "priority": self.priority,
+        })
+    }
+}
+
+const fn col(name: &'static str, kind: &'static str, priority: u8, cell: CellFn) -> Column {
+    Column {
+        name,
+        kind,
+        format: "",
+        priority,
+        cell,
+    }
+}
+
+fn name_column() -> Column {
+    Column {
+        name: "Name",
+        kind: "string",
+        format: "name",
+        priority: 0,
+        cell: |o, _| json!(str_at(o, "metadata.name", "")),
+    }
+}
+
+fn age_column() -> Column {
+    col("Age", "string", 0, |o, now| {
+        json!(age_at(o, "metadata.creationTimestamp", now))
+    })
+}
+
+/// The columns for `resource`'s kind: NAME, the kind's own, AGE; NAME and AGE for kinds
+/// without a printer of their own.
+pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
+    let mut columns = vec![name_column()];
+    let (own, wide): (Vec<Column>, Vec<Column>) =
+        match (resource.group.as_str(), resource.kind.as_str()) {
+            ("", "Pod") => (
+                vec![
+                    col("Ready", "string", 0, |o, _| json!(pod_ready(o))),
+                    col("Status", "string", 0, |o, _| json!(pod_status(o))),
+                    col("Restarts", "string", 0, |o, _| json!(pod_restarts(o))),
+                    age_column(),
+                ],
+                vec![
+                    col("IP", "string", 1, |o, _| {
+                        json!(str_at(o, "status.podIP", "<none>"))
+                    }),
+                    col("Node", "string", 1, |o, _| {
+                        json!(str_at(o, "spec.nodeName", "<none>"))
+                    }),
+                    col("Nominated Node", "string", 1, |o, _| {
+                        json!(str_at(o, "status.nominatedNodeName", "<none>"))
+                    }),
+                    col("Readiness Gates", "string", 1, |o, _| {
+                        json!(readiness_gates(o))
+                    }),
+                ],
+            ),
+            ("apps", "Deployment") => (
+                vec![
+                    col("Ready", "string", 0, |o, _| {
+                        json!(format!(
+                            "{}/{}",
+                            int_at(o, "status.readyReplicas"),
+                            replicas(o)
+                        ))
+                    }),
+                    col("Up-to-date", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.updatedReplicas"))
+                    }),
+                    col("Available", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.availableReplicas"))
+                    }),
+                    age_column(),
+                ],
+                template_wide(),
+            ),
+            ("apps", "ReplicaSet") | ("", "ReplicationController") => (
+                vec![
+                    col("Desired", "integer", 0, |o, _| json!(replicas(o))),
+                    col("Current", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.replicas"))
+                    }),
+                    col("Ready", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.readyReplicas"))
+                    }),
+                    age_column(),
+                ],
+                template_wide(),
+            ),
+            ("apps", "StatefulSet") => (
+                vec![
+                    col("Ready", "string", 0, |o, _| {
+                        json!(format!(
+                            "{}/{}",
+                            int_at(o, "status.readyReplicas"),
+                            replicas(o)
+                        ))
+                    }),
+                    age_column(),
+                ],
+                template_wide().into_iter().take(2).collect(),
+            ),
+            ("apps", "DaemonSet") => (
+                vec![
+                    col("Desired", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.desiredNumberScheduled"))
+                    }),
+                    col("Current", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.currentNumberScheduled"))
+                    }),
+                    col("Ready", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.numberReady"))
+                    }),
+                    col("Up-to-date", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.updatedNumberScheduled"))
+                    }),
+                    col("Available", "integer", 0, |o, _| {
+                        json!(int_at(o, "status.numberAvailable"))
+                    }),
+                    col("Node Selector", "string", 0, |o, _| {
+                        json!(map_string(at(o, "spec.template.spec.nodeSelector")))
+                    }),
+                    age_column(),
+                ],
+                template_wide(),
+            ),
+            ("", "Service") => (
+                vec![
+                    col("Type", "string", 0, |o, _| {
+                        json!(str_at(o, "spec.type", "ClusterIP"))
+                    }),
+                    col("Cluster-IP", "string", 0, |o, _| {
+                        json!(str_at(o, "spec.clusterIP", "<none>"))
+                    }),
+                    col("External-IP", "string", 0, |o, _| {
+                        json!(service_external_ip(o))
+                    }),
+                    col("Port(s)", "string", 0, |o, _| json!(service_ports(o))),
+                    age_column(),
+                ],
+                vec![col("Selector", "string", 1, |o, _| {
+                    json!(map_string(at(o, "spec.selector")))
+                })],
+            ),
+            ("", "Node") => (
+                vec![
+                    col("Status", "string", 0, |o, _| json!(node_status(o))),
+                    col("Roles", "string", 0, |o, _| json!(node_roles(o))),
+                    age_column(),
+                    col("Version", "string", 0, |o, _| {
+                        json!(str_at(o, "status.nodeInfo.kubeletVersion", ""))
+                    }),
+                ],
+                vec![
+                    col("Internal-IP", "string", 1, |o, _| {
+                        json!(node_address(o, "InternalIP"))
+                    }),
+                    col("External-IP", "string", 1, |o, _| {
+                        json!(node_address(o, "ExternalIP"))
+                    }),
+                    col("OS-Image", "string", 1, |o, _| {
+                        json!(str_at(o, "status.nodeInfo.osImage", "<unknown>"))
+                    }),
+                    col("Kernel-Version", "string", 1, |o, _| {
+                        json!(str_at(o, "status.nodeInfo.kernelVersion", "<unknown>"))
+                    }),
+                    col("Container-Runtime", "string", 1, |o, _| {
+                        json!(str_at(
+                            o,
+                            "status.nodeInfo.containerRuntimeVersion",
+                            "<unknown>"
+                        ))
+                    }),
+                ],
+            ),
+            ("", "Namespace") => (
+                vec![
+                    col("Status", "string", 0, |o, _| {
+                        json!(str_at(o, "status.phase", "Active"))
+                    }),
+                    age_column(),
+                ],
+                vec![],
+            ),
+            ("", "ConfigMap") => (
+                vec![
+                    col("Data", "integer", 0, |o, _| {
+                        json!(object_len(o, "data") + object_len(o, "binaryData"))
+                    }),
+                    age_column(),
+                ],
+                vec![],
+            ),
+            ("", "Secret") => (
+                vec![
+                    col("Type", "string", 0, |o, _| {
+                        json!(str_at(o, "type", "Opaque"))
+                    }),
+                    col("Data", "integer", 0, |o, _| json!(object_len(o, "data"))),
+                    age_column(),
+                ],
+                vec![],
+            ),
+            ("batch", "Job") => (
+                vec![
+                    col("Status", "string", 0, |o, _| json!(job_status(o))),
+                    col("Completions", "string", 0, |o, _| json!(job_completions(o))),
+                    col("Duration", "string", 0, |o, now| {
+                        json!(job_duration(o, now))
+                    }),
+                    age_column(),
+                ],
+                template_wide(),
+            ),
+            ("batch", "CronJob") => (
+                vec![
+                    col("Schedule", "string", 0, |o, _| {
+                        json!(str_at(o, "spec.schedule", ""))
+                    }),
+                    col("Timezone", "string", 0, |o, _| {
+                        json!(str_at(o, "spec.timeZone", "<none>"))
+                    }),
+                    col("Suspend", "boolean", 0, |o, _| {
+                        json!(at(o, "spec.suspend")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false))
+                    }),
+                    col("Active", "integer", 0, |o, _| {
+                        json!(array_at(o, "status.active").len())
+                    }),
+                    col("Last Schedule", "string", 0, |o, now| {
+                        json!(time_at(o, "status.lastScheduleTime")
+                            .map(|t| human_duration(now.signed_duration_since(t)))
+                            .unwrap_or_else(|| "<none>".into()))
+                    }),
+                    age_column(),
+                ],
+                vec![
+                    col("Containers", "string", 1, |o, _| {
+                        json!(containers_and_images(o, "spec.jobTemplate.spec.template.spec").0)
+                    }),
+                    col("Images", "string", 1, |o, _| {
+                        json!(containers_and_images(o, "spec.jobTemplate.spec.template.spec").1)
+                    }),
+                    col("Selector", "string", 1, |o, _| {
+                        json!(selector_string(at(o, "spec.jobTemplate.spec.selector")))
+                    }),
+                ],
+            ),
+            ("", "Event") => {
+                // Events print LAST SEEN first and no NAME column (NAME is wide-only).
+                columns.clear();
+                return vec![
+                    col("Last Seen", "string", 0, |o, now| {
+                        json!(event_last_seen(o, now))
+                    }),
+                    col("Type", "string", 0, |o, _| json!(str_at(o, "type", ""))),
+                    col("Reason", "string", 0, |o, _| json!(str_at(o, "reason", ""))),
+                    col("Object", "string", 0, |o, _| {
+                        json!(format!(
+                            "{}/{}",
+                            str_at(o, "involvedObject.kind", "").to_lowercase(),
+                            str_at(o, "involvedObject.name", "")
+                        ))
+                    }),
+                    col("Message", "string", 0, |o, _| {
+                        json!(str_at(o, "message", "").trim())
+                    }),
+                    col("Source", "string", 1, |o, _| {
+                        json!(str_at(o, "source.component", ""))
+                    }),
+                    col("Count", "integer", 1, |o, _| json!(int_at(o, "count"))),
+                    Column {
+                        priority: 1,
+                        ..name_column()
+                    },
+                ];
+            }
+            ("coordination.k8s.io", "Lease") => (
+                vec![
+                    col("Holder", "string", 0, |o, _| {
+                        json!(str_at(o, "spec.holderIdentity", ""))
+                    }),
+                    age_column(),
+                ],
+                vec![],
+            ),
+            _ => (vec![age_column()], vec![]),
+        };
+    columns.extend(own);
+    columns.extend(wide);
+    columns
+}
+
+/// Containers, Images, Selector of a pod-template workload (`-o wide`).
+fn template_wide() -> Vec<Column> {
+    vec![
+        col("Containers", "string", 1, |o, _| {
+            json!(containers_and_images(o, "spec.template.spec").0)
+        }),
+        col("Images", "string", 1, |o, _| {
+            json!(containers_and_images(o, "spec.template.spec").1)
+        }),
+        col("Selector", "string", 1, |o, _| {
+            json!(selector_string(at(o, "spec.selector")))
+        }),
+    ]
+}
+
+/// `spec.replicas`, which defaults to 1.
+fn replicas(o: &Value) -> i64 {
+    at(o, "spec.replicas").and_then(Value::as_i64).unwrap_or(1)
+}
+
+fn object_len(o: &Value, key: &str) -> usize {
+    o.get(key).and_then(Value::as_object).map_or(0, |m| m.len())
+}
+
+/// `k=v,k2=v2` of a string map, or `<none>`.
+fn map_string(map: Option<&Value>) -> String {
+    let pairs = map
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    join_or_none(pairs)
+}
+
+fn pod_ready(o: &Value) -> String {
+    let total = array_at(o, "spec.containers").len();
+    let ready = array_at(o, "status.containerStatuses")
+        .iter()
+        .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+        .count();
+    format!("{ready}/{total}")
+}
+
+fn pod_restarts(o: &Value) -> String {
+    let restarts: i64 = array_at(o, "status.containerStatuses")
+        .iter()
+        .map(|c| int_at(c, "restartCount"))
+        .sum();
+    restarts.to_string()
+}
+
+/// The STATUS column: the pod's phase, or the reason a container is waiting or ended,
+/// or `Terminating` once deletion started.
+fn pod_status(o: &Value) -> String {
+    let mut reason = str_at(o, "status.reason", "").to_string();
+    if reason.is_empty() {
+        reason = str_at(o, "status.phase", "Pending").to_string();
+    }
+    for c in array_at(o, "status.initContainerStatuses") {
+        if let Some(r) = at(c, "state.waiting.reason").and_then(Value::as_str) {
+            if r != "PodInitializing" {
+                reason = format!("Init:{r}");
+            }
+        }
+    }
+    for c in array_at(o, "status.containerStatuses").iter().rev() {
+        if let Some(r) = at(c, "state.waiting.reason")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+        {
+            reason = r.to_string();
+        } else if let Some(term) = at(c, "state.terminated") {
+            reason = match term
+                .get("reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                Some(r) => r.to_string(),
+                None if int_at(term, "signal") != 0 => format!("Signal:{}", int_at(term, "signal")),
+                None => format!("ExitCode:{}", int_at(term, "exitCode")),
+            };
+        }
+    }
+    if at(o, "metadata.deletionTimestamp").is_some() {
+        reason = "Terminating".into();
+    }
+    reason
+}
+
+fn readiness_gates(o: &Value) -> String {
+    let gates = array_at(o, "spec.readinessGates");
+    if gates.is_empty() {
+        return "<none>".into();
+    }
+    let ready = gates
+        .iter()
+        .filter(|g| {
+            let t = str_at(g, "conditionType", "");
+            array_at(o, "status.conditions")
+                .iter()
+                .any(|c| str_at(c, "type", "") == t && str_at(c, "status", "") == "True")
+        })
+        .count();
+    format!("{ready}/{}", gates.len())
+}
+
+fn service_external_ip(o: &Value) -> String {
+    let ips: Vec<String> = array_at(o, "spec.externalIPs")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(String::from)
+        .collect();
+    if str_at(o, "spec.type", "") == "LoadBalancer" {
+        let lb: Vec<String> = array_at(o, "status.loadBalancer.ingress")
+            .iter()
+            .map(|i| str_at(i, "ip", str_at(i, "hostname", "")).to_string())
+            .collect();
+        if lb.is_empty() && ips.is_empty() {
+            return "<pending>".into();
+        }
+        return join_or_none(lb.into_iter().chain(ips));
+    }
+    if str_at(o, "spec.type", "") == "ExternalName" {
+        return str_at(o, "spec.externalName", "<none>").to_string();
+    }
+    join_or_none(ips)
+}
+
+fn service_ports(o: &Value) -> String {
+    join_or_none(array_at(o, "spec.ports").iter().map(|p| {
+        let proto = str_at(p, "protocol", "TCP");
+        match at(p, "nodePort").and_then(Value::as_i64) {
+            Some(node) => format!("{}:{node}/{proto}", int_at(p, "port")),
+            None => format!("{}/{proto}", int_at(p, "port")),
+        }
+    }))
+}
+
+fn node_status(o: &Value) -> String {
+    let ready = array_at(o, "status.conditions")
+        .iter()
+        .find(|c| str_at(c, "type", "") == "Ready");
+    let mut status = match ready.map(|c| str_at(c, "status", "")) {
+        Some("True") => "Ready".to_string(),
+        _ => "NotReady".to_string(),
+    };
+    if at(o, "spec.unschedulable").and_then(Value::as_bool) == Some(true) {
+        status.push_str(",SchedulingDisabled");
+    }
+    status
+}
+
+fn node_roles(o: &Value) -> String {
+    let roles = o["metadata"]["labels"]
+        .as_object()
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix("node-role.kubernetes.io/")
+                        .map(String::from)
+                        .or_else(|| {
+                            (k == "kubernetes.io/role")
+                                .then(|| v.as_str().unwrap_or_default().to_string())
+                        })
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    join_or_none(roles)
+}
+
+fn node_address(o: &Value, kind: &str) -> String {
+    array_at(o, "status.addresses")
+        .iter()
+        .find(|a| str_at(a, "type", "") == kind)
+        .map(|a| str_at(a, "address", "<none>").to_string())
+        .unwrap_or_else(|| "<none>".into())
+}
+
+fn job_status(o: &Value) -> String {
+    let conditions = array_at(o, "status.conditions");
+    let has = |t: &str| {
+        conditions
+            .iter()
+            .any(|c| str_at(c, "type", "") == t && str_at(c, "status", "") == "True")
+    };
+    if has("Complete") {
+        "Complete".into()
+    } else if has("Failed") {
+        "Failed".into()
+    } else if at(o, "metadata.deletionTimestamp").is_some() {
+        "Terminating".into()
+    } else if has("Suspended") {
+        "Suspended".into()
+    } else if has("FailureTarget") {
+        "FailureTarget".into()
+    } else if has("SuccessCriteriaMet") {
+        "SuccessCriteriaMet".into()
+    } else {
+        "Running".into()
+    }
+}
+
+fn job_completions(o: &Value) -> String {
+    let succeeded = int_at(o, "status.succeeded");
+    match at(o, "spec.completions").and_then(Value::as_i64) {
+        Some(completions) => format!("{succeeded}/{completions}"),
+        None => {
+            let parallelism = at(o, "spec.parallelism")
+                .and_then(Value::as_i64)
+                .unwrap_or(1);
+            if parallelism > 1 {
+                format!("{succeeded}/1 of {parallelism}")
+            } else {
+                format!("{succeeded}/1")
+            }
+        }
+    }
+}
+
+fn job_duration(o: &Value, now: DateTime<Utc>) -> String {
+    let Some(start) = time_at(o, "status.startTime") else {
+        return String::new();
+    };
+    let end = time_at(o, "status.completionTime").unwrap_or(now);
+    human_duration(end.signed_duration_since(start))
+}
+
+fn event_last_seen(o: &Value, now: DateTime<Utc>) -> String {
+    let t = time_at(o, "lastTimestamp")
+        .or_else(|| time_at(o, "eventTime"))
+        .or_else(|| time_at(o, "metadata.creationTimestamp"));
+    t.map(|t| human_duration(now.signed_duration_since(t)))
+        .unwrap_or_else(|| "<unknown>".into())
+}

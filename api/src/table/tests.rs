@@ -1,0 +1,149 @@
+use super::*;
+use skiff_core::resource::builtin_resources;
+
+fn resource(group: &str, plural: &str) -> ApiResource {
+    builtin_resources()
+        .into_iter()
+        .find(|r| r.group == group && r.plural == plural)
+        .unwrap()
+}
+
+fn headers(table: &Value, wide: bool) -> Vec<String> {
+    table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| wide || c["priority"] == 0)
+        .map(|c| c["name"].as_str().unwrap().to_uppercase())
+        .collect()
+}
+
+#[test]
+fn pod_columns_and_cells() {
+    let pods = json!({
+        "kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "42"},
+        "items": [{
+            "metadata": {"name": "web", "namespace": "default", "creationTimestamp": (chrono::Utc::now() - chrono::Duration::seconds(30)).to_rfc3339()},
+            "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"},
+            "status": {"phase": "Running", "podIP": "10.0.0.5", "containerStatuses": [
+                {"name": "a", "ready": true, "restartCount": 2},
+                {"name": "b", "ready": false, "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+            ]}
+        }]
+    });
+    let table = render(&resource("", "pods"), &pods, "v1", true);
+    assert_eq!(table["kind"], "Table");
+    assert_eq!(table["metadata"]["resourceVersion"], "42");
+    assert_eq!(
+        headers(&table, false),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    assert_eq!(
+        headers(&table, true)[5..],
+        ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+    );
+    let cells = &table["rows"][0]["cells"];
+    assert_eq!(cells[0], "web");
+    assert_eq!(cells[1], "1/2");
+    assert_eq!(cells[2], "CrashLoopBackOff");
+    assert_eq!(cells[3], "3");
+    assert!(cells[4].as_str().unwrap().ends_with('s'));
+    assert_eq!(cells[5], "10.0.0.5");
+    assert_eq!(table["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(table["rows"][0]["object"]["metadata"]["name"], "web");
+}
+
+#[test]
+fn deployment_single_object_and_wide() {
+    let deploy = json!({
+        "kind": "Deployment", "metadata": {"name": "web", "resourceVersion": "7"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}]}}},
+        "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}
+    });
+    let table = render(&resource("apps", "deployments"), &deploy, "v1", false);
+    assert_eq!(
+        headers(&table, false),
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    );
+    assert_eq!(
+        headers(&table, true)[5..],
+        ["CONTAINERS", "IMAGES", "SELECTOR"]
+    );
+    let cells = &table["rows"][0]["cells"];
+    assert_eq!(cells[1], "2/3");
+    assert_eq!(cells[2], 3);
+    assert_eq!(cells[4], "<unknown>");
+    assert_eq!(cells[6], "nginx:1.25");
+    assert_eq!(cells[7], "app=web");
+    assert!(table["rows"][0].get("object").is_none());
+}
+
+#[test]
+fn other_kinds_headers() {
+    let cases: [(&str, &str, &[&str]); 7] = [
+        (
+            "",
+            "services",
+            &[
+                "NAME",
+                "TYPE",
+                "CLUSTER-IP",
+                "EXTERNAL-IP",
+                "PORT(S)",
+                "AGE",
+            ],
+        ),
+        ("", "nodes", &["NAME", "STATUS", "ROLES", "AGE", "VERSION"]),
+        ("", "namespaces", &["NAME", "STATUS", "AGE"]),
+        ("", "configmaps", &["NAME", "DATA", "AGE"]),
+        ("", "secrets", &["NAME", "TYPE", "DATA", "AGE"]),
+        (
+            "",
+            "events",
+            &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        ),
+        ("discovery.k8s.io", "endpointslices", &["NAME", "AGE"]),
+    ];
+    for (group, plural, expected) in cases {
+        let table = render(
+            &resource(group, plural),
+            &json!({"metadata": {"name": "x"}}),
+            "v1",
+            true,
+        );
+        assert_eq!(headers(&table, false), expected, "{plural}");
+    }
+    let cm = json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}});
+    let table = render(&resource("", "configmaps"), &cm, "v1", true);
+    assert_eq!(table["rows"][0]["cells"][1], 2);
+}
+
+#[test]
+fn accept_negotiation() {
+    assert_eq!(
+        wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"),
+        Some("v1")
+    );
+    assert_eq!(
+        wants_table("application/json;as=Table;v=v1beta1;g=meta.k8s.io"),
+        Some("v1beta1")
+    );
+    assert_eq!(wants_table("application/json"), None);
+    assert_eq!(
+        wants_table("application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"),
+        None
+    );
+}
+
+#[test]
+fn durations() {
+    let d = chrono::Duration::seconds;
+    assert_eq!(human_duration(d(45)), "45s");
+    assert_eq!(human_duration(d(192)), "3m12s");
+    assert_eq!(human_duration(d(25 * 60)), "25m");
+    assert_eq!(human_duration(d(5 * 3600 + 30 * 60)), "5h30m");
+    assert_eq!(human_duration(d(20 * 3600)), "20h");
+    assert_eq!(human_duration(d(3 * 86400 + 4 * 3600)), "3d4h");
+    assert_eq!(human_duration(d(40 * 86400)), "40d");
+}
