@@ -25,6 +25,7 @@ use axum::response::Response;
 use http::{Method, Request};
 use skiff_core::status::ApiError;
 
+use crate::registry::UpdateTarget;
 use crate::server::{ApiServer, ServedResource};
 
 pub use body::MAX_BODY_BYTES;
@@ -135,7 +136,7 @@ async fn dispatch(
         "list" => verbs::list(&ctx).await,
         "get" => verbs::get(&ctx).await,
         "create" => verbs::create(&ctx, body).await,
-        "update" => verbs::update(&ctx, body).await,
+        "update" => verbs::update(&ctx, body, UpdateTarget::Main).await,
         "patch" => patch::patch(&ctx, body).await,
         "delete" => verbs::delete(&ctx, body).await,
         _ => verbs::delete_collection(&ctx, body).await,

@@ -23,21 +23,7 @@ pub async fn handle(
         || ApiError::method_not_supported(&qualified, &method.as_str().to_ascii_lowercase());
     match (sub, method) {
         ("status", &Method::GET) => super::verbs::get(ctx).await,
-        ("status", &Method::PUT) => {
-            let obj = ctx.object_body(body).await?;
-            let updated = ctx
-                .served
-                .registry
-                .replace(
-                    ctx.namespace.as_deref(),
-                    ctx.object_name()?,
-                    obj,
-                    UpdateTarget::Status,
-                    &ctx.write_options(),
-                )
-                .await?;
-            ctx.respond(StatusCode::OK, &updated)
-        }
+        ("status", &Method::PUT) => super::verbs::update(ctx, body, UpdateTarget::Status).await,
         ("status", &Method::PATCH) => {
             let (patch_type, patch) = patch_body(ctx, body).await?;
             let patched = patch_object(ctx, UpdateTarget::Status, patch_type, patch).await?;

@@ -120,8 +120,12 @@ pub async fn create(ctx: &RequestContext, body: Body) -> Result<Response, ApiErr
     ctx.respond(StatusCode::CREATED, &created)
 }
 
-/// PUT of an object.
-pub async fn update(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+/// PUT of an object, or of its status (`target`).
+pub async fn update(
+    ctx: &RequestContext,
+    body: Body,
+    target: UpdateTarget,
+) -> Result<Response, ApiError> {
     let obj = ctx.object_body(body).await?;
     let updated = ctx
         .served
@@ -130,7 +134,7 @@ pub async fn update(ctx: &RequestContext, body: Body) -> Result<Response, ApiErr
             ctx.namespace.as_deref(),
             ctx.object_name()?,
             obj,
-            UpdateTarget::Main,
+            target,
             &ctx.write_options(),
         )
         .await?;
