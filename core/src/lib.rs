@@ -3,6 +3,8 @@
 //! This crate holds what every component needs to speak the Kubernetes API, with no
 //! I/O of its own:
 //!
+//! - [`client`]: the [`client::Client`] trait every component reaches the cluster
+//!   through, its verb options and typed [`client::Api`].
 //! - [`resource`]: the resource descriptor table (group, version, kind, plural, short
 //!   names, categories, verbs, subresources) and group/version/kind names.
 //! - [`status`]: [`status::ApiError`], the errors the API returns as a meta/v1 `Status`.
@@ -14,7 +16,8 @@
 //! The Kubernetes API types come from `k8s-openapi`; this crate does not choose its
 //! version feature (the final binary does).
 //!
-//! Still to come (the API server issue): the client trait and the controller runtime.
+//! Still to come: the client's implementations (in-process in skiff-api, HTTPS) and the
+//! controller runtime.
 //!
 //! ```
 //! let pods = skiff_core::resource::builtin_resources()
@@ -26,6 +29,7 @@
 //! assert_eq!(err.to_string(), "pods \"web\" not found");
 //! ```
 
+pub mod client;
 pub mod patch;
 pub mod quantity;
 pub mod resource;

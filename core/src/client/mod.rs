@@ -1,0 +1,125 @@
+//! The client trait: the one door every component (controllers, scheduler, node agent,
+//! proxy, users' own code) uses to reach the cluster.
+//!
+//! Components never import the API server or the store; they hold an
+//! `Arc<dyn Client>`. Which implementation sits behind it decides where the cluster is:
+//! the API server in the same process (no sockets), a remote Skiff API server over
+//! HTTPS, or a real Kubernetes cluster.
+//!
+//! # Organization
+//! - [`Client`]: the verbs on dynamic objects (`serde_json::Value`), addressed by an
+//!   [`ObjectTarget`] (resource, namespace, name, subresource).
+//! - [`params`]: the options of each verb ([`ListParams`], [`PostParams`],
+//!   [`PatchParams`], [`DeleteParams`], [`LogParams`]) and [`Patch`].
+//! - [`WatchEvent`] and [`WatchStream`]: what a watch yields.
+//! - [`Api`]: typed access with k8s-openapi types over any `Client`.
+//! - [`ClientError`]: every failure; API errors keep their Kubernetes `Status`.
+//!
+//! # Contract of every implementation
+//! - Objects go in and come out as the API serves them: JSON objects with `apiVersion`
+//!   and `kind`. Lists come back as a list object (`items`, `metadata.resourceVersion`,
+//!   `metadata.continue`).
+//! - An error the API server answered (404, 409, 422, 410 on a watch...) is
+//!   [`ClientError::Api`] with the server's `Status` decoded, never a transport error.
+//! - A watch stream ends when the server ends it (timeout) or the connection drops; a
+//!   `410 Gone` during the watch arrives as [`WatchEvent::Error`] and then the stream
+//!   ends. Restarting is the caller's job (the runtime's watcher does it).
+//!
+//! ```
+//! use skiff_core::client::{ObjectTarget, ResourceRef};
+//! let pods = ResourceRef::new("", "v1", "pods", true);
+//! let target = ObjectTarget::object(&pods, Some("default"), "web").with_subresource("status");
+//! assert_eq!(target.path().unwrap(), "/api/v1/namespaces/default/pods/web/status");
+//! ```
+
+mod error;
+pub mod params;
+mod target;
+mod typed;
+mod watch;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+pub use error::ClientError;
+pub use params::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+pub use target::{ObjectTarget, ResourceRef};
+pub use typed::{Api, ObjectList};
+pub use watch::{WatchEvent, WatchStream};
+
+/// A stream of bytes (a pod's log).
+pub type ByteStream = BoxStream<'static, Result<bytes::Bytes, ClientError>>;
+
+/// Access to a Kubernetes API: the REST verbs on dynamic objects.
+///
+/// Each method addresses a collection or an object through an [`ObjectTarget`]; a
+/// target with a subresource (`status`, `scale`, `binding`, `eviction`) reaches that
+/// subresource with the same verbs (`get`/`replace`/`patch` for status and scale,
+/// `create` for binding and eviction).
+#[async_trait]
+pub trait Client: Send + Sync + 'static {
+    /// Reads one object (or an object's subresource). `target.name` is required.
+    async fn get(&self, target: &ObjectTarget) -> Result<Value, ClientError>;
+
+    /// Lists a collection (`target.name` must be empty). Returns the list object.
+    async fn list(&self, target: &ObjectTarget, params: &ListParams) -> Result<Value, ClientError>;
+
+    /// Watches a collection from `params.resource_version` (or from now, with the
+    /// current state as ADDED events first, when it is empty: Kubernetes' semantics).
+    async fn watch(
+        &self,
+        target: &ObjectTarget,
+        params: &ListParams,
+    ) -> Result<WatchStream, ClientError>;
+
+    /// Creates an object in the target collection; with a subresource (`binding`,
+    /// `eviction`), posts to that subresource of `target.name`.
+    async fn create(
+        &self,
+        target: &ObjectTarget,
+        object: Value,
+        params: &PostParams,
+    ) -> Result<Value, ClientError>;
+
+    /// Replaces an object (or its `status` / `scale`); `metadata.resourceVersion`, when
+    /// set, makes it a compare-and-swap (409 on a stale version).
+    async fn replace(
+        &self,
+        target: &ObjectTarget,
+        object: Value,
+        params: &PostParams,
+    ) -> Result<Value, ClientError>;
+
+    /// Patches an object (or a subresource) with any of the four patch types.
+    async fn patch(
+        &self,
+        target: &ObjectTarget,
+        patch: &Patch,
+        params: &PatchParams,
+    ) -> Result<Value, ClientError>;
+
+    /// Deletes an object. Returns the object as it is after the call (still present,
+    /// with a `deletionTimestamp`, while finalizers or a grace period hold it) or the
+    /// server's `Status` when it is gone.
+    async fn delete(
+        &self,
+        target: &ObjectTarget,
+        params: &DeleteParams,
+    ) -> Result<Value, ClientError>;
+
+    /// Deletes every object of a collection that `list` selects.
+    async fn delete_collection(
+        &self,
+        target: &ObjectTarget,
+        list: &ListParams,
+        params: &DeleteParams,
+    ) -> Result<Value, ClientError>;
+
+    /// Streams a pod's log (`target` is the pod; its subresource is ignored).
+    async fn logs(
+        &self,
+        target: &ObjectTarget,
+        params: &LogParams,
+    ) -> Result<ByteStream, ClientError>;
+}
