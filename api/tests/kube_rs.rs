@@ -243,10 +243,11 @@ async fn watcher_sees_adds_updates_and_deletes() {
     }
 }
 
-/// The watcher's resourceVersion ages out of a small watch window while its watch
-/// (selecting only `group=watched`) sees none of the writes; when the watch times out
-/// and resumes, the server answers 410 Gone, the watcher re-lists, and it converges on
-/// the objects created meanwhile.
+/// The watcher's resourceVersion ages out of a small watch window while it sees none of
+/// the writes (they are not `group=watched`): between its list and its first watch (a
+/// watcher only starts watching when polled again), or between two watches (each times
+/// out after a second). Resuming from it, the server answers 410 Gone; the watcher
+/// re-lists and converges on the object created meanwhile, then keeps following.
 #[tokio::test]
 async fn watcher_relists_after_410_and_converges() {
     const WINDOW: usize = 8;
