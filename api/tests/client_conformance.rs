@@ -13,7 +13,10 @@ use skiff_api::watch_cache::WatchCacheConfig;
 use skiff_api::{ApiServer, ApiServerConfig};
 use skiff_core::client::conformance::{self, Config};
 use skiff_core::client::https::HttpsClient;
-use skiff_core::client::{Client, ListParams, ObjectTarget, ResourceRef};
+use skiff_core::client::{
+    ByteStream, Client, ClientError, DeleteParams, ListParams, LogParams, ObjectTarget, Patch,
+    PatchParams, PostParams, ResourceRef, WatchStream,
+};
 use skiff_store::MvccStore;
 use tokio::net::TcpListener;
 
@@ -144,4 +147,80 @@ users: [{{name: token, user: {{token: t0ken}}}}]
         matches!(err, skiff_core::client::ClientError::Transport(_)),
         "{err:?}"
     );
+}
+
+/// A client that forgets label selectors on list: the suite must notice.
+struct IgnoresLabelSelectors(Arc<dyn Client>);
+
+#[async_trait::async_trait]
+impl Client for IgnoresLabelSelectors {
+    async fn get(&self, t: &ObjectTarget) -> Result<serde_json::Value, ClientError> {
+        self.0.get(t).await
+    }
+    async fn list(
+        &self,
+        t: &ObjectTarget,
+        p: &ListParams,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut p = p.clone();
+        p.label_selector = None;
+        self.0.list(t, &p).await
+    }
+    async fn watch(&self, t: &ObjectTarget, p: &ListParams) -> Result<WatchStream, ClientError> {
+        self.0.watch(t, p).await
+    }
+    async fn create(
+        &self,
+        t: &ObjectTarget,
+        o: serde_json::Value,
+        p: &PostParams,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.0.create(t, o, p).await
+    }
+    async fn replace(
+        &self,
+        t: &ObjectTarget,
+        o: serde_json::Value,
+        p: &PostParams,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.0.replace(t, o, p).await
+    }
+    async fn patch(
+        &self,
+        t: &ObjectTarget,
+        patch: &Patch,
+        p: &PatchParams,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.0.patch(t, patch, p).await
+    }
+    async fn delete(
+        &self,
+        t: &ObjectTarget,
+        p: &DeleteParams,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.0.delete(t, p).await
+    }
+    async fn delete_collection(
+        &self,
+        t: &ObjectTarget,
+        l: &ListParams,
+        p: &DeleteParams,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.0.delete_collection(t, l, p).await
+    }
+    async fn logs(&self, t: &ObjectTarget, p: &LogParams) -> Result<ByteStream, ClientError> {
+        self.0.logs(t, p).await
+    }
+}
+
+#[tokio::test]
+async fn the_suite_catches_a_broken_client() {
+    let server = api_server().await;
+    let broken = Arc::new(IgnoresLabelSelectors(server.client()));
+    let err = conformance::run(broken, &suite_config())
+        .await
+        .expect_err("a client ignoring label selectors fails");
+    let failed: Vec<&str> = err.failures.iter().map(|(name, _)| *name).collect();
+    assert!(failed.contains(&"create_get_list"), "{err}");
+    assert!(!failed.contains(&"scale"), "unrelated checks still pass: {err}");
 }
