@@ -224,3 +224,35 @@ async fn the_suite_catches_a_broken_client() {
     assert!(failed.contains(&"create_get_list"), "{err}");
     assert!(!failed.contains(&"scale"), "unrelated checks still pass: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_over_http2_and_over_http1() {
+    use hyper_util::client::legacy::connect::Connection;
+    use skiff_core::client::https::{client_config, ClusterAccess, HttpsConnector};
+    use tower::Service;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (kubeconfig, _stop) = https_server(dir.path()).await;
+    let access = ClusterAccess::from_kubeconfig_str(&kubeconfig, None).expect("kubeconfig");
+
+    // By default ALPN settles on HTTP/2.
+    let tls = Arc::new(client_config(&access).expect("tls"));
+    let mut connector = HttpsConnector::new(tls, None);
+    let stream = connector.call(access.server.clone()).await.expect("connect");
+    assert!(stream.connected().is_negotiated_h2());
+
+    // A client offering only HTTP/1.1 passes the suite too.
+    let mut tls = client_config(&access).expect("tls");
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut connector = HttpsConnector::new(Arc::new(tls), None);
+    let stream = connector.call(access.server.clone()).await.expect("connect");
+    assert!(!stream.connected().is_negotiated_h2());
+    let service = hyper_util::client::legacy::Client::builder(
+        hyper_util::rt::TokioExecutor::new(),
+    )
+    .build(connector);
+    let client = skiff_core::client::ServiceClient::new(service).with_base_uri(&access.server);
+    if let Err(e) = conformance::run(Arc::new(client), &suite_config()).await {
+        panic!("{e}");
+    }
+}
