@@ -59,14 +59,14 @@ async fn in_process_client_conforms() {
 /// A server on HTTPS at 127.0.0.1:PORT with the cluster PKI in `dir`, accepting the
 /// admin client certificate and the bearer token `t0ken`; answers the admin kubeconfig.
 async fn https_server(dir: &std::path::Path) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let pki = ClusterPki::load_or_create(dir, &["localhost".into(), "127.0.0.1".into()])
-        .expect("pki");
+    let pki =
+        ClusterPki::load_or_create(dir, &["localhost".into(), "127.0.0.1".into()]).expect("pki");
     let tls = Arc::new(server_config(&pki).expect("tls config"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("https://{}", listener.local_addr().expect("address"));
     let server = api_server().await;
-    let tokens = TokenFileAuthenticator::parse("t0ken,tester,u1,\"system:masters\"\n")
-        .expect("token file");
+    let tokens =
+        TokenFileAuthenticator::parse("t0ken,tester,u1,\"system:masters\"\n").expect("token file");
     let authenticators: Vec<Box<dyn Authenticator>> =
         vec![Box::new(ClientCertAuthenticator), Box::new(tokens)];
     let router = app_router(
@@ -101,7 +101,9 @@ async fn https_client_with_a_token_from_a_kubeconfig_file() {
     let (admin, _stop) = https_server(dir.path()).await;
     // The same cluster with the CA as a file next to the kubeconfig and a token user.
     let admin: serde_json::Value = serde_yaml::from_str(&admin).expect("yaml");
-    let server = admin["clusters"][0]["cluster"]["server"].as_str().expect("server");
+    let server = admin["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .expect("server");
     let kubeconfig = format!(
         r#"
 apiVersion: v1
@@ -115,12 +117,16 @@ users: [{{name: token, user: {{token: t0ken}}}}]
     let path = dir.path().join("token.kubeconfig");
     std::fs::write(&path, &kubeconfig).expect("write");
     let client = HttpsClient::from_kubeconfig(&path).expect("client");
-    let namespaces = ObjectTarget::collection(&ResourceRef::new("", "v1", "namespaces", false), None);
+    let namespaces =
+        ObjectTarget::collection(&ResourceRef::new("", "v1", "namespaces", false), None);
     let list = client
         .list(&namespaces, &ListParams::default())
         .await
         .expect("list namespaces with a token");
-    assert!(list["items"].as_array().is_some_and(|i| !i.is_empty()), "{list}");
+    assert!(
+        list["items"].as_array().is_some_and(|i| !i.is_empty()),
+        "{list}"
+    );
 
     // A wrong token is a 401 Status, not a transport error.
     let wrong = kubeconfig.replace("token: t0ken", "token: wrong");
@@ -136,7 +142,10 @@ users: [{{name: token, user: {{token: t0ken}}}}]
     ClusterPki::load_or_create(other.path(), &["localhost".into()]).expect("pki");
     let foreign = kubeconfig.replace(
         "certificate-authority: pki/ca.crt",
-        &format!("certificate-authority: {}", other.path().join("pki/ca.crt").display()),
+        &format!(
+            "certificate-authority: {}",
+            other.path().join("pki/ca.crt").display()
+        ),
     );
     let client = HttpsClient::from_kubeconfig_str(&foreign, Some(dir.path())).expect("client");
     let err = client
@@ -222,7 +231,10 @@ async fn the_suite_catches_a_broken_client() {
         .expect_err("a client ignoring label selectors fails");
     let failed: Vec<&str> = err.failures.iter().map(|(name, _)| *name).collect();
     assert!(failed.contains(&"create_get_list"), "{err}");
-    assert!(!failed.contains(&"scale"), "unrelated checks still pass: {err}");
+    assert!(
+        !failed.contains(&"scale"),
+        "unrelated checks still pass: {err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,19 +250,23 @@ async fn https_over_http2_and_over_http1() {
     // By default ALPN settles on HTTP/2.
     let tls = Arc::new(client_config(&access).expect("tls"));
     let mut connector = HttpsConnector::new(tls, None);
-    let stream = connector.call(access.server.clone()).await.expect("connect");
+    let stream = connector
+        .call(access.server.clone())
+        .await
+        .expect("connect");
     assert!(stream.connected().is_negotiated_h2());
 
     // A client offering only HTTP/1.1 passes the suite too.
     let mut tls = client_config(&access).expect("tls");
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let mut connector = HttpsConnector::new(Arc::new(tls), None);
-    let stream = connector.call(access.server.clone()).await.expect("connect");
+    let stream = connector
+        .call(access.server.clone())
+        .await
+        .expect("connect");
     assert!(!stream.connected().is_negotiated_h2());
-    let service = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .build(connector);
+    let service = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector);
     let client = skiff_core::client::ServiceClient::new(service).with_base_uri(&access.server);
     if let Err(e) = conformance::run(Arc::new(client), &suite_config()).await {
         panic!("{e}");

@@ -59,7 +59,10 @@ async fn typed_crud_on_pods_and_configmaps() {
     assert!(created.metadata.uid.is_some());
     assert!(created.metadata.creation_timestamp.is_some());
     let got = pods.get("web").await.expect("get pod");
-    assert_eq!(got.spec.expect("spec").containers[0].image.as_deref(), Some("nginx:1.27"));
+    assert_eq!(
+        got.spec.expect("spec").containers[0].image.as_deref(),
+        Some("nginx:1.27")
+    );
     let patched = pods
         .patch(
             "web",
@@ -77,7 +80,10 @@ async fn typed_crud_on_pods_and_configmaps() {
 
     let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
     let cm = cms
-        .create(&PostParams::default(), &configmap("cfg", &[], &[("a", "1")]))
+        .create(
+            &PostParams::default(),
+            &configmap("cfg", &[], &[("a", "1")]),
+        )
         .await
         .expect("create configmap");
     let mut next = cm.clone();
@@ -92,7 +98,10 @@ async fn typed_crud_on_pods_and_configmaps() {
         .replace("cfg", &PostParams::default(), &cm)
         .await
         .expect_err("stale replace");
-    assert!(matches!(&stale, kube::Error::Api(s) if s.code == 409), "{stale:?}");
+    assert!(
+        matches!(&stale, kube::Error::Api(s) if s.code == 409),
+        "{stale:?}"
+    );
     let strategic = pods
         .patch(
             "web",
@@ -101,20 +110,29 @@ async fn typed_crud_on_pods_and_configmaps() {
         )
         .await
         .expect("strategic patch");
-    assert_eq!(strategic.metadata.annotations.expect("annotations")["note"], "x");
+    assert_eq!(
+        strategic.metadata.annotations.expect("annotations")["note"],
+        "x"
+    );
 
     let deleted = cms
         .delete("cfg", &DeleteParams::default())
         .await
         .expect("delete configmap");
-    assert!(deleted.is_right(), "a configmap is gone at once: {deleted:?}");
+    assert!(
+        deleted.is_right(),
+        "a configmap is gone at once: {deleted:?}"
+    );
     assert!(cms.get_opt("cfg").await.expect("get_opt").is_none());
     // A pod not bound to a node goes at once too; the answer is the pod.
     let deleted = pods
         .delete("web", &DeleteParams::default())
         .await
         .expect("delete pod");
-    assert!(deleted.is_left(), "pods answer with the object: {deleted:?}");
+    assert!(
+        deleted.is_left(),
+        "pods answer with the object: {deleted:?}"
+    );
     assert!(pods.get_opt("web").await.expect("get_opt").is_none());
 }
 
@@ -131,9 +149,12 @@ async fn lists_with_selectors_and_pages() {
         .await
         .expect("create");
     }
-    cms.create(&PostParams::default(), &configmap("other", &[("app", "x")], &[]))
-        .await
-        .expect("create");
+    cms.create(
+        &PostParams::default(),
+        &configmap("other", &[("app", "x")], &[]),
+    )
+    .await
+    .expect("create");
 
     let names = |list: &kube::api::ObjectList<ConfigMap>| -> Vec<String> {
         list.items
@@ -173,10 +194,7 @@ async fn lists_with_selectors_and_pages() {
         assert!(pages < 10, "pagination does not end");
     }
     assert_eq!(pages, 3);
-    assert_eq!(
-        seen,
-        (0..7).map(|i| format!("cm-{i}")).collect::<Vec<_>>()
-    );
+    assert_eq!(seen, (0..7).map(|i| format!("cm-{i}")).collect::<Vec<_>>());
 }
 
 /// The next event of a watcher stream (errors included), or a panic after a timeout.
@@ -197,7 +215,10 @@ where
 {
     let mut listed = Vec::new();
     loop {
-        match next(stream).await.expect("no error during the initial list") {
+        match next(stream)
+            .await
+            .expect("no error during the initial list")
+        {
             Event::Init => listed.clear(),
             Event::InitApply(cm) => listed.extend(cm.metadata.name),
             Event::InitDone => return listed,
@@ -216,9 +237,12 @@ async fn watcher_sees_adds_updates_and_deletes() {
     let mut stream = watcher::watcher(cms.clone(), watcher::Config::default()).boxed();
     assert_eq!(until_init_done(&mut stream).await, ["before"]);
 
-    cms.create(&PostParams::default(), &configmap("live", &[], &[("v", "1")]))
-        .await
-        .expect("create");
+    cms.create(
+        &PostParams::default(),
+        &configmap("live", &[], &[("v", "1")]),
+    )
+    .await
+    .expect("create");
     match next(&mut stream).await.expect("event") {
         Event::Apply(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("live")),
         other => panic!("expected the add, got {other:?}"),
@@ -295,7 +319,10 @@ async fn watcher_relists_after_410_and_converges() {
     let mut relisted: Option<Vec<String>> = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while relisted.is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "no re-list after 410");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no re-list after 410"
+        );
         match next(&mut stream).await {
             Err(watcher::Error::WatchError(status)) if status.code == 410 => saw_gone = true,
             Err(watcher::Error::WatchStartFailed(kube::Error::Api(status)))

@@ -96,10 +96,7 @@ mod tests {
                 Bytes::from_static(b"{\"type\":\"MODIFIED\"}")
             ]
         );
-        assert_eq!(
-            lines.finish(),
-            Some(Bytes::from_static(b"{\"type\":\"DEL"))
-        );
+        assert_eq!(lines.finish(), Some(Bytes::from_static(b"{\"type\":\"DEL")));
         assert_eq!(lines.finish(), None);
     }
 

@@ -56,8 +56,8 @@ use serde_json::Value;
 
 pub use error::ClientError;
 pub use lines::{LineBuffer, LineTooLong, MAX_LINE_BYTES};
-pub use service::{error_from_body, BoxError, ServiceClient};
 pub use params::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+pub use service::{error_from_body, BoxError, ServiceClient};
 pub use target::{ObjectTarget, ResourceRef};
 pub use typed::{Api, ObjectList};
 pub use watch::{WatchEvent, WatchStream};

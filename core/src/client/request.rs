@@ -26,8 +26,7 @@ use http::{Method, Request};
 use serde_json::Value;
 
 use super::{
-    ClientError, DeleteParams, ListParams, LogParams, ObjectTarget, Patch, PatchParams,
-    PostParams,
+    ClientError, DeleteParams, ListParams, LogParams, ObjectTarget, Patch, PatchParams, PostParams,
 };
 
 /// The media type of JSON bodies and answers.
@@ -54,7 +53,13 @@ pub fn list(target: &ObjectTarget, params: &ListParams) -> Result<Request<Bytes>
 /// `GET ...?watch=true` of a collection.
 pub fn watch(target: &ObjectTarget, params: &ListParams) -> Result<Request<Bytes>, ClientError> {
     require_collection(target, "watch")?;
-    build(Method::GET, &target.path()?, &params.query(true), None, JSON)
+    build(
+        Method::GET,
+        &target.path()?,
+        &params.query(true),
+        None,
+        JSON,
+    )
 }
 
 /// `POST` of a new object to a collection, or of a body to an object's subresource
@@ -301,14 +306,19 @@ mod tests {
         assert!(create(&web, &obj, &PostParams::default()).is_err());
         let binding = ObjectTarget::object(&pods(), Some("a"), "p").with_subresource("binding");
         assert_eq!(
-            create(&binding, &obj, &PostParams::default()).unwrap().uri(),
+            create(&binding, &obj, &PostParams::default())
+                .unwrap()
+                .uri(),
             "/api/v1/namespaces/a/pods/p/binding"
         );
 
         let status = web.clone().with_subresource("status");
         let req = replace(&status, &obj, &PostParams::default()).unwrap();
         assert_eq!(req.method(), Method::PUT);
-        assert_eq!(req.uri(), "/apis/apps/v1/namespaces/a/deployments/web/status");
+        assert_eq!(
+            req.uri(),
+            "/apis/apps/v1/namespaces/a/deployments/web/status"
+        );
     }
 
     #[test]
@@ -365,7 +375,10 @@ mod tests {
             &DeleteParams::default(),
         )
         .unwrap();
-        assert_eq!(req.uri(), "/api/v1/namespaces/a/pods?labelSelector=app%3Dweb");
+        assert_eq!(
+            req.uri(),
+            "/api/v1/namespaces/a/pods?labelSelector=app%3Dweb"
+        );
     }
 
     #[test]

@@ -447,7 +447,8 @@ mod tests {
         let status = ApiError::not_found("pods", "web").to_status().to_string();
         let status: &'static str = Box::leak(status.into_boxed_str());
         let client = ServiceClient::new(answering(404, vec![status]));
-        let target = ObjectTarget::object(&ResourceRef::new("", "v1", "pods", true), Some("a"), "web");
+        let target =
+            ObjectTarget::object(&ResourceRef::new("", "v1", "pods", true), Some("a"), "web");
         let err = block_on(client.get(&target)).unwrap_err();
         assert!(err.is_not_found(), "{err:?}");
         assert_eq!(err.to_string(), "pods \"web\" not found");
@@ -495,7 +496,8 @@ mod tests {
     #[test]
     fn logs_stream_bytes() {
         let client = ServiceClient::new(answering(200, vec!["line 1\n", "line 2\n"]));
-        let target = ObjectTarget::object(&ResourceRef::new("", "v1", "pods", true), Some("a"), "p");
+        let target =
+            ObjectTarget::object(&ResourceRef::new("", "v1", "pods", true), Some("a"), "p");
         let chunks: Vec<Bytes> = block_on(async {
             let s = client.logs(&target, &LogParams::default()).await.unwrap();
             s.map(Result::unwrap).collect().await

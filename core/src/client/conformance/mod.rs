@@ -144,7 +144,10 @@ pub async fn run(client: Arc<dyn Client>, config: &Config) -> Result<(), SuiteEr
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(why)) => failures.push((name, why)),
-            Err(_) => failures.push((name, format!("timed out after {:?}", cx.config.check_timeout))),
+            Err(_) => failures.push((
+                name,
+                format!("timed out after {:?}", cx.config.check_timeout),
+            )),
         }
     }
     let namespaces = ResourceRef::new("", "v1", "namespaces", false);
@@ -178,7 +181,10 @@ async fn create_namespace(cx: &Cx) -> CheckResult {
 
 impl Cx {
     pub fn configmaps(&self) -> ObjectTarget {
-        ObjectTarget::collection(&ResourceRef::new("", "v1", "configmaps", true), Some(&self.ns))
+        ObjectTarget::collection(
+            &ResourceRef::new("", "v1", "configmaps", true),
+            Some(&self.ns),
+        )
     }
 
     pub fn configmap(&self, name: &str) -> ObjectTarget {

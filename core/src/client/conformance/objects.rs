@@ -24,13 +24,29 @@ pub(super) async fn create_get_list(cx: &Cx) -> CheckResult {
     }
     let got = call("get list-3", cx.client.get(&cx.configmap("list-3")).await)?;
     ensure!(got["data"]["i"] == "3", "get answered {got}");
-    ensure!(got["metadata"]["labels"]["tier"] == "b", "labels lost: {got}");
+    ensure!(
+        got["metadata"]["labels"]["tier"] == "b",
+        "labels lost: {got}"
+    );
 
     let select = |labels: &str| ListParams::default().labels(labels);
-    let list = call("list", cx.client.list(&cx.configmaps(), &select("check=list")).await)?;
-    ensure!(list["kind"] == "ConfigMapList", "list kind: {}", list["kind"]);
+    let list = call(
+        "list",
+        cx.client
+            .list(&cx.configmaps(), &select("check=list"))
+            .await,
+    )?;
+    ensure!(
+        list["kind"] == "ConfigMapList",
+        "list kind: {}",
+        list["kind"]
+    );
     resource_version(&list)?;
-    ensure!(names(&list).len() == 5, "check=list selected {:?}", names(&list));
+    ensure!(
+        names(&list).len() == 5,
+        "check=list selected {:?}",
+        names(&list)
+    );
     let list = call(
         "list tier in (a,c)",
         cx.client
@@ -44,9 +60,15 @@ pub(super) async fn create_get_list(cx: &Cx) -> CheckResult {
     );
     let list = call(
         "list tier!=a",
-        cx.client.list(&cx.configmaps(), &select("check=list,tier!=a")).await,
+        cx.client
+            .list(&cx.configmaps(), &select("check=list,tier!=a"))
+            .await,
     )?;
-    ensure!(names(&list).len() == 3, "tier!=a selected {:?}", names(&list));
+    ensure!(
+        names(&list).len() == 3,
+        "tier!=a selected {:?}",
+        names(&list)
+    );
     let list = call(
         "list by field",
         cx.client
@@ -56,16 +78,26 @@ pub(super) async fn create_get_list(cx: &Cx) -> CheckResult {
             )
             .await,
     )?;
-    ensure!(names(&list) == ["list-2"], "metadata.name=list-2 selected {:?}", names(&list));
+    ensure!(
+        names(&list) == ["list-2"],
+        "metadata.name=list-2 selected {:?}",
+        names(&list)
+    );
 
     // Pages of two: 2 + 2 + 1, each name once, the last page without a token.
     let mut params = select("check=list").limit(2);
     let mut seen = Vec::new();
     for page in 0.. {
         ensure!(page < 5, "pagination did not end: {seen:?}");
-        let list = call("list a page", cx.client.list(&cx.configmaps(), &params).await)?;
+        let list = call(
+            "list a page",
+            cx.client.list(&cx.configmaps(), &params).await,
+        )?;
         let page_names = names(&list);
-        ensure!(page_names.len() <= 2, "a page of limit 2 held {page_names:?}");
+        ensure!(
+            page_names.len() <= 2,
+            "a page of limit 2 held {page_names:?}"
+        );
         seen.extend(page_names);
         match list["metadata"]["continue"].as_str() {
             Some(token) if !token.is_empty() => params.continue_token = Some(token.to_owned()),
@@ -107,7 +139,9 @@ pub(super) async fn missing_and_duplicate(cx: &Cx) -> CheckResult {
 }
 
 pub(super) async fn stale_replace_conflicts(cx: &Cx) -> CheckResult {
-    let first = cx.create_configmap("cas", json!({}), json!({"v": "1"})).await?;
+    let first = cx
+        .create_configmap("cas", json!({}), json!({"v": "1"}))
+        .await?;
     let mut next = first.clone();
     next["data"]["v"] = json!("2");
     let second = call(
@@ -132,7 +166,10 @@ pub(super) async fn stale_replace_conflicts(cx: &Cx) -> CheckResult {
         "a stale replace answered {err:?}"
     );
     let now = call("get", cx.client.get(&cx.configmap("cas")).await)?;
-    ensure!(now["data"]["v"] == "2", "a stale replace changed the object: {now}");
+    ensure!(
+        now["data"]["v"] == "2",
+        "a stale replace changed the object: {now}"
+    );
     Ok(())
 }
 
@@ -168,7 +205,11 @@ pub(super) async fn patches(cx: &Cx) -> CheckResult {
             )
             .await,
     )?;
-    ensure!(jsoned["data"] == json!({"a": "x"}), "json patch gave {}", jsoned["data"]);
+    ensure!(
+        jsoned["data"] == json!({"a": "x"}),
+        "json patch gave {}",
+        jsoned["data"]
+    );
     let failing = cx
         .client
         .patch(
@@ -230,7 +271,10 @@ pub(super) async fn delete_status_and_finalizers(cx: &Cx) -> CheckResult {
         "delete of an unheld object answered {answer}"
     );
     let err = cx.client.get(&cx.configmap("gone")).await;
-    ensure!(matches!(&err, Err(e) if e.is_not_found()), "deleted object still readable: {err:?}");
+    ensure!(
+        matches!(&err, Err(e) if e.is_not_found()),
+        "deleted object still readable: {err:?}"
+    );
     let again = cx
         .client
         .delete(&cx.configmap("gone"), &DeleteParams::default())
@@ -306,7 +350,11 @@ pub(super) async fn delete_collection(cx: &Cx) -> CheckResult {
             .list(&cx.configmaps(), &ListParams::default().labels("check=dc"))
             .await,
     )?;
-    ensure!(names(&left) == ["dc-2"], "left after delete_collection: {:?}", names(&left));
+    ensure!(
+        names(&left) == ["dc-2"],
+        "left after delete_collection: {:?}",
+        names(&left)
+    );
     Ok(())
 }
 
@@ -329,7 +377,11 @@ pub(super) async fn empty_names_are_refused(cx: &Cx) -> CheckResult {
     ensure!(invalid(&r), "delete with an empty name answered {r:?}");
     let r = cx
         .client
-        .create(&empty.clone().with_subresource("binding"), json!({}), &PostParams::default())
+        .create(
+            &empty.clone().with_subresource("binding"),
+            json!({}),
+            &PostParams::default(),
+        )
         .await;
     ensure!(invalid(&r), "a subresource of an empty name answered {r:?}");
     Ok(())

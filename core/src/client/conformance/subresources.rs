@@ -45,8 +45,15 @@ pub(super) async fn status_replace(cx: &Cx) -> CheckResult {
         "a status replace changed the spec: {}",
         written["spec"]["replicas"]
     );
-    let read = call("get status", cx.client.get(&target.with_subresource("status")).await)?;
-    ensure!(read["status"]["replicas"] == 2, "status read back: {}", read["status"]);
+    let read = call(
+        "get status",
+        cx.client.get(&target.with_subresource("status")).await,
+    )?;
+    ensure!(
+        read["status"]["replicas"] == 2,
+        "status read back: {}",
+        read["status"]
+    );
     Ok(())
 }
 
@@ -68,7 +75,11 @@ pub(super) async fn scale(cx: &Cx) -> CheckResult {
         scale["kind"] == "Scale" && scale["apiVersion"] == "autoscaling/v1",
         "get scale answered {scale}"
     );
-    ensure!(scale["spec"]["replicas"] == 2, "scale spec: {}", scale["spec"]);
+    ensure!(
+        scale["spec"]["replicas"] == 2,
+        "scale spec: {}",
+        scale["spec"]
+    );
     let scaled = call(
         "patch scale",
         cx.client

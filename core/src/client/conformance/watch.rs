@@ -24,7 +24,9 @@ async fn next_event(stream: &mut WatchStream) -> Result<WatchEvent, String> {
 pub(super) async fn events_in_order(cx: &Cx) -> CheckResult {
     let before = call(
         "list",
-        cx.client.list(&cx.configmaps(), &ListParams::default()).await,
+        cx.client
+            .list(&cx.configmaps(), &ListParams::default())
+            .await,
     )?;
     let from = resource_version(&before)?;
     let params = ListParams::default()

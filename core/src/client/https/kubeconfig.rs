@@ -212,7 +212,10 @@ impl ClusterAccess {
         if server.scheme_str() != Some("https") || server.host().is_none() {
             return Err(KubeconfigError::BadServer(cluster.server.clone()));
         }
-        let ca_pem = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+        let ca_pem = match (
+            &cluster.certificate_authority_data,
+            &cluster.certificate_authority,
+        ) {
             (Some(data), _) => decode("certificate-authority-data", data)?,
             (None, Some(path)) => read(&resolve(path))?,
             (None, None) if cluster.insecure_skip_tls_verify => {

@@ -59,7 +59,10 @@ impl ServiceClient<HttpsService> {
 
     /// A client for the current context of kubeconfig YAML; relative file paths in it
     /// are resolved against `base_dir`.
-    pub fn from_kubeconfig_str(yaml: &str, base_dir: Option<&Path>) -> Result<HttpsClient, ClientError> {
+    pub fn from_kubeconfig_str(
+        yaml: &str,
+        base_dir: Option<&Path>,
+    ) -> Result<HttpsClient, ClientError> {
         Self::from_access(&ClusterAccess::from_kubeconfig_str(yaml, base_dir)?)
     }
 
@@ -73,8 +76,8 @@ impl ServiceClient<HttpsService> {
             ),
             None => None,
         };
-        let service = HyperClient::builder(TokioExecutor::new())
-            .build(HttpsConnector::new(tls, server_name));
+        let service =
+            HyperClient::builder(TokioExecutor::new()).build(HttpsConnector::new(tls, server_name));
         let mut client = ServiceClient::new(service).with_base_uri(&access.server);
         if let Credentials::Token(token) = &access.credentials {
             let value = HeaderValue::from_str(&format!("Bearer {token}"))
