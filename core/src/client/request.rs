@@ -222,7 +222,7 @@ mod tests {
         ResourceRef::new("", "v1", "pods", true)
     }
 
-    fn header<'a>(req: &'a Request<Bytes>, name: http::header::HeaderName) -> &'a str {
+    fn header(req: &Request<Bytes>, name: http::header::HeaderName) -> &str {
         req.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
