@@ -163,6 +163,8 @@ struct User {
     token: Option<String>,
     #[serde(rename = "tokenFile")]
     token_file: Option<PathBuf>,
+    exec: Option<serde_yaml::Value>,
+    auth_provider: Option<serde_yaml::Value>,
 }
 
 impl ClusterAccess {
@@ -256,6 +258,12 @@ impl ClusterAccess {
                     (None, None, None, Some(path)) => {
                         let bytes = read(&resolve(path))?;
                         Credentials::Token(String::from_utf8_lossy(&bytes).trim().to_owned())
+                    }
+                    (None, None, None, None) if u.exec.is_some() => {
+                        return Err(KubeconfigError::Unsupported("exec credential plugins"))
+                    }
+                    (None, None, None, None) if u.auth_provider.is_some() => {
+                        return Err(KubeconfigError::Unsupported("auth-provider"))
                     }
                     (None, None, None, None) => Credentials::None,
                 }
@@ -361,6 +369,16 @@ clusters: [{name: c, cluster: {server: "https://h", certificate-authority-data: 
         assert!(matches!(
             ClusterAccess::from_kubeconfig_str(bad64, None),
             Err(KubeconfigError::Base64 { .. })
+        ));
+        let exec = r#"
+current-context: c
+contexts: [{name: c, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "https://h", certificate-authority-data: "Q0E="}}]
+users: [{name: u, user: {exec: {command: aws}}}]
+"#;
+        assert!(matches!(
+            ClusterAccess::from_kubeconfig_str(exec, None),
+            Err(KubeconfigError::Unsupported(_))
         ));
     }
 }
