@@ -9,7 +9,7 @@
 //! - replace with a stale `resourceVersion` is `Conflict`;
 //! - merge, JSON and strategic merge patches;
 //! - the `status` subresource (replace), `scale` (get, patch) on a Deployment,
-//!   `binding` (create) on a Pod;
+//!   `binding` and `eviction` (create) on Pods;
 //! - delete answering a `Status` when the object is gone, the object while a
 //!   finalizer holds it; delete_collection by label;
 //! - watch from a resourceVersion (ADDED, MODIFIED, DELETED in order), and from a
@@ -136,6 +136,7 @@ pub async fn run(client: Arc<dyn Client>, config: &Config) -> Result<(), SuiteEr
         subresources::status_replace,
         subresources::scale,
         subresources::binding,
+        subresources::eviction,
         watch::events_in_order,
         watch::too_old_is_gone,
     ];

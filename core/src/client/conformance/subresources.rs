@@ -153,3 +153,44 @@ pub(super) async fn binding(cx: &Cx) -> CheckResult {
     );
     Ok(())
 }
+
+pub(super) async fn eviction(cx: &Cx) -> CheckResult {
+    let pods = ResourceRef::new("", "v1", "pods", true);
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "evicted"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]},
+    });
+    call(
+        "create pod",
+        cx.client
+            .create(
+                &ObjectTarget::collection(&pods, Some(&cx.ns)),
+                pod,
+                &PostParams::default(),
+            )
+            .await,
+    )?;
+    let target = ObjectTarget::object(&pods, Some(&cx.ns), "evicted");
+    let eviction = json!({
+        "apiVersion": "policy/v1", "kind": "Eviction",
+        "metadata": {"name": "evicted", "namespace": cx.ns},
+        "deleteOptions": {"gracePeriodSeconds": 0},
+    });
+    call(
+        "create eviction",
+        cx.client
+            .create(
+                &target.clone().with_subresource("eviction"),
+                eviction,
+                &PostParams::default(),
+            )
+            .await,
+    )?;
+    let after = cx.client.get(&target).await;
+    ensure!(
+        matches!(&after, Err(e) if e.is_not_found()),
+        "an evicted unbound pod is still there: {after:?}"
+    );
+    Ok(())
+}
