@@ -13,6 +13,10 @@
 //! - [`handler`]: HTTP: paths, query parameters, bodies, verbs, subresources, errors.
 //! - [`watch_cache`]: one store watch per resource feeding a window of recent events
 //!   that serves every watch.
+//! - [`ApiServer::client`]: a `skiff_core::client::Client` calling the server
+//!   in-process (no socket).
+//! - [`testing`]: an in-process server for tests, and a `kube::Client` on it
+//!   (the counterpart of controller-runtime's envtest).
 //!
 //! ```no_run
 //! # async fn run() {
@@ -31,6 +35,7 @@
 pub mod auth;
 pub mod discovery;
 pub mod handler;
+mod in_process;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod registry;
@@ -38,7 +43,9 @@ pub mod serve;
 mod server;
 pub mod strategy;
 pub mod table;
+pub mod testing;
 pub mod tls;
 pub mod watch_cache;
 
+pub use in_process::InProcessClient;
 pub use server::{ApiServer, ApiServerConfig, ServedResource};

@@ -16,8 +16,10 @@
 //! The Kubernetes API types come from `k8s-openapi`; this crate does not choose its
 //! version feature (the final binary does).
 //!
-//! Still to come: the client's implementations (in-process in skiff-api, HTTPS) and the
-//! controller runtime.
+//! The client's implementations: [`client::ServiceClient`] over any tower HTTP service,
+//! over HTTPS from a kubeconfig with the `https` feature (`client::https`), in-process
+//! in skiff-api (`ApiServer::client`); every one passes the suite of the `conformance`
+//! feature (`client::conformance`). Still to come: the controller runtime.
 //!
 //! ```
 //! let pods = skiff_core::resource::builtin_resources()

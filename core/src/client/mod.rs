@@ -14,6 +14,11 @@
 //! - [`WatchEvent`] and [`WatchStream`]: what a watch yields.
 //! - [`Api`]: typed access with k8s-openapi types over any `Client`.
 //! - [`ClientError`]: every failure; API errors keep their Kubernetes `Status`.
+//! - [`request`]: the HTTP request of each verb, built without I/O.
+//! - [`ServiceClient`]: the trait over any tower `Service` speaking HTTP (hyper's
+//!   client, or the API server's router in-process: `skiff_api::ApiServer::client`).
+//! - `https` (feature `https`): [`ServiceClient`] over HTTPS from a kubeconfig.
+//! - `conformance` (feature `conformance`): the contract every implementation passes.
 //!
 //! # Contract of every implementation
 //! - Objects go in and come out as the API serves them: JSON objects with `apiVersion`
@@ -32,8 +37,15 @@
 //! assert_eq!(target.path().unwrap(), "/api/v1/namespaces/default/pods/web/status");
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
+#[cfg(feature = "https")]
+pub mod https;
+mod lines;
 pub mod params;
+pub mod request;
+mod service;
 mod target;
 mod typed;
 mod watch;
@@ -43,7 +55,9 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 
 pub use error::ClientError;
+pub use lines::{LineBuffer, LineTooLong, MAX_LINE_BYTES};
 pub use params::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+pub use service::{error_from_body, BoxError, ServiceClient};
 pub use target::{ObjectTarget, ResourceRef};
 pub use typed::{Api, ObjectList};
 pub use watch::{WatchEvent, WatchStream};
