@@ -32,6 +32,7 @@ pub mod auth;
 pub mod discovery;
 pub mod handler;
 pub mod kubeconfig;
+pub mod managed_fields;
 pub mod openapi;
 pub mod registry;
 pub mod serve;

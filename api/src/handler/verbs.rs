@@ -22,8 +22,22 @@ impl RequestContext {
     pub fn write_options(&self) -> WriteOptions {
         WriteOptions {
             dry_run: self.params.dry_run,
-            field_manager: self.params.field_manager.clone(),
+            field_manager: self.field_manager(),
+            managed_fields_set: false,
         }
+    }
+
+    /// The manager of a write: `fieldManager`, else derived from the User-Agent as
+    /// Kubernetes does; `None` when neither names one.
+    pub fn field_manager(&self) -> Option<String> {
+        self.params.field_manager.clone().or_else(|| {
+            let agent = self
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            Some(crate::managed_fields::manager_from_user_agent(agent)).filter(|m| !m.is_empty())
+        })
     }
 
     /// The label and field selectors of the query.
