@@ -87,17 +87,20 @@ pub async fn patch_body(ctx: &RequestContext, body: Body) -> Result<(PatchType, 
 }
 
 /// Patches the object or its status. A `metadata.resourceVersion` the patch sets is a
-/// precondition (409 when stale), as in Kubernetes.
+/// precondition (409 when stale), as in Kubernetes. Returns the `fieldValidation`
+/// warnings with the object.
 pub async fn patch_object(
     ctx: &RequestContext,
     target: UpdateTarget,
     patch_type: PatchType,
     patch: Value,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, Vec<String>), ApiError> {
     let name = ctx.object_name()?.to_owned();
     let qualified = ctx.served.registry.qualified();
     let gvk = ctx.served.resource.gvk();
-    ctx.served
+    let mut warnings = Vec::new();
+    let patched = ctx
+        .served
         .registry
         .update_with(
             ctx.namespace.as_deref(),
@@ -121,10 +124,13 @@ pub async fn patch_object(
                         meta::name(&patched)
                     )));
                 }
+                let mut patched = patched;
+                warnings = ctx.field_validation(&mut patched)?;
                 Ok(patched)
             },
         )
-        .await
+        .await?;
+    Ok((patched, warnings))
 }
 
 /// PATCH of an object.
@@ -138,8 +144,8 @@ pub async fn patch(ctx: &RequestContext, body: Body) -> Result<Response, ApiErro
             "force flag can only be used with Apply patch",
         ));
     }
-    let patched = patch_object(ctx, UpdateTarget::Main, patch_type, patch).await?;
-    ctx.respond(StatusCode::OK, &patched)
+    let (patched, warnings) = patch_object(ctx, UpdateTarget::Main, patch_type, patch).await?;
+    ctx.respond_with_warnings(StatusCode::OK, &patched, &warnings)
 }
 
 /// Server-side apply: merges the configuration into the object with field ownership,
@@ -180,6 +186,7 @@ async fn server_side_apply(ctx: &RequestContext, mut config: Value) -> Result<Re
     };
     let precondition = meta::meta_str(&config, "resourceVersion").to_owned();
     let qualified = registry.qualified();
+    let mut warnings = Vec::new();
     // Create when missing; a create racing another writer retries as an update.
     for _ in 0..2 {
         let updated = registry
@@ -198,19 +205,24 @@ async fn server_side_apply(ctx: &RequestContext, mut config: Value) -> Result<Re
                             ApiError::OPTIMISTIC_LOCK_MESSAGE,
                         ));
                     }
-                    managed_fields::apply(current, &config, &request)
+                    let mut merged = managed_fields::apply(current, &config, &request)?;
+                    warnings = ctx.field_validation(&mut merged)?;
+                    Ok(merged)
                 },
             )
             .await;
         match updated {
-            Ok(obj) => return ctx.respond(StatusCode::OK, &obj),
+            Ok(obj) => return ctx.respond_with_warnings(StatusCode::OK, &obj, &warnings),
             Err(e) if e.code == 404 && precondition.is_empty() => {}
             Err(e) => return Err(e),
         }
         let mut obj = managed_fields::apply(&Value::Null, &config, &request)?;
         meta::remove_meta(&mut obj, "resourceVersion");
+        let warnings = ctx.field_validation(&mut obj)?;
         match registry.create(ctx.namespace.as_deref(), obj, &opts).await {
-            Ok(created) => return ctx.respond(StatusCode::CREATED, &created),
+            Ok(created) => {
+                return ctx.respond_with_warnings(StatusCode::CREATED, &created, &warnings)
+            }
             Err(e) if e.is_already_exists() => continue,
             Err(e) => return Err(e),
         }

@@ -66,6 +66,45 @@ impl RequestContext {
         body::decode_object(&body::content_type(&self.headers), &bytes)
     }
 
+    /// Applies `fieldValidation` to an object a request writes: 400 BadRequest for
+    /// unknown fields under `Strict`; under `Warn` (the default) and `Ignore` they are
+    /// dropped from `obj`, and `Warn` returns a warning for each.
+    pub fn field_validation(&self, obj: &mut Value) -> Result<Vec<String>, ApiError> {
+        let mode = self.params.field_validation.as_deref().unwrap_or("Warn");
+        let unknown: Vec<String> = self
+            .served
+            .registry
+            .strategy()
+            .prune_unknown_fields(obj)
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        if mode == "Ignore" {
+            return Ok(Vec::new());
+        }
+        if unknown.is_empty() || mode != "Strict" {
+            return Ok(unknown);
+        }
+        let kind = &self.served.resource.kind;
+        Err(ApiError::bad_request(format!(
+            "{kind} in version {:?} cannot be handled as a {kind}: strict decoding error: {}",
+            self.served.resource.version,
+            unknown.join(", ")
+        )))
+    }
+
+    /// [`RequestContext::respond`] with `Warning` headers (`299 - "..."`).
+    pub fn respond_with_warnings(
+        &self,
+        status: StatusCode,
+        obj: &Value,
+        warnings: &[String],
+    ) -> Result<Response, ApiError> {
+        let mut resp = self.respond(status, obj)?;
+        response::add_warnings(&mut resp, warnings);
+        Ok(resp)
+    }
+
     /// A 200/201 response of `obj`, through the response transform when the client
     /// asks for another representation.
     pub fn respond(&self, status: StatusCode, obj: &Value) -> Result<Response, ApiError> {
@@ -125,13 +164,14 @@ pub async fn list(ctx: &RequestContext) -> Result<Response, ApiError> {
 
 /// POST to a collection.
 pub async fn create(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
-    let obj = ctx.object_body(body).await?;
+    let mut obj = ctx.object_body(body).await?;
+    let warnings = ctx.field_validation(&mut obj)?;
     let created = ctx
         .served
         .registry
         .create(ctx.namespace.as_deref(), obj, &ctx.write_options())
         .await?;
-    ctx.respond(StatusCode::CREATED, &created)
+    ctx.respond_with_warnings(StatusCode::CREATED, &created, &warnings)
 }
 
 /// PUT of an object, or of its status (`target`).
@@ -140,7 +180,8 @@ pub async fn update(
     body: Body,
     target: UpdateTarget,
 ) -> Result<Response, ApiError> {
-    let obj = ctx.object_body(body).await?;
+    let mut obj = ctx.object_body(body).await?;
+    let warnings = ctx.field_validation(&mut obj)?;
     let updated = ctx
         .served
         .registry
@@ -152,7 +193,7 @@ pub async fn update(
             &ctx.write_options(),
         )
         .await?;
-    ctx.respond(StatusCode::OK, &updated)
+    ctx.respond_with_warnings(StatusCode::OK, &updated, &warnings)
 }
 
 /// The delete options of a request: query parameters, overridden by a
