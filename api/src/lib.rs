@@ -34,6 +34,7 @@ pub mod handler;
 pub mod kubeconfig;
 pub mod managed_fields;
 pub mod openapi;
+pub mod protobuf;
 pub mod registry;
 pub mod serve;
 mod server;
