@@ -38,10 +38,16 @@ pub fn decode_object(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError
     let value = match content_type {
         "application/json" | "*/*" => decode_json(bytes)?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => decode_yaml(bytes)?,
+        crate::protobuf::MEDIA_TYPE => crate::protobuf::decode_object(bytes)
+            .map_err(|e| ApiError::bad_request(format!("error decoding protobuf body: {e}")))?,
         other => {
             return Err(ApiError::unsupported_media_type(
                 other,
-                &["application/json", "application/yaml"],
+                &[
+                    "application/json",
+                    "application/yaml",
+                    crate::protobuf::MEDIA_TYPE,
+                ],
             ))
         }
     };

@@ -4,11 +4,11 @@
 //! # Organization
 //! - `path.rs`: the path after the group and version, parsed.
 //! - `params.rs`: query parameters.
-//! - `body.rs`: size limit, content types, JSON/YAML decoding.
+//! - `body.rs`: size limit, content types, JSON/YAML/protobuf decoding.
 //! - `verbs.rs`: get, list, create, update, delete, deletecollection.
-//! - `patch.rs`: JSON patch, merge patch, strategic merge patch.
+//! - `patch.rs`: JSON patch, merge patch, strategic merge patch, server-side apply.
 //! - `subresource.rs`: status, scale, binding, eviction, finalize.
-//! - `watch.rs`: watch requests served from the watch cache.
+//! - `watch.rs`: watch requests served from the watch cache (as Tables on request).
 //! - `response.rs`: JSON and `Status` responses, [`ResponseTransform`].
 
 mod body;

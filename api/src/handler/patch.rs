@@ -1,5 +1,6 @@
-//! PATCH: JSON patch (RFC 6902), merge patch (RFC 7386) and strategic merge patch,
-//! applied inside the registry's read-modify-write so concurrent writers retry.
+//! PATCH: JSON patch (RFC 6902), merge patch (RFC 7386), strategic merge patch and
+//! server-side apply, applied inside the registry's read-modify-write so concurrent
+//! writers retry.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -13,7 +14,8 @@ use skiff_core::resource::GroupVersionKind;
 use skiff_core::status::ApiError;
 
 use super::{body, RequestContext};
-use crate::registry::{meta, UpdateTarget};
+use crate::managed_fields;
+use crate::registry::{meta, UpdateTarget, WriteOptions};
 
 /// The patch types and their media types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,20 +26,22 @@ pub enum PatchType {
     Merge,
     /// `application/strategic-merge-patch+json` (built-in kinds only).
     StrategicMerge,
+    /// `application/apply-patch+yaml`: server-side apply (the body is YAML or JSON).
+    Apply,
 }
 
-/// The media types PATCH accepts now (server-side apply's
-/// `application/apply-patch+yaml` is not served yet: 415).
-pub const PATCH_TYPES: [&str; 3] = [
+/// The media types PATCH accepts.
+pub const PATCH_TYPES: [&str; 4] = [
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
 ];
 
 impl PatchType {
     /// The patch type of a content type for objects of `gvk`; 415 for others
-    /// (including `application/apply-patch+yaml`, and strategic merge patches of kinds
-    /// without merge keys, as Kubernetes answers for custom resources).
+    /// (including strategic merge patches of kinds without merge keys, as Kubernetes
+    /// answers for custom resources).
     pub fn from_content_type(content_type: &str, gvk: &GroupVersionKind) -> Result<Self, ApiError> {
         match content_type {
             "application/json-patch+json" => Ok(PatchType::Json),
@@ -45,6 +49,7 @@ impl PatchType {
             "application/strategic-merge-patch+json" if supports_strategic_merge_patch(gvk) => {
                 Ok(PatchType::StrategicMerge)
             }
+            "application/apply-patch+yaml" => Ok(PatchType::Apply),
             other => Err(ApiError::unsupported_media_type(other, &PATCH_TYPES)),
         }
     }
@@ -62,6 +67,10 @@ pub fn apply(
         PatchType::Json => apply_json_patch(current, patch),
         PatchType::Merge => apply_merge_patch(current, patch),
         PatchType::StrategicMerge => apply_strategic_merge_patch(current, patch, gvk),
+        PatchType::Apply => Err(ApiError::unsupported_media_type(
+            "application/apply-patch+yaml",
+            &PATCH_TYPES[..3],
+        )),
     }
 }
 
@@ -70,21 +79,28 @@ pub async fn patch_body(ctx: &RequestContext, body: Body) -> Result<(PatchType, 
     let gvk = ctx.served.resource.gvk();
     let patch_type = PatchType::from_content_type(&body::content_type(&ctx.headers), &gvk)?;
     let bytes = body::read(body, ctx.server.config().max_body_bytes).await?;
-    Ok((patch_type, body::decode_json(&bytes)?))
+    let patch = match patch_type {
+        PatchType::Apply => body::decode_yaml(&bytes)?,
+        _ => body::decode_json(&bytes)?,
+    };
+    Ok((patch_type, patch))
 }
 
 /// Patches the object or its status. A `metadata.resourceVersion` the patch sets is a
-/// precondition (409 when stale), as in Kubernetes.
+/// precondition (409 when stale), as in Kubernetes. Returns the `fieldValidation`
+/// warnings with the object.
 pub async fn patch_object(
     ctx: &RequestContext,
     target: UpdateTarget,
     patch_type: PatchType,
     patch: Value,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, Vec<String>), ApiError> {
     let name = ctx.object_name()?.to_owned();
     let qualified = ctx.served.registry.qualified();
     let gvk = ctx.served.resource.gvk();
-    ctx.served
+    let mut warnings = Vec::new();
+    let patched = ctx
+        .served
         .registry
         .update_with(
             ctx.namespace.as_deref(),
@@ -108,17 +124,114 @@ pub async fn patch_object(
                         meta::name(&patched)
                     )));
                 }
+                let mut patched = patched;
+                warnings = ctx.field_validation(&mut patched)?;
                 Ok(patched)
             },
         )
-        .await
+        .await?;
+    Ok((patched, warnings))
 }
 
 /// PATCH of an object.
 pub async fn patch(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
     let (patch_type, patch) = patch_body(ctx, body).await?;
-    let patched = patch_object(ctx, UpdateTarget::Main, patch_type, patch).await?;
-    ctx.respond(StatusCode::OK, &patched)
+    if patch_type == PatchType::Apply {
+        return server_side_apply(ctx, patch).await;
+    }
+    if ctx.params.force {
+        return Err(ApiError::bad_request(
+            "force flag can only be used with Apply patch",
+        ));
+    }
+    let (patched, warnings) = patch_object(ctx, UpdateTarget::Main, patch_type, patch).await?;
+    ctx.respond_with_warnings(StatusCode::OK, &patched, &warnings)
+}
+
+/// Server-side apply: merges the configuration into the object with field ownership,
+/// or creates the object (201) when it does not exist.
+async fn server_side_apply(ctx: &RequestContext, mut config: Value) -> Result<Response, ApiError> {
+    let name = ctx.object_name()?.to_owned();
+    let Some(manager) = ctx.params.field_manager.clone() else {
+        return Err(ApiError::bad_request(
+            "PATCH requests with the apply patch type require a fieldManager",
+        ));
+    };
+    if !config.is_object() {
+        return Err(ApiError::bad_request(
+            "the body of an apply request must be an object",
+        ));
+    }
+    match meta::name(&config) {
+        "" => meta::set_meta_str(&mut config, "name", &name),
+        n if n != name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )))
+        }
+        _ => {}
+    }
+    let registry = &ctx.served.registry;
+    let api_version = ctx.served.resource.api_version();
+    let request = managed_fields::ApplyRequest {
+        manager: &manager,
+        api_version: &api_version,
+        force: ctx.params.force,
+        scope: registry.field_scope(UpdateTarget::Main),
+    };
+    let opts = WriteOptions {
+        dry_run: ctx.params.dry_run,
+        field_manager: Some(manager.clone()),
+        managed_fields_set: true,
+    };
+    let precondition = meta::meta_str(&config, "resourceVersion").to_owned();
+    let qualified = registry.qualified();
+    let mut warnings = Vec::new();
+    // Create when missing; a create racing another writer retries as an update.
+    for _ in 0..2 {
+        let updated = registry
+            .update_with(
+                ctx.namespace.as_deref(),
+                &name,
+                UpdateTarget::Main,
+                &opts,
+                |current| {
+                    if !precondition.is_empty()
+                        && precondition != meta::meta_str(current, "resourceVersion")
+                    {
+                        return Err(ApiError::conflict(
+                            &qualified,
+                            &name,
+                            ApiError::OPTIMISTIC_LOCK_MESSAGE,
+                        ));
+                    }
+                    let mut merged = managed_fields::apply(current, &config, &request)?;
+                    warnings = ctx.field_validation(&mut merged)?;
+                    Ok(merged)
+                },
+            )
+            .await;
+        match updated {
+            Ok(obj) => return ctx.respond_with_warnings(StatusCode::OK, &obj, &warnings),
+            Err(e) if e.code == 404 && precondition.is_empty() => {}
+            Err(e) => return Err(e),
+        }
+        let mut obj = managed_fields::apply(&Value::Null, &config, &request)?;
+        meta::remove_meta(&mut obj, "resourceVersion");
+        let warnings = ctx.field_validation(&mut obj)?;
+        match registry.create(ctx.namespace.as_deref(), obj, &opts).await {
+            Ok(created) => {
+                return ctx.respond_with_warnings(StatusCode::CREATED, &created, &warnings)
+            }
+            Err(e) if e.is_already_exists() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::conflict(
+        &qualified,
+        &name,
+        ApiError::OPTIMISTIC_LOCK_MESSAGE,
+    ))
 }
 
 #[cfg(test)]
@@ -160,7 +273,11 @@ mod tests {
             415
         );
         assert_eq!(
-            PatchType::from_content_type("application/apply-patch+yaml", &pod)
+            PatchType::from_content_type("application/apply-patch+yaml", &widget).unwrap(),
+            PatchType::Apply
+        );
+        assert_eq!(
+            apply(PatchType::Apply, &doc, &json!({}), &pod)
                 .unwrap_err()
                 .code,
             415

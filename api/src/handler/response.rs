@@ -43,6 +43,17 @@ pub fn json_bytes(status: StatusCode, bytes: Vec<u8>, content_type: &str) -> Res
     resp
 }
 
+/// Adds one `Warning: 299 - "..."` header per warning, as Kubernetes sends them
+/// (kubectl prints each as `Warning: ...`).
+pub fn add_warnings(resp: &mut Response, warnings: &[String]) {
+    for w in warnings {
+        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+}
+
 /// The `Status` response of an error.
 pub fn error(err: &ApiError) -> Response {
     let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -26,8 +26,9 @@ pub async fn handle(
         ("status", &Method::PUT) => super::verbs::update(ctx, body, UpdateTarget::Status).await,
         ("status", &Method::PATCH) => {
             let (patch_type, patch) = patch_body(ctx, body).await?;
-            let patched = patch_object(ctx, UpdateTarget::Status, patch_type, patch).await?;
-            ctx.respond(StatusCode::OK, &patched)
+            let (patched, warnings) =
+                patch_object(ctx, UpdateTarget::Status, patch_type, patch).await?;
+            ctx.respond_with_warnings(StatusCode::OK, &patched, &warnings)
         }
         ("scale", &Method::GET) => {
             let obj = ctx

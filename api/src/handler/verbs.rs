@@ -22,8 +22,22 @@ impl RequestContext {
     pub fn write_options(&self) -> WriteOptions {
         WriteOptions {
             dry_run: self.params.dry_run,
-            field_manager: self.params.field_manager.clone(),
+            field_manager: self.field_manager(),
+            managed_fields_set: false,
         }
+    }
+
+    /// The manager of a write: `fieldManager`, else derived from the User-Agent as
+    /// Kubernetes does; `None` when neither names one.
+    pub fn field_manager(&self) -> Option<String> {
+        self.params.field_manager.clone().or_else(|| {
+            let agent = self
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            Some(crate::managed_fields::manager_from_user_agent(agent)).filter(|m| !m.is_empty())
+        })
     }
 
     /// The label and field selectors of the query.
@@ -50,6 +64,45 @@ impl RequestContext {
     pub async fn object_body(&self, body: Body) -> Result<Value, ApiError> {
         let bytes = body::read(body, self.server.config().max_body_bytes).await?;
         body::decode_object(&body::content_type(&self.headers), &bytes)
+    }
+
+    /// Applies `fieldValidation` to an object a request writes: 400 BadRequest for
+    /// unknown fields under `Strict`; under `Warn` (the default) and `Ignore` they are
+    /// dropped from `obj`, and `Warn` returns a warning for each.
+    pub fn field_validation(&self, obj: &mut Value) -> Result<Vec<String>, ApiError> {
+        let mode = self.params.field_validation.as_deref().unwrap_or("Warn");
+        let unknown: Vec<String> = self
+            .served
+            .registry
+            .strategy()
+            .prune_unknown_fields(obj)
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        if mode == "Ignore" {
+            return Ok(Vec::new());
+        }
+        if unknown.is_empty() || mode != "Strict" {
+            return Ok(unknown);
+        }
+        let kind = &self.served.resource.kind;
+        Err(ApiError::bad_request(format!(
+            "{kind} in version {:?} cannot be handled as a {kind}: strict decoding error: {}",
+            self.served.resource.version,
+            unknown.join(", ")
+        )))
+    }
+
+    /// [`RequestContext::respond`] with `Warning` headers (`299 - "..."`).
+    pub fn respond_with_warnings(
+        &self,
+        status: StatusCode,
+        obj: &Value,
+        warnings: &[String],
+    ) -> Result<Response, ApiError> {
+        let mut resp = self.respond(status, obj)?;
+        response::add_warnings(&mut resp, warnings);
+        Ok(resp)
     }
 
     /// A 200/201 response of `obj`, through the response transform when the client
@@ -111,13 +164,14 @@ pub async fn list(ctx: &RequestContext) -> Result<Response, ApiError> {
 
 /// POST to a collection.
 pub async fn create(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
-    let obj = ctx.object_body(body).await?;
+    let mut obj = ctx.object_body(body).await?;
+    let warnings = ctx.field_validation(&mut obj)?;
     let created = ctx
         .served
         .registry
         .create(ctx.namespace.as_deref(), obj, &ctx.write_options())
         .await?;
-    ctx.respond(StatusCode::CREATED, &created)
+    ctx.respond_with_warnings(StatusCode::CREATED, &created, &warnings)
 }
 
 /// PUT of an object, or of its status (`target`).
@@ -126,7 +180,8 @@ pub async fn update(
     body: Body,
     target: UpdateTarget,
 ) -> Result<Response, ApiError> {
-    let obj = ctx.object_body(body).await?;
+    let mut obj = ctx.object_body(body).await?;
+    let warnings = ctx.field_validation(&mut obj)?;
     let updated = ctx
         .served
         .registry
@@ -138,7 +193,7 @@ pub async fn update(
             &ctx.write_options(),
         )
         .await?;
-    ctx.respond(StatusCode::OK, &updated)
+    ctx.respond_with_warnings(StatusCode::OK, &updated, &warnings)
 }
 
 /// The delete options of a request: query parameters, overridden by a

@@ -5,8 +5,10 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::response::Response;
+use bytes::Bytes;
 use futures::StreamExt;
 use http::{header, HeaderValue, StatusCode};
+use serde_json::Value;
 use skiff_core::status::{ApiError, StatusCause};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -20,6 +22,71 @@ fn invalid(field: &str, detail: &str) -> ApiError {
         "",
         vec![StatusCause::forbidden(field, detail)],
     )
+}
+
+/// Watch events as Tables, for clients that ask for Tables (`kubectl get -w`): each
+/// event's object becomes a one-row Table (with the row's `PartialObjectMetadata`), the
+/// column definitions only in the first, as Kubernetes sends them.
+struct TableEvents {
+    server: crate::server::ApiServer,
+    resource: skiff_core::resource::ApiResource,
+    accept: String,
+    columns_sent: bool,
+}
+
+fn table_events(ctx: &RequestContext) -> Option<TableEvents> {
+    let transform = ctx.server.config().response_transform.as_ref()?;
+    // Only transforms that turn an object into a Table apply to watch events.
+    let probe = serde_json::json!({"metadata": {}});
+    let (converted, _) = transform
+        .transform(&ctx.served.resource, &ctx.accept, &probe)?
+        .ok()?;
+    (converted.get("kind").and_then(Value::as_str) == Some("Table")).then(|| TableEvents {
+        server: ctx.server.clone(),
+        resource: ctx.served.resource.clone(),
+        accept: ctx.accept.clone(),
+        columns_sent: false,
+    })
+}
+
+impl TableEvents {
+    /// The event line with its object as a Table; ERROR events (a `Status`) and lines
+    /// that do not parse are passed on as they are.
+    fn line(&mut self, line: Bytes) -> Bytes {
+        let Ok(mut event) = serde_json::from_slice::<Value>(&line) else {
+            return line;
+        };
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind == "ERROR" {
+            return line;
+        }
+        let Some(transform) = self.server.config().response_transform.clone() else {
+            return line;
+        };
+        let object = event.get("object").cloned().unwrap_or(Value::Null);
+        let Some(Ok((mut table, _))) = transform.transform(&self.resource, &self.accept, &object)
+        else {
+            return line;
+        };
+        if kind == "BOOKMARK" {
+            // A bookmark carries only a resourceVersion: a Table with no rows.
+            table["rows"] = Value::Array(Vec::new());
+        }
+        if self.columns_sent {
+            if let Some(map) = table.as_object_mut() {
+                map.remove("columnDefinitions");
+            }
+        } else {
+            self.columns_sent = true;
+        }
+        event["object"] = table;
+        let mut out = serde_json::to_vec(&event).unwrap_or_default();
+        out.push(b'\n');
+        Bytes::from(out)
+    }
 }
 
 /// GET with `watch=true`: a chunked stream of `{"type":..,"object":..}` lines.
@@ -91,7 +158,13 @@ pub async fn watch(ctx: &RequestContext) -> Result<Response, ApiError> {
         api_version: ctx.served.resource.api_version(),
     };
     let lines = serve_watch(&ctx.served.cache, opts).await;
-    let body = Body::from_stream(ReceiverStream::new(lines).map(Ok::<_, Infallible>));
+    let lines = ReceiverStream::new(lines);
+    let body = match table_events(ctx) {
+        Some(mut tables) => {
+            Body::from_stream(lines.map(move |l| Ok::<_, Infallible>(tables.line(l))))
+        }
+        None => Body::from_stream(lines.map(Ok::<_, Infallible>)),
+    };
     let mut resp = Response::new(body);
     *resp.status_mut() = StatusCode::OK;
     resp.headers_mut().insert(

@@ -44,8 +44,58 @@ pub use update::UpdateTarget;
 pub struct WriteOptions {
     /// `dryRun=All`: validate and answer, store nothing.
     pub dry_run: bool,
-    /// `fieldManager`, recorded for server-side apply (not used yet).
+    /// The manager of a create, update or patch (`fieldManager`, or derived from the
+    /// User-Agent): the fields it changes become its own in `metadata.managedFields`.
+    /// `None` (writes by the server itself) keeps the stored managedFields.
     pub field_manager: Option<String>,
+    /// The object written already carries its managedFields (server-side apply
+    /// computed them): store them as they are.
+    pub managed_fields_set: bool,
+}
+
+impl Registry {
+    /// The field-ownership scope of writes to `target` of this resource.
+    pub(crate) fn field_scope(&self, target: UpdateTarget) -> crate::managed_fields::Scope {
+        let scope = crate::managed_fields::Scope::for_kind(
+            &self.resource.group,
+            &self.resource.kind,
+            self.strategy.has_status_subresource(),
+        );
+        match target {
+            UpdateTarget::Status => scope.status_only(),
+            _ => scope,
+        }
+    }
+
+    /// Sets `new`'s managedFields for a write of `old` (`Value::Null` on create) as
+    /// `opts` says: computed by the caller, tracked for a manager, or kept.
+    pub(crate) fn track_fields(
+        &self,
+        old: &Value,
+        new: &mut Value,
+        target: UpdateTarget,
+        opts: &WriteOptions,
+    ) {
+        if opts.managed_fields_set {
+            return;
+        }
+        match &opts.field_manager {
+            Some(manager) if target != UpdateTarget::Internal => {
+                let api_version = self.resource.api_version();
+                let writer = crate::managed_fields::Writer {
+                    manager,
+                    api_version: &api_version,
+                    subresource: if target == UpdateTarget::Status {
+                        "status"
+                    } else {
+                        ""
+                    },
+                };
+                crate::managed_fields::track_update(old, new, &writer, &self.field_scope(target));
+            }
+            _ => crate::managed_fields::keep_entries(old, new),
+        }
+    }
 }
 
 /// The storage of one resource.

@@ -99,7 +99,7 @@ impl Registry {
             };
             let old = self.decode(&kv)?;
             let desired = transform(&old)?;
-            let new = self.prepare_update(&old, desired, target)?;
+            let new = self.prepare_update(&old, desired, target, opts)?;
             if encode_object(&new) == encode_object(&old) || opts.dry_run {
                 return Ok(new);
             }
@@ -121,6 +121,7 @@ impl Registry {
         old: &Value,
         desired: Value,
         target: UpdateTarget,
+        opts: &WriteOptions,
     ) -> Result<Value, ApiError> {
         let mut new = match target {
             UpdateTarget::Main => {
@@ -154,6 +155,7 @@ impl Registry {
                 .unwrap_or(Value::Null),
         );
         self.strategy.default(&mut new);
+        self.track_fields(old, &mut new, target, opts);
         let mut generation = meta::generation(old).max(1);
         if meta::spec_part(&new) != meta::spec_part(old) {
             generation += 1;

@@ -28,7 +28,9 @@ use skiff_core::resource::ApiResource;
 use skiff_core::status::{ApiError, StatusCause};
 
 pub use kinds::KindRules;
-pub use validation::{validate_dns1123_label, validate_dns1123_subdomain, NameRule};
+pub use validation::{
+    prune_unknown_fields, validate_dns1123_label, validate_dns1123_subdomain, NameRule,
+};
 
 /// What the registry asks of a kind. Object safe: the registry holds an
 /// `Arc<dyn Strategy>`, so embedders may replace a kind's behaviour.
@@ -54,6 +56,14 @@ pub trait Strategy: Send + Sync {
     /// the object has no such field set, `Err` (400) when the kind does not support
     /// selecting on that label.
     fn field_value(&self, obj: &Value, label: &str) -> Result<Option<String>, ApiError>;
+
+    /// Removes the fields of `obj` its kind does not define and returns their paths
+    /// (`spec.foo`), for `fieldValidation`; nothing when the kind has no typed schema or
+    /// `obj` does not decode (validation reports that).
+    fn prune_unknown_fields(&self, obj: &mut Value) -> Vec<String> {
+        let _ = obj;
+        Vec::new()
+    }
 }
 
 /// The generic [`Strategy`]: the same code for every kind, parameterised by the kind's
@@ -109,5 +119,23 @@ impl Strategy for KindStrategy {
 
     fn field_value(&self, obj: &Value, label: &str) -> Result<Option<String>, ApiError> {
         fields::field_value(self.rules, self.resource.namespaced, obj, label)
+    }
+
+    fn prune_unknown_fields(&self, obj: &mut Value) -> Vec<String> {
+        let Some(check) = self.rules.typed_check else {
+            return Vec::new();
+        };
+        let mut typed = obj.clone();
+        if let Some(map) = typed.as_object_mut() {
+            // The type fields are the server's to fill when absent.
+            map.entry("apiVersion")
+                .or_insert_with(|| self.resource.api_version().into());
+            map.entry("kind")
+                .or_insert_with(|| self.resource.kind.clone().into());
+        }
+        match check(&typed) {
+            Ok(known) => validation::prune_unknown_fields(obj, &known),
+            Err(_) => Vec::new(),
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! [`super::kinds`] points at.
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 use skiff_core::resource::ApiResource;
 use skiff_core::status::{ApiError, StatusCause};
@@ -33,13 +34,15 @@ pub enum TypedError {
     },
 }
 
-/// A typed decode check: decodes the object into its k8s-openapi type.
-pub type TypedCheck = fn(&Value) -> Result<(), TypedError>;
+/// A typed decode check: decodes the object into its k8s-openapi type and returns the
+/// object as that type writes it back (without the fields the type does not know).
+pub type TypedCheck = fn(&Value) -> Result<Value, TypedError>;
 
-/// Decodes `obj` into `T`, reporting where it does not fit.
-pub fn typed<T: DeserializeOwned>(obj: &Value) -> Result<(), TypedError> {
+/// Decodes `obj` into `T`, reporting where it does not fit; on success, the object
+/// serialized back from `T`.
+pub fn typed<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Value, TypedError> {
     match serde_path_to_error::deserialize::<_, T>(obj) {
-        Ok(_) => Ok(()),
+        Ok(t) => Ok(serde_json::to_value(&t).unwrap_or(Value::Null)),
         Err(err) => {
             let path = err.path().to_string();
             let message = err.inner().to_string();
@@ -57,6 +60,71 @@ pub fn typed<T: DeserializeOwned>(obj: &Value) -> Result<(), TypedError> {
             }
             Err(TypedError::Mismatch { path, message })
         }
+    }
+}
+
+/// Removes from `original` the fields its typed round trip `known` dropped (fields
+/// the kind's type does not have) and returns them as dotted paths with list indexes
+/// (`spec.template.spec.containers[0].foo`). `null`s are left alone.
+pub fn prune_unknown_fields(original: &mut Value, known: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    prune_unknown(original, known, "", &mut out);
+    out
+}
+
+fn prune_unknown(original: &mut Value, known: &Value, at: &str, out: &mut Vec<String>) {
+    match (original, known) {
+        (Value::Object(o), Value::Object(k)) => {
+            o.retain(|field, value| {
+                let path = if at.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{at}.{field}")
+                };
+                match k.get(field) {
+                    Some(kv) => {
+                        prune_unknown(value, kv, &path, out);
+                        true
+                    }
+                    None if value.is_null() => true,
+                    None => {
+                        out.push(path);
+                        false
+                    }
+                }
+            });
+        }
+        (Value::Array(o), Value::Array(k)) => {
+            for (i, (ov, kv)) in o.iter_mut().zip(k).enumerate() {
+                prune_unknown(ov, kv, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod unknown_field_tests {
+    use super::*;
+
+    #[test]
+    fn prunes_and_names_unknown_fields() {
+        use k8s_openapi::api::apps::v1::Deployment;
+        let mut obj = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "bogus": 1},
+            "spec": {"foo": "bar", "replicas": 1, "selector": {},
+                "template": {"spec": {"containers": [{"name": "c", "imag": "x"}]}}}});
+        let known = typed::<Deployment>(&obj).unwrap();
+        let unknown = prune_unknown_fields(&mut obj, &known);
+        assert_eq!(
+            unknown,
+            [
+                "metadata.bogus",
+                "spec.foo",
+                "spec.template.spec.containers[0].imag"
+            ]
+        );
+        assert_eq!(obj, known);
     }
 }
 
@@ -164,7 +232,7 @@ pub fn validate_object(
     causes.extend(label_causes(obj));
     if let Some(check) = rules.typed_check {
         match check(obj) {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(TypedError::Missing(field)) => causes.push(StatusCause::required(&field)),
             Err(TypedError::Mismatch { path, message }) => {
                 return Err(ApiError::bad_request(format!(
