@@ -11,6 +11,8 @@
 //! - [`strategy`]: the per-kind data of the generic registry (defaulting, validation,
 //!   status split, field selectors).
 //! - [`handler`]: HTTP: paths, query parameters, bodies, verbs, subresources, errors.
+//! - [`crd`]: CustomResourceDefinitions: custom resources served as their CRDs come
+//!   and go.
 //! - [`watch_cache`]: one store watch per resource feeding a window of recent events
 //!   that serves every watch.
 //!
@@ -29,6 +31,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod crd;
 pub mod discovery;
 pub mod handler;
 pub mod kubeconfig;
@@ -41,4 +44,4 @@ pub mod table;
 pub mod tls;
 pub mod watch_cache;
 
-pub use server::{ApiServer, ApiServerConfig, ServedResource};
+pub use server::{ApiServer, ApiServerConfig, ServedResource, WeakApiServer};

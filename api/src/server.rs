@@ -13,7 +13,7 @@ use skiff_store::KvStore;
 
 use crate::handler::{self, ResponseTransform};
 use crate::registry::{Registry, WriteOptions};
-use crate::strategy::strategy_for;
+use crate::strategy::{strategy_for, Strategy};
 use crate::watch_cache::{WatchCache, WatchCacheConfig};
 
 /// Settings of the API server.
@@ -79,6 +79,20 @@ pub struct ApiServer {
     inner: Arc<Inner>,
 }
 
+/// A handle on an [`ApiServer`] that does not keep it alive (for the server's own
+/// background tasks, which end with it).
+#[derive(Clone)]
+pub struct WeakApiServer {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakApiServer {
+    /// The server, if it still exists.
+    pub fn upgrade(&self) -> Option<ApiServer> {
+        self.inner.upgrade().map(|inner| ApiServer { inner })
+    }
+}
+
 impl std::fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiServer").finish_non_exhaustive()
@@ -117,9 +131,15 @@ impl ApiServer {
             }),
         };
         for resource in builtin_resources() {
-            server.add_resource(resource).await?;
+            if resource.group == crate::crd::CRD_GROUP {
+                let strategy = Arc::new(crate::crd::DefinitionStrategy::new(&resource));
+                server.add_resource_with_strategy(resource, strategy).await?;
+            } else {
+                server.add_resource(resource).await?;
+            }
         }
         server.create_initial_namespaces().await?;
+        crate::crd::start(&server).await?;
         Ok(server)
     }
 
@@ -146,9 +166,20 @@ impl ApiServer {
     /// starts its watch cache. Replaces a resource with the same group, version and
     /// plural.
     pub async fn add_resource(&self, resource: ApiResource) -> Result<(), ApiError> {
+        let strategy = Arc::new(strategy_for(&resource));
+        self.add_resource_with_strategy(resource, strategy).await
+    }
+
+    /// Serves a resource with its own [`Strategy`] (custom resources: schema
+    /// validation, pruning, defaulting). Replaces a resource with the same group,
+    /// version and plural.
+    pub async fn add_resource_with_strategy(
+        &self,
+        resource: ApiResource,
+        strategy: Arc<dyn Strategy>,
+    ) -> Result<(), ApiError> {
         let builtin = builtin_resources();
         let prefix = storage_prefix(&resource, &builtin);
-        let strategy = Arc::new(strategy_for(&resource));
         let registry = Arc::new(Registry::new(
             self.inner.store.clone(),
             resource.clone(),
@@ -220,6 +251,13 @@ impl ApiServer {
                     && s.resource.plural == plural
             })
             .cloned()
+    }
+
+    /// A handle that does not keep the server alive.
+    pub fn downgrade(&self) -> WeakApiServer {
+        WeakApiServer {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// The store under the server.

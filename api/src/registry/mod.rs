@@ -123,9 +123,14 @@ impl Registry {
     }
 
     /// A stored value as an object, with `metadata.resourceVersion` set from the key's
-    /// mod revision.
+    /// mod revision and the registry's `apiVersion` (the versions of a custom resource
+    /// share one storage location; conversion `None` only rewrites `apiVersion`).
     pub fn decode(&self, kv: &KeyValue) -> Result<Value, ApiError> {
-        decode_object(kv)
+        let mut obj = decode_object(kv)?;
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("apiVersion".into(), self.resource.api_version().into());
+        }
+        Ok(obj)
     }
 }
 

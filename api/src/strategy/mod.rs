@@ -54,6 +54,12 @@ pub trait Strategy: Send + Sync {
     /// the object has no such field set, `Err` (400) when the kind does not support
     /// selecting on that label.
     fn field_value(&self, obj: &Value, label: &str) -> Result<Option<String>, ApiError>;
+
+    /// What a custom resource's CRD says about this version (schema, scale paths,
+    /// printer columns); `None` for built-in kinds.
+    fn custom_resource(&self) -> Option<&crate::crd::CustomResourceVersion> {
+        None
+    }
 }
 
 /// The generic [`Strategy`]: the same code for every kind, parameterised by the kind's

@@ -1,0 +1,372 @@
+//! The CRD controller: reconciles CustomResourceDefinition objects into served
+//! resources, as kube-apiserver's apiextensions controllers do.
+//!
+//! For each CRD it:
+//! - serves every served version (adding, replacing or removing resources of the
+//!   server when the CRD changes);
+//! - adds the `customresourcecleanup.apiextensions.k8s.io` finalizer and reports
+//!   `NamesAccepted` and `Established` conditions, `acceptedNames` and
+//!   `storedVersions` in its status;
+//! - once the CRD is deleted (terminating), deletes every custom object, then removes
+//!   the finalizer (so the CRD goes) and stops serving the resources.
+//!
+//! [`start`] reconciles every stored CRD before returning (so a restarted server
+//! serves its custom resources at once) and then follows the CRDs' watch cache in a
+//! task that ends with the server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use skiff_core::status::ApiError;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::definition::{accepted_names, served_versions, CustomResourceVersion, CLEANUP_FINALIZER};
+use super::strategy::CustomResourceStrategy;
+use crate::registry::{meta, DeleteOptions, ListOptions, UpdateTarget, WriteOptions};
+use crate::server::{ApiServer, WeakApiServer};
+use crate::watch_cache::{CachedEvent, EventKind};
+
+type EventReceiver = tokio::sync::broadcast::Receiver<Arc<CachedEvent>>;
+
+/// The group, version and plural of the CRD resource.
+pub const CRD_GROUP: &str = "apiextensions.k8s.io";
+const CRD_VERSION: &str = "v1";
+const CRD_PLURAL: &str = "customresourcedefinitions";
+
+/// How often a terminating CRD whose objects are still going away is looked at again.
+const CLEANUP_RETRY: Duration = Duration::from_millis(500);
+
+/// What one CRD serves now.
+type ServedVersions = Vec<CustomResourceVersion>;
+
+/// The controller's state: what each CRD (by name) serves, and CRDs waiting for their
+/// objects to go.
+struct Controller {
+    server: WeakApiServer,
+    served: BTreeMap<String, ServedVersions>,
+    cleanup_pending: BTreeSet<String>,
+}
+
+/// Serves the resources of every stored CRD, then starts the task that follows CRD
+/// changes. Does nothing when the server does not serve CRDs.
+pub async fn start(server: &ApiServer) -> Result<(), ApiError> {
+    let Some(crds) = server.find(CRD_GROUP, CRD_VERSION, CRD_PLURAL) else {
+        return Ok(());
+    };
+    let snapshot = crds.cache.snapshot("");
+    drop(crds);
+    let mut controller = Controller {
+        server: server.downgrade(),
+        served: BTreeMap::new(),
+        cleanup_pending: BTreeSet::new(),
+    };
+    for crd in &snapshot.objects {
+        controller.reconcile(server, crd).await;
+    }
+    tokio::spawn(controller.run(snapshot.events));
+    Ok(())
+}
+
+impl Controller {
+    async fn run(mut self, mut events: EventReceiver) {
+        loop {
+            let retry = !self.cleanup_pending.is_empty();
+            tokio::select! {
+                event = events.recv() => {
+                    let Some(server) = self.server.upgrade() else { return };
+                    match event {
+                        Ok(event) => match event.kind {
+                            EventKind::Added | EventKind::Modified => {
+                                self.reconcile(&server, &event.object).await;
+                            }
+                            EventKind::Deleted => self.forget(&server, meta::name(&event.object)),
+                            EventKind::Progress => {}
+                            EventKind::Reset => events = self.resync(&server).await,
+                        },
+                        Err(RecvError::Lagged(_)) => events = self.resync(&server).await,
+                        Err(RecvError::Closed) => return,
+                    }
+                }
+                _ = tokio::time::sleep(CLEANUP_RETRY), if retry => {
+                    let Some(server) = self.server.upgrade() else { return };
+                    for name in self.cleanup_pending.clone() {
+                        let Some(crds) = server.find(CRD_GROUP, CRD_VERSION, CRD_PLURAL) else { return };
+                        match crds.registry.try_get(None, &name).await {
+                            Ok(Some(crd)) => self.reconcile(&server, &crd).await,
+                            Ok(None) => self.forget(&server, &name),
+                            Err(err) => tracing::warn!(crd = name, %err, "reading a terminating CRD failed"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reconciles every CRD again from a fresh snapshot (after missed events);
+    /// returns the new subscription.
+    async fn resync(&mut self, server: &ApiServer) -> EventReceiver {
+        let Some(crds) = server.find(CRD_GROUP, CRD_VERSION, CRD_PLURAL) else {
+            let (_, rx) = tokio::sync::broadcast::channel(1);
+            return rx;
+        };
+        let snapshot = crds.cache.snapshot("");
+        let present: BTreeSet<String> = snapshot
+            .objects
+            .iter()
+            .map(|o| meta::name(o).to_owned())
+            .collect();
+        for name in self.served.keys().cloned().collect::<Vec<_>>() {
+            if !present.contains(&name) {
+                self.forget(server, &name);
+            }
+        }
+        for crd in &snapshot.objects {
+            self.reconcile(server, crd).await;
+        }
+        snapshot.events
+    }
+
+    /// Stops serving what the CRD `name` served (it is gone from the store).
+    fn forget(&mut self, server: &ApiServer, name: &str) {
+        self.cleanup_pending.remove(name);
+        if let Some(versions) = self.served.remove(name) {
+            for v in versions {
+                let r = &v.resource;
+                server.remove_resource(&r.group, &r.version, &r.plural);
+            }
+        }
+    }
+
+    async fn reconcile(&mut self, server: &ApiServer, crd: &Value) {
+        let name = meta::name(crd).to_owned();
+        if let Err(err) = self.try_reconcile(server, crd).await {
+            tracing::warn!(crd = name, %err, "reconciling a CustomResourceDefinition failed");
+        }
+    }
+
+    async fn try_reconcile(&mut self, server: &ApiServer, crd: &Value) -> Result<(), ApiError> {
+        let name = meta::name(crd).to_owned();
+        let versions = served_versions(crd).map_err(|e| ApiError::internal(&e.to_string()))?;
+        self.serve(server, &name, versions).await?;
+        if meta::is_terminating(crd) {
+            return self.clean_up(server, crd).await;
+        }
+        self.cleanup_pending.remove(&name);
+        let status = established_status(crd);
+        update_crd(server, &name, |current| {
+            let mut next = current.clone();
+            let mut finalizers = meta::finalizers(&next);
+            if !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) && !meta::is_terminating(&next) {
+                finalizers.push(CLEANUP_FINALIZER.to_owned());
+                meta::set_finalizers(&mut next, &finalizers);
+            }
+            next["status"] = merge_status(current.get("status"), &status);
+            Ok(next)
+        })
+        .await
+    }
+
+    /// Makes the server serve exactly `versions` for the CRD `name`.
+    async fn serve(
+        &mut self,
+        server: &ApiServer,
+        name: &str,
+        versions: ServedVersions,
+    ) -> Result<(), ApiError> {
+        let before = self.served.get(name).cloned().unwrap_or_default();
+        for old in &before {
+            let r = &old.resource;
+            if !versions.iter().any(|v| v.resource.gvr() == r.gvr()) {
+                server.remove_resource(&r.group, &r.version, &r.plural);
+            }
+        }
+        for v in &versions {
+            let unchanged = before.contains(v)
+                && server
+                    .find(&v.resource.group, &v.resource.version, &v.resource.plural)
+                    .is_some();
+            if unchanged {
+                continue;
+            }
+            let strategy = Arc::new(CustomResourceStrategy::new(Arc::new(v.clone())));
+            server
+                .add_resource_with_strategy(v.resource.clone(), strategy)
+                .await?;
+        }
+        self.served.insert(name.to_owned(), versions);
+        Ok(())
+    }
+
+    /// Deletes the custom objects of a terminating CRD; once none is left, removes the
+    /// cleanup finalizer (which lets the CRD go) and stops serving.
+    async fn clean_up(&mut self, server: &ApiServer, crd: &Value) -> Result<(), ApiError> {
+        let name = meta::name(crd).to_owned();
+        let Some(version) = self.served.get(&name).and_then(|v| v.first()).cloned() else {
+            return remove_finalizer(server, &name).await;
+        };
+        let r = &version.resource;
+        let Some(served) = server.find(&r.group, &r.version, &r.plural) else {
+            return Ok(());
+        };
+        let registry = &served.registry;
+        let remaining = registry
+            .delete_collection(None, &ListOptions::default(), &DeleteOptions::default())
+            .await?;
+        let left = registry.list(None, &ListOptions::default()).await?;
+        let any_left = left["items"].as_array().is_some_and(|i| !i.is_empty());
+        if any_left {
+            tracing::debug!(
+                crd = name,
+                terminating = remaining["items"].as_array().map_or(0, Vec::len),
+                "custom objects still terminating"
+            );
+            self.cleanup_pending.insert(name.clone());
+            let message = "CustomResource deletion is in progress";
+            return update_crd(server, &name, |current| {
+                let mut next = current.clone();
+                next["status"] = merge_status(
+                    current.get("status"),
+                    &json!({"conditions": [condition("Terminating", "True", "InstanceDeletionInProgress", message)]}),
+                );
+                Ok(next)
+            })
+            .await;
+        }
+        self.cleanup_pending.remove(&name);
+        self.forget(server, &name);
+        remove_finalizer(server, &name).await
+    }
+}
+
+/// Removes the cleanup finalizer of the CRD `name` (deleting it when terminating).
+async fn remove_finalizer(server: &ApiServer, name: &str) -> Result<(), ApiError> {
+    update_crd(server, name, |current| {
+        let mut next = current.clone();
+        let mut finalizers = meta::finalizers(&next);
+        finalizers.retain(|f| f != CLEANUP_FINALIZER);
+        meta::set_finalizers(&mut next, &finalizers);
+        Ok(next)
+    })
+    .await
+}
+
+/// A read-modify-write of a CRD by the server itself; a CRD already gone is fine.
+async fn update_crd<F>(server: &ApiServer, name: &str, transform: F) -> Result<(), ApiError>
+where
+    F: FnMut(&Value) -> Result<Value, ApiError>,
+{
+    let Some(crds) = server.find(CRD_GROUP, CRD_VERSION, CRD_PLURAL) else {
+        return Ok(());
+    };
+    match crds
+        .registry
+        .update_with(None, name, UpdateTarget::Internal, &WriteOptions::default(), transform)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn condition(kind: &str, status: &str, reason: &str, message: &str) -> Value {
+    json!({
+        "type": kind,
+        "status": status,
+        "lastTransitionTime": meta::now_timestamp(),
+        "reason": reason,
+        "message": message,
+    })
+}
+
+/// The status of an established CRD: names accepted, established, accepted names and
+/// stored versions.
+fn established_status(crd: &Value) -> Value {
+    let storage = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .and_then(|vs| {
+            vs.iter()
+                .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        })
+        .and_then(|v| v.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut stored: Vec<Value> = crd
+        .pointer("/status/storedVersions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !storage.is_empty() && !stored.iter().any(|v| v == storage.as_str()) {
+        stored.push(json!(storage));
+    }
+    json!({
+        "conditions": [
+            condition("NamesAccepted", "True", "NoConflicts", "no conflicts found"),
+            condition("Established", "True", "InitialNamesAccepted", "the initial names have been accepted"),
+        ],
+        "acceptedNames": accepted_names(crd),
+        "storedVersions": stored,
+    })
+}
+
+/// `current` status with `desired`'s fields and conditions merged in: a condition keeps
+/// its `lastTransitionTime` while its status does not change.
+fn merge_status(current: Option<&Value>, desired: &Value) -> Value {
+    let mut out = current.cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+    let mut conditions: Vec<Value> = out
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for cond in desired
+        .get("conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match conditions.iter_mut().find(|c| c.get("type") == cond.get("type")) {
+            Some(existing) if existing.get("status") == cond.get("status") => {
+                let since = existing.get("lastTransitionTime").cloned();
+                *existing = cond.clone();
+                if let Some(since) = since {
+                    existing["lastTransitionTime"] = since;
+                }
+            }
+            Some(existing) => *existing = cond.clone(),
+            None => conditions.push(cond.clone()),
+        }
+    }
+    if let Some(map) = out.as_object_mut() {
+        map.insert("conditions".into(), Value::Array(conditions));
+        for (k, v) in desired.as_object().into_iter().flatten() {
+            if k != "conditions" {
+                map.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_conditions_keep_their_transition_time() {
+        let current = json!({"conditions": [{"type": "Established", "status": "True",
+            "lastTransitionTime": "2020-01-01T00:00:00Z", "reason": "X", "message": "m"}]});
+        let desired = json!({"conditions": [
+            condition("Established", "True", "InitialNamesAccepted", "ok"),
+            condition("NamesAccepted", "True", "NoConflicts", "ok")],
+            "storedVersions": ["v1"]});
+        let merged = merge_status(Some(&current), &desired);
+        assert_eq!(merged["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+        assert_eq!(merged["conditions"][0]["reason"], "InitialNamesAccepted");
+        assert_eq!(merged["conditions"][1]["type"], "NamesAccepted");
+        assert_eq!(merged["storedVersions"], json!(["v1"]));
+    }
+}
