@@ -176,24 +176,26 @@ impl Controller {
         versions: ServedVersions,
     ) -> Result<(), ApiError> {
         let before = self.served.get(name).cloned().unwrap_or_default();
+        let all_served = versions.iter().all(|v| {
+            let r = &v.resource;
+            server.find(&r.group, &r.version, &r.plural).is_some()
+        });
+        if before == versions && all_served {
+            return Ok(());
+        }
+        // Each version replaces its old self (no gap in serving), all of them in
+        // order, most preferred first: discovery's order is the preference.
+        for v in &versions {
+            let strategy = Arc::new(CustomResourceStrategy::new(Arc::new(v.clone())));
+            server
+                .add_resource_with_strategy(v.resource.clone(), strategy)
+                .await?;
+        }
         for old in &before {
             let r = &old.resource;
             if !versions.iter().any(|v| v.resource.gvr() == r.gvr()) {
                 server.remove_resource(&r.group, &r.version, &r.plural);
             }
-        }
-        for v in &versions {
-            let unchanged = before.contains(v)
-                && server
-                    .find(&v.resource.group, &v.resource.version, &v.resource.plural)
-                    .is_some();
-            if unchanged {
-                continue;
-            }
-            let strategy = Arc::new(CustomResourceStrategy::new(Arc::new(v.clone())));
-            server
-                .add_resource_with_strategy(v.resource.clone(), strategy)
-                .await?;
         }
         self.served.insert(name.to_owned(), versions);
         Ok(())

@@ -76,7 +76,36 @@ pub fn decode(crd: &Value) -> Result<CustomResourceDefinition, CrdError> {
     serde_json::from_value(crd.clone()).map_err(|e| CrdError::Decode(e.to_string()))
 }
 
-/// The served versions of a CRD, in the CRD's order.
+/// The priority of a version name as Kubernetes sorts them: GA before beta before
+/// alpha, higher numbers first, names that are not Kubernetes versions last by name.
+fn version_priority(name: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>, String) {
+    let parsed = name.strip_prefix('v').and_then(|rest| {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let major: u64 = rest[..digits].parse().ok()?;
+        let tail = &rest[digits..];
+        if tail.is_empty() {
+            return Some((0, major, 0));
+        }
+        for (level, stage) in [(1u8, "beta"), (2u8, "alpha")] {
+            if let Some(minor) = tail.strip_prefix(stage) {
+                return Some((level, major, minor.parse().ok()?));
+            }
+        }
+        None
+    });
+    match parsed {
+        Some((level, major, minor)) => (
+            level,
+            std::cmp::Reverse(major),
+            std::cmp::Reverse(minor),
+            String::new(),
+        ),
+        None => (3, std::cmp::Reverse(0), std::cmp::Reverse(0), name.to_owned()),
+    }
+}
+
+/// The served versions of a CRD, most preferred first (`v2`, `v1`, `v1beta1`, ...), as
+/// discovery lists them.
 pub fn served_versions(crd: &Value) -> Result<Vec<CustomResourceVersion>, CrdError> {
     let typed = decode(crd)?;
     let spec = &typed.spec;
@@ -173,6 +202,7 @@ pub fn served_versions(crd: &Value) -> Result<Vec<CustomResourceVersion>, CrdErr
             columns,
         });
     }
+    out.sort_by_key(|v| version_priority(&v.resource.version));
     Ok(out)
 }
 
@@ -229,10 +259,17 @@ mod tests {
     }
 
     #[test]
+    fn versions_sort_like_kubernetes() {
+        let mut names = vec!["v1alpha1", "v1", "foo", "v2beta1", "v1beta2", "v2", "v1beta1"];
+        names.sort_by_key(|n| version_priority(n));
+        assert_eq!(names, vec!["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]);
+    }
+
+    #[test]
     fn one_resource_per_served_version() {
         let versions = served_versions(&widget_crd()).unwrap();
         assert_eq!(versions.len(), 2);
-        let v1 = &versions[1];
+        let v1 = &versions[0];
         assert_eq!(v1.resource.api_version(), "example.com/v1");
         assert_eq!(v1.resource.singular, "widget");
         assert!(v1.resource.namespaced);
@@ -241,7 +278,7 @@ mod tests {
         assert_eq!(v1.resource.subresource("scale").unwrap().kind, "Scale");
         assert_eq!(v1.columns[0].name, "Replicas");
         assert_eq!(v1.storage_api_version, "example.com/v1");
-        let beta = &versions[0];
+        let beta = &versions[1];
         assert!(beta.resource.subresources.is_empty());
         assert_eq!(beta.columns[0].name, "Age");
         assert_eq!(beta.storage_api_version, "example.com/v1");
