@@ -133,7 +133,9 @@ impl ApiServer {
         for resource in builtin_resources() {
             if resource.group == crate::crd::CRD_GROUP {
                 let strategy = Arc::new(crate::crd::DefinitionStrategy::new(&resource));
-                server.add_resource_with_strategy(resource, strategy).await?;
+                server
+                    .add_resource_with_strategy(resource, strategy)
+                    .await?;
             } else {
                 server.add_resource(resource).await?;
             }
@@ -186,10 +188,11 @@ impl ApiServer {
             prefix.clone(),
             strategy,
         ));
-        let cache = WatchCache::start(
+        let cache = WatchCache::start_as(
             self.inner.store.clone(),
             prefix,
             self.inner.config.watch_cache.clone(),
+            Some(resource.api_version()),
         )
         .await?;
         let served = Arc::new(ServedResource {

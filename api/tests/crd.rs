@@ -121,14 +121,22 @@ fn widget(name: &str, size: Value) -> Value {
 
 /// Polls until `check` holds for the GET of `uri` (status and body), or panics after
 /// 10 s.
-async fn wait_for(t: &TestServer, uri: &str, what: &str, check: impl Fn(StatusCode, &Value) -> bool) -> Value {
+async fn wait_for(
+    t: &TestServer,
+    uri: &str,
+    what: &str,
+    check: impl Fn(StatusCode, &Value) -> bool,
+) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let (code, body) = t.get(uri).await;
         if check(code, &body) {
             return body;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {code} {body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {code} {body}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -152,7 +160,10 @@ async fn create_established(t: &TestServer, crd: Value) -> Value {
 
 /// A GET with an Accept header; the status, content type and JSON body.
 async fn get_accept(t: &TestServer, uri: &str, accept: &str) -> (StatusCode, String, Value) {
-    let req = Request::get(uri).header("accept", accept).body(Body::empty()).unwrap();
+    let req = Request::get(uri)
+        .header("accept", accept)
+        .body(Body::empty())
+        .unwrap();
     let resp = t.router.clone().oneshot(req).await.unwrap();
     let code = resp.status();
     let ct = resp
@@ -162,7 +173,11 @@ async fn get_accept(t: &TestServer, uri: &str, accept: &str) -> (StatusCode, Str
         .unwrap_or("")
         .to_owned();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (code, ct, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        code,
+        ct,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -214,6 +229,10 @@ async fn creating_a_crd_serves_its_resource_and_establishes_it() {
         .post("/apis/example.com/v1beta1/namespaces/default/widgets", b)
         .await;
     assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["apiVersion"], "example.com/v1beta1",
+        "answered as asked"
+    );
     let raw = t
         .store
         .get(b"/registry/example.com/widgets/default/w2")
@@ -227,11 +246,28 @@ async fn creating_a_crd_serves_its_resource_and_establishes_it() {
     assert_eq!(code, StatusCode::OK);
     assert_eq!(list["kind"], "WidgetList");
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
-    let (_, all) = t.get("/apis/example.com/v1/widgets?labelSelector=app%3Ddemo").await;
+    let (_, all) = t
+        .get("/apis/example.com/v1/widgets?labelSelector=app%3Ddemo")
+        .await;
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    // Lists from the watch cache carry the version asked for too.
+    // (resourceVersion=0 may be served stale: wait for the cache to catch up.)
+    let cached = wait_for(
+        &t,
+        "/apis/example.com/v1beta1/widgets?resourceVersion=0",
+        "both widgets in the v1beta1 cache",
+        |_, list| list["items"].as_array().is_some_and(|i| i.len() == 2),
+    )
+    .await;
+    for item in cached["items"].as_array().unwrap() {
+        assert_eq!(item["apiVersion"], "example.com/v1beta1");
+    }
     // Namespaces must exist, as for built-ins.
     let (code, _) = t
-        .post("/apis/example.com/v1/namespaces/nope/widgets", widget("w3", json!(1)))
+        .post(
+            "/apis/example.com/v1/namespaces/nope/widgets",
+            widget("w3", json!(1)),
+        )
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
@@ -251,10 +287,21 @@ async fn invalid_custom_objects_get_422_with_a_cause_per_field() {
     let causes = status["details"]["causes"].as_array().unwrap();
     let text: Vec<String> = causes
         .iter()
-        .map(|c| format!("{}: {}", c["field"].as_str().unwrap(), c["message"].as_str().unwrap()))
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["field"].as_str().unwrap(),
+                c["message"].as_str().unwrap()
+            )
+        })
         .collect();
     assert!(text.contains(&r#"spec.size: Invalid value: "string": spec.size in body must be of type integer: "string""#.to_owned()), "{text:?}");
-    assert!(text.contains(&r#"spec.color: Unsupported value: "pink": supported values: "red", "blue""#.to_owned()), "{text:?}");
+    assert!(
+        text.contains(
+            &r#"spec.color: Unsupported value: "pink": supported values: "red", "blue""#.to_owned()
+        ),
+        "{text:?}"
+    );
     assert!(text.contains(&r#"spec.owner: Invalid value: "Not Lower": spec.owner in body should match '^[a-z]+$'"#.to_owned()), "{text:?}");
     assert_eq!(causes.len(), 3);
     let message = status["message"].as_str().unwrap();
@@ -263,7 +310,9 @@ async fn invalid_custom_objects_get_422_with_a_cause_per_field() {
         "{message}"
     );
 
-    let (code, status) = t.post(WIDGETS, json!({"metadata": {"name": "nospec"}})).await;
+    let (code, status) = t
+        .post(WIDGETS, json!({"metadata": {"name": "nospec"}}))
+        .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(status["details"]["causes"][0]["field"], "spec");
     let (code, status) = t.post(WIDGETS, widget("big", json!(101))).await;
@@ -283,7 +332,11 @@ async fn invalid_custom_objects_get_422_with_a_cause_per_field() {
     // Updates are validated too.
     t.post(WIDGETS, widget("ok", json!(1))).await;
     let (code, _) = t
-        .call(Method::PATCH, &format!("{WIDGETS}/ok"), Some(json!({"spec": {"size": 0}})))
+        .call(
+            Method::PATCH,
+            &format!("{WIDGETS}/ok"),
+            Some(json!({"spec": {"size": 0}})),
+        )
         .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -295,7 +348,10 @@ async fn status_subresource_splits_spec_and_status() {
     let mut w = widget("s", json!(2));
     w["status"] = json!({"phase": "Ignored"});
     let (_, created) = t.post(WIDGETS, w).await;
-    assert!(created.get("status").is_none(), "status dropped on create: {created}");
+    assert!(
+        created.get("status").is_none(),
+        "status dropped on create: {created}"
+    );
 
     // The main endpoint ignores status changes.
     let mut put = created.clone();
@@ -315,7 +371,10 @@ async fn status_subresource_splits_spec_and_status() {
     assert_eq!(code, StatusCode::OK, "{with_status}");
     assert_eq!(with_status["status"]["phase"], "Ready");
     assert_eq!(with_status["spec"]["size"], 4);
-    assert_eq!(with_status["metadata"]["generation"], 2, "status writes keep generation");
+    assert_eq!(
+        with_status["metadata"]["generation"], 2,
+        "status writes keep generation"
+    );
     // The status is validated against the schema as well.
     let (code, _) = t
         .call(
@@ -418,7 +477,11 @@ async fn patches_merge_and_json_work_strategic_merge_is_415() {
     t.post(WIDGETS, widget("p", json!(3))).await;
     let uri = format!("{WIDGETS}/p");
     let (code, merged) = t
-        .call(Method::PATCH, &uri, Some(json!({"spec": {"color": "blue", "bogus": 1}})))
+        .call(
+            Method::PATCH,
+            &uri,
+            Some(json!({"spec": {"color": "blue", "bogus": 1}})),
+        )
         .await;
     assert_eq!(code, StatusCode::OK, "{merged}");
     assert_eq!(merged["spec"]["color"], "blue");
@@ -460,7 +523,10 @@ async fn crds_themselves_are_validated() {
     let (code, status) = t.post(CRDS, bad).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
     assert_eq!(status["details"]["kind"], "CustomResourceDefinition");
-    assert_eq!(cause_fields(&status), vec!["metadata.name", "spec.names.plural"]);
+    assert_eq!(
+        cause_fields(&status),
+        vec!["metadata.name", "spec.names.plural"]
+    );
 
     let mut bad = widget_crd();
     bad["metadata"]["name"] = json!("gadgets.example.com");
@@ -529,10 +595,17 @@ async fn cluster_scoped_custom_resources() {
     create_established(&t, crd).await;
     let base = "/apis/ops.example.org/v1alpha1/clusterthings";
     let (code, created) = t
-        .post(base, json!({"metadata": {"name": "c1"}, "anything": {"goes": [1, 2]}}))
+        .post(
+            base,
+            json!({"metadata": {"name": "c1"}, "anything": {"goes": [1, 2]}}),
+        )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{created}");
-    assert_eq!(created["anything"]["goes"], json!([1, 2]), "preserved at the root");
+    assert_eq!(
+        created["anything"]["goes"],
+        json!([1, 2]),
+        "preserved at the root"
+    );
     assert!(created["metadata"].get("namespace").is_none());
     let (code, _) = t
         .get("/apis/ops.example.org/v1alpha1/namespaces/default/clusterthings/c1")
@@ -589,13 +662,22 @@ async fn discovery_and_openapi_follow_crds() {
     let (code, doc) = t.get("/openapi/v3/apis/example.com/v1").await;
     assert_eq!(code, StatusCode::OK, "{doc}");
     let schema = &doc["components"]["schemas"]["com.example.v1.Widget"];
-    assert_eq!(schema["x-kubernetes-group-version-kind"][0]["kind"], "Widget");
-    assert_eq!(schema["properties"]["spec"]["properties"]["size"]["type"], "integer");
+    assert_eq!(
+        schema["x-kubernetes-group-version-kind"][0]["kind"],
+        "Widget"
+    );
+    assert_eq!(
+        schema["properties"]["spec"]["properties"]["size"]["type"],
+        "integer"
+    );
     let meta_ref = schema["properties"]["metadata"]["allOf"][0]["$ref"]
         .as_str()
         .unwrap()
         .trim_start_matches("#/components/schemas/");
-    assert!(doc["components"]["schemas"][meta_ref].is_object(), "ObjectMeta in the document");
+    assert!(
+        doc["components"]["schemas"][meta_ref].is_object(),
+        "ObjectMeta in the document"
+    );
     let (_, index) = t.get("/openapi/v3").await;
     assert!(index["paths"]["apis/example.com/v1"].is_object());
 
@@ -604,11 +686,18 @@ async fn discovery_and_openapi_follow_crds() {
     let mut v2 = crd["spec"]["versions"][0].clone();
     v2["name"] = json!("v2");
     v2["storage"] = json!(false);
-    v2["additionalPrinterColumns"] = json!([{"name": "Owner", "type": "string", "jsonPath": ".spec.owner"}]);
+    v2["additionalPrinterColumns"] =
+        json!([{"name": "Owner", "type": "string", "jsonPath": ".spec.owner"}]);
     crd["spec"]["versions"].as_array_mut().unwrap().push(v2);
     let (code, updated) = t.put(&format!("{CRDS}/widgets.example.com"), crd).await;
     assert_eq!(code, StatusCode::OK, "{updated}");
-    wait_for(&t, "/apis/example.com/v2/namespaces/default/widgets", "v2 served", |c, _| c == StatusCode::OK).await;
+    wait_for(
+        &t,
+        "/apis/example.com/v2/namespaces/default/widgets",
+        "v2 served",
+        |c, _| c == StatusCode::OK,
+    )
+    .await;
     let (_, group) = t.get("/apis/example.com").await;
     assert_eq!(group["preferredVersion"]["version"], "v2");
     let (code, doc) = t.get("/openapi/v3/apis/example.com/v2").await;
@@ -618,7 +707,10 @@ async fn discovery_and_openapi_follow_crds() {
     // Deleting it removes everything.
     let (code, _) = t.delete(&format!("{CRDS}/widgets.example.com")).await;
     assert_eq!(code, StatusCode::OK);
-    wait_for(&t, "/apis/example.com", "group gone", |c, _| c == StatusCode::NOT_FOUND).await;
+    wait_for(&t, "/apis/example.com", "group gone", |c, _| {
+        c == StatusCode::NOT_FOUND
+    })
+    .await;
     let (code, _) = t.get("/openapi/v3/apis/example.com/v1").await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
@@ -629,11 +721,18 @@ async fn watches_of_custom_resources() {
     create_established(&t, widget_crd()).await;
     let (_, list) = t.get(WIDGETS).await;
     let mut watch = t
-        .watch(&format!("{WIDGETS}?watch=true&resourceVersion={}", rv(&list)))
+        .watch(&format!(
+            "{WIDGETS}?watch=true&resourceVersion={}",
+            rv(&list)
+        ))
         .await;
     t.post(WIDGETS, widget("w", json!(1))).await;
-    t.call(Method::PATCH, &format!("{WIDGETS}/w"), Some(json!({"spec": {"size": 2}})))
-        .await;
+    t.call(
+        Method::PATCH,
+        &format!("{WIDGETS}/w"),
+        Some(json!({"spec": {"size": 2}})),
+    )
+    .await;
     t.delete(&format!("{WIDGETS}/w")).await;
     let mut seen = Vec::new();
     while seen.len() < 3 {
@@ -662,12 +761,21 @@ async fn deleting_a_crd_deletes_its_objects_then_the_crd() {
 
     let (code, deleting) = t.delete(&format!("{CRDS}/widgets.example.com")).await;
     assert_eq!(code, StatusCode::OK, "{deleting}");
-    assert!(deleting["metadata"]["deletionTimestamp"].is_string(), "{deleting}");
-    let terminating = wait_for(&t, &format!("{CRDS}/widgets.example.com"), "Terminating", |_, crd| {
-        condition(crd, "Terminating").is_some()
-    })
+    assert!(
+        deleting["metadata"]["deletionTimestamp"].is_string(),
+        "{deleting}"
+    );
+    let terminating = wait_for(
+        &t,
+        &format!("{CRDS}/widgets.example.com"),
+        "Terminating",
+        |_, crd| condition(crd, "Terminating").is_some(),
+    )
     .await;
-    assert_eq!(condition(&terminating, "Terminating").unwrap()["reason"], "InstanceDeletionInProgress");
+    assert_eq!(
+        condition(&terminating, "Terminating").unwrap()["reason"],
+        "InstanceDeletionInProgress"
+    );
     let (_, list) = t.get(WIDGETS).await;
     let names: Vec<&str> = list["items"]
         .as_array()
@@ -676,13 +784,25 @@ async fn deleting_a_crd_deletes_its_objects_then_the_crd() {
         .map(|i| i["metadata"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["held"]);
+    let (code, _) = t.post(WIDGETS, widget("late", json!(1))).await;
+    assert_eq!(
+        code,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "no creates while terminating"
+    );
     t.call(
         Method::PATCH,
         &format!("{WIDGETS}/held"),
         Some(json!({"metadata": {"finalizers": null}})),
     )
     .await;
-    wait_for(&t, &format!("{CRDS}/widgets.example.com"), "CRD gone", |c, _| c == StatusCode::NOT_FOUND).await;
+    wait_for(
+        &t,
+        &format!("{CRDS}/widgets.example.com"),
+        "CRD gone",
+        |c, _| c == StatusCode::NOT_FOUND,
+    )
+    .await;
     let (code, _) = t.get(WIDGETS).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     let left = t
@@ -716,7 +836,11 @@ async fn a_restarted_server_serves_existing_crds() {
     assert_eq!(code, StatusCode::OK, "{got}");
     assert_eq!(got["spec"]["size"], 4);
     let (code, status) = second.post(WIDGETS, widget("new", json!("x"))).await;
-    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "schema enforced after restart: {status}");
+    assert_eq!(
+        code,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "schema enforced after restart: {status}"
+    );
     let (code, _) = second.get("/apis/example.com/v1beta1/widgets").await;
     assert_eq!(code, StatusCode::OK);
 }

@@ -89,7 +89,8 @@ fn custom_resources_with_kubectl() {
     let crd = server.write("crd.yaml", CRD);
     let applied = server.ok(&["apply", "-f", &crd]);
     assert!(
-        applied.contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"),
+        applied
+            .contains("customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"),
         "{applied}"
     );
     server.ok(&[
@@ -105,10 +106,16 @@ fn custom_resources_with_kubectl() {
 
     let w1 = server.write("w1.yaml", &widget("w1", "3", "blue"));
     let created = server.ok(&["apply", "-f", &w1]);
-    assert!(created.contains("widget.example.com/w1 created"), "{created}");
+    assert!(
+        created.contains("widget.example.com/w1 created"),
+        "{created}"
+    );
     let w1_bigger = server.write("w1b.yaml", &widget("w1", "4", "blue"));
     let configured = server.ok(&["apply", "-f", &w1_bigger]);
-    assert!(configured.contains("widget.example.com/w1 configured"), "{configured}");
+    assert!(
+        configured.contains("widget.example.com/w1 configured"),
+        "{configured}"
+    );
     let w2 = server.write("w2.yaml", &widget("w2", "5", "red"));
     server.ok(&["create", "-f", &w2]);
 
@@ -118,7 +125,10 @@ fn custom_resources_with_kubectl() {
     let cells: Vec<&str> = first.split_whitespace().collect();
     assert_eq!(cells[..3], ["w1", "4", "blue"], "{table}");
     let short = server.ok(&["get", "wd", "w2"]);
-    assert!(short.lines().nth(1).is_some_and(|l| l.starts_with("w2 ")), "{short}");
+    assert!(
+        short.lines().nth(1).is_some_and(|l| l.starts_with("w2 ")),
+        "{short}"
+    );
 
     let yaml = server.ok(&["get", "widget", "w1", "-o", "yaml"]);
     assert!(yaml.contains("apiVersion: example.com/v1"), "{yaml}");
@@ -127,20 +137,49 @@ fn custom_resources_with_kubectl() {
     assert!(yaml.contains("replicas: 1"), "defaulted: {yaml}");
 
     let explain = server.ok(&["explain", "widget.spec"]);
-    assert!(explain.contains("KIND:") && explain.contains("Widget"), "{explain}");
-    assert!(explain.contains("What the widget should look like"), "{explain}");
-    assert!(explain.contains("size") && explain.contains("How big the widget is"), "{explain}");
+    assert!(
+        explain.contains("KIND:") && explain.contains("Widget"),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("What the widget should look like"),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("size") && explain.contains("How big the widget is"),
+        "{explain}"
+    );
 
     let patched = server.ok(&[
-        "patch", "widget", "w1", "--type", "merge", "-p", r#"{"spec":{"color":"red"}}"#,
+        "patch",
+        "widget",
+        "w1",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"color":"red"}}"#,
     ]);
-    assert!(patched.contains("widget.example.com/w1 patched"), "{patched}");
+    assert!(
+        patched.contains("widget.example.com/w1 patched"),
+        "{patched}"
+    );
     let color = server.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.color}"]);
     assert_eq!(color, "red");
     let refused = server.fails(&[
-        "patch", "widget", "w1", "--type", "strategic", "-p", r#"{"spec":{"color":"blue"}}"#,
+        "patch",
+        "widget",
+        "w1",
+        "--type",
+        "strategic",
+        "-p",
+        r#"{"spec":{"color":"blue"}}"#,
     ]);
-    assert!(refused.contains("UnsupportedMediaType") || refused.contains("415") || refused.contains("not supported"), "{refused}");
+    assert!(
+        refused.contains("UnsupportedMediaType")
+            || refused.contains("415")
+            || refused.contains("not supported"),
+        "{refused}"
+    );
 
     server.ok(&["scale", "widget", "w1", "--replicas", "3"]);
     let replicas = server.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.replicas}"]);
@@ -161,9 +200,15 @@ fn custom_resources_with_kubectl() {
     let deleted = server.ok(&["delete", "crd", "widgets.example.com"]);
     assert!(deleted.contains("deleted"), "{deleted}");
     let gone = server.fails(&["get", "crd", "widgets.example.com"]);
-    assert!(gone.contains("NotFound") || gone.contains("not found"), "{gone}");
+    assert!(
+        gone.contains("NotFound") || gone.contains("not found"),
+        "{gone}"
+    );
     let raw = server.kubectl(&["get", "--raw", "/apis/example.com/v1/widgets"]);
-    assert!(!raw.status.success(), "custom resources are no longer served");
+    assert!(
+        !raw.status.success(),
+        "custom resources are no longer served"
+    );
 
     // Re-created, it starts with no objects: the old ones were deleted.
     server.ok(&["apply", "-f", &crd]);
@@ -175,7 +220,10 @@ fn custom_resources_with_kubectl() {
         "crd/widgets.example.com",
     ]);
     server.wait_until("widgets are served again", || {
-        server.kubectl(&["get", "--raw", "/apis/example.com/v1/widgets"]).status.success()
+        server
+            .kubectl(&["get", "--raw", "/apis/example.com/v1/widgets"])
+            .status
+            .success()
     });
     let raw = server.ok(&["get", "--raw", "/apis/example.com/v1/widgets"]);
     assert!(raw.contains(r#""items":[]"#), "{raw}");

@@ -7,8 +7,9 @@
 //! - adds the `customresourcecleanup.apiextensions.k8s.io` finalizer and reports
 //!   `NamesAccepted` and `Established` conditions, `acceptedNames` and
 //!   `storedVersions` in its status;
-//! - once the CRD is deleted (terminating), deletes every custom object, then removes
-//!   the finalizer (so the CRD goes) and stops serving the resources.
+//! - once the CRD is deleted (terminating), refuses new objects, deletes every custom
+//!   object, then removes the finalizer (so the CRD goes) and stops serving the
+//!   resources.
 //!
 //! [`start`] reconciles every stored CRD before returning (so a restarted server
 //! serves its custom resources at once) and then follows the CRDs' watch cache in a
@@ -22,7 +23,9 @@ use serde_json::{json, Value};
 use skiff_core::status::ApiError;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::definition::{accepted_names, served_versions, CustomResourceVersion, CLEANUP_FINALIZER};
+use super::definition::{
+    accepted_names, served_versions, CustomResourceVersion, CLEANUP_FINALIZER,
+};
 use super::strategy::CustomResourceStrategy;
 use crate::registry::{meta, DeleteOptions, ListOptions, UpdateTarget, WriteOptions};
 use crate::server::{ApiServer, WeakApiServer};
@@ -148,7 +151,13 @@ impl Controller {
 
     async fn try_reconcile(&mut self, server: &ApiServer, crd: &Value) -> Result<(), ApiError> {
         let name = meta::name(crd).to_owned();
-        let versions = served_versions(crd).map_err(|e| ApiError::internal(&e.to_string()))?;
+        let mut versions = served_versions(crd).map_err(|e| ApiError::internal(&e.to_string()))?;
+        if meta::is_terminating(crd) {
+            // No new objects while the old ones are being deleted (405, as Kubernetes).
+            for v in &mut versions {
+                v.resource.verbs.retain(|verb| verb != "create");
+            }
+        }
         self.serve(server, &name, versions).await?;
         if meta::is_terminating(crd) {
             return self.clean_up(server, crd).await;
@@ -264,7 +273,13 @@ where
     };
     match crds
         .registry
-        .update_with(None, name, UpdateTarget::Internal, &WriteOptions::default(), transform)
+        .update_with(
+            None,
+            name,
+            UpdateTarget::Internal,
+            &WriteOptions::default(),
+            transform,
+        )
         .await
     {
         Ok(_) => Ok(()),
@@ -318,7 +333,10 @@ fn established_status(crd: &Value) -> Value {
 /// `current` status with `desired`'s fields and conditions merged in: a condition keeps
 /// its `lastTransitionTime` while its status does not change.
 fn merge_status(current: Option<&Value>, desired: &Value) -> Value {
-    let mut out = current.cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+    let mut out = current
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
     let mut conditions: Vec<Value> = out
         .get("conditions")
         .and_then(Value::as_array)
@@ -330,7 +348,10 @@ fn merge_status(current: Option<&Value>, desired: &Value) -> Value {
         .into_iter()
         .flatten()
     {
-        match conditions.iter_mut().find(|c| c.get("type") == cond.get("type")) {
+        match conditions
+            .iter_mut()
+            .find(|c| c.get("type") == cond.get("type"))
+        {
             Some(existing) if existing.get("status") == cond.get("status") => {
                 let since = existing.get("lastTransitionTime").cloned();
                 *existing = cond.clone();
@@ -366,7 +387,10 @@ mod tests {
             condition("NamesAccepted", "True", "NoConflicts", "ok")],
             "storedVersions": ["v1"]});
         let merged = merge_status(Some(&current), &desired);
-        assert_eq!(merged["conditions"][0]["lastTransitionTime"], "2020-01-01T00:00:00Z");
+        assert_eq!(
+            merged["conditions"][0]["lastTransitionTime"],
+            "2020-01-01T00:00:00Z"
+        );
         assert_eq!(merged["conditions"][0]["reason"], "InitialNamesAccepted");
         assert_eq!(merged["conditions"][1]["type"], "NamesAccepted");
         assert_eq!(merged["storedVersions"], json!(["v1"]));

@@ -80,7 +80,9 @@ pub fn decode(crd: &Value) -> Result<CustomResourceDefinition, CrdError> {
 /// alpha, higher numbers first, names that are not Kubernetes versions last by name.
 fn version_priority(name: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Reverse<u64>, String) {
     let parsed = name.strip_prefix('v').and_then(|rest| {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let major: u64 = rest[..digits].parse().ok()?;
         let tail = &rest[digits..];
         if tail.is_empty() {
@@ -100,7 +102,12 @@ fn version_priority(name: &str) -> (u8, std::cmp::Reverse<u64>, std::cmp::Revers
             std::cmp::Reverse(minor),
             String::new(),
         ),
-        None => (3, std::cmp::Reverse(0), std::cmp::Reverse(0), name.to_owned()),
+        None => (
+            3,
+            std::cmp::Reverse(0),
+            std::cmp::Reverse(0),
+            name.to_owned(),
+        ),
     }
 }
 
@@ -143,11 +150,13 @@ pub fn served_versions(crd: &Value) -> Result<Vec<CustomResourceVersion>, CrdErr
                 verbs: vec!["get".into(), "patch".into(), "update".into()],
             });
         }
-        let scale = subresources.and_then(|s| s.scale.as_ref()).map(|s| ScalePaths {
-            spec_replicas: s.spec_replicas_path.clone(),
-            status_replicas: s.status_replicas_path.clone(),
-            label_selector: s.label_selector_path.clone(),
-        });
+        let scale = subresources
+            .and_then(|s| s.scale.as_ref())
+            .map(|s| ScalePaths {
+                spec_replicas: s.spec_replicas_path.clone(),
+                status_replicas: s.status_replicas_path.clone(),
+                label_selector: s.label_selector_path.clone(),
+            });
         if scale.is_some() {
             subs.push(Subresource {
                 name: "scale".into(),
@@ -216,10 +225,18 @@ pub fn accepted_names(crd: &Value) -> Value {
         .unwrap_or_default()
         .to_owned();
     if let Some(map) = names.as_object_mut() {
-        if map.get("singular").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if map
+            .get("singular")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             map.insert("singular".into(), json!(kind.to_ascii_lowercase()));
         }
-        if map.get("listKind").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if map
+            .get("listKind")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             map.insert("listKind".into(), json!(format!("{kind}List")));
         }
     }
@@ -260,9 +277,14 @@ mod tests {
 
     #[test]
     fn versions_sort_like_kubernetes() {
-        let mut names = vec!["v1alpha1", "v1", "foo", "v2beta1", "v1beta2", "v2", "v1beta1"];
+        let mut names = vec![
+            "v1alpha1", "v1", "foo", "v2beta1", "v1beta2", "v2", "v1beta1",
+        ];
         names.sort_by_key(|n| version_priority(n));
-        assert_eq!(names, vec!["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]);
+        assert_eq!(
+            names,
+            vec!["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]
+        );
     }
 
     #[test]

@@ -104,7 +104,10 @@ mod tests {
         assert_eq!(lookup(&obj, "{.spec.replicas}").unwrap(), Some(&json!(3)));
         assert_eq!(lookup(&obj, ".spec.missing").unwrap(), None);
         assert!(lookup(&obj, "spec").is_err());
-        assert_eq!(field_names(".spec.replicas").unwrap(), vec!["spec", "replicas"]);
+        assert_eq!(
+            field_names(".spec.replicas").unwrap(),
+            vec!["spec", "replicas"]
+        );
         assert!(field_names(".spec.items[0]").is_err());
     }
 }

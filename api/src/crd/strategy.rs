@@ -48,10 +48,18 @@ fn default_crd(crd: &mut Value) {
             .unwrap_or_default()
             .to_owned();
         if !kind.is_empty() {
-            if names.get("singular").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if names
+                .get("singular")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 names.insert("singular".into(), json!(kind.to_ascii_lowercase()));
             }
-            if names.get("listKind").and_then(Value::as_str).is_none_or(str::is_empty) {
+            if names
+                .get("listKind")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
                 names.insert("listKind".into(), json!(format!("{kind}List")));
             }
         }
@@ -130,10 +138,7 @@ impl Strategy for CustomResourceStrategy {
         schema::prune(&self.version.schema, obj);
         schema::apply_defaults(&self.version.schema, obj);
         if let Some(map) = obj.as_object_mut() {
-            map.insert(
-                "apiVersion".into(),
-                json!(self.version.storage_api_version),
-            );
+            map.insert("apiVersion".into(), json!(self.version.storage_api_version));
         }
     }
 

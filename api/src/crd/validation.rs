@@ -56,7 +56,9 @@ pub fn validate_crd(crd: &Value) -> Vec<StatusCause> {
             &["Cluster", "Namespaced"],
         )),
     }
-    causes.extend(names_causes(crd.pointer("/spec/names").unwrap_or(&Value::Null)));
+    causes.extend(names_causes(
+        crd.pointer("/spec/names").unwrap_or(&Value::Null),
+    ));
     causes.extend(versions_causes(crd));
     match str_at(crd, "/spec/conversion/strategy") {
         "" | "None" => {}
@@ -81,11 +83,19 @@ fn names_causes(names: &Value) -> Vec<StatusCause> {
     if plural.is_empty() {
         causes.push(StatusCause::required("spec.names.plural"));
     } else if !is_dns1035_label(plural) {
-        causes.push(StatusCause::invalid_value("spec.names.plural", &json!(plural), DNS1035_MSG));
+        causes.push(StatusCause::invalid_value(
+            "spec.names.plural",
+            &json!(plural),
+            DNS1035_MSG,
+        ));
     }
     let singular = get("singular");
     if !singular.is_empty() && !is_dns1035_label(singular) {
-        causes.push(StatusCause::invalid_value("spec.names.singular", &json!(singular), DNS1035_MSG));
+        causes.push(StatusCause::invalid_value(
+            "spec.names.singular",
+            &json!(singular),
+            DNS1035_MSG,
+        ));
     }
     let kind = get("kind");
     if kind.is_empty() {
@@ -181,7 +191,11 @@ fn versions_causes(crd: &Value) -> Vec<StatusCause> {
         if name.is_empty() {
             causes.push(StatusCause::required(&format!("{at}.name")));
         } else if !is_dns1035_label(name) {
-            causes.push(StatusCause::invalid_value(&format!("{at}.name"), &json!(name), DNS1035_MSG));
+            causes.push(StatusCause::invalid_value(
+                &format!("{at}.name"),
+                &json!(name),
+                DNS1035_MSG,
+            ));
         } else if seen.contains(&name) {
             causes.push(StatusCause::duplicate(&format!("{at}.name"), &json!(name)));
         }
@@ -203,7 +217,11 @@ fn schema_causes(version: &Value, at: &str) -> Vec<StatusCause> {
         )];
     };
     if !schema.is_object() {
-        return vec![StatusCause::invalid_value(&field, schema, "must be an object")];
+        return vec![StatusCause::invalid_value(
+            &field,
+            schema,
+            "must be an object",
+        )];
     }
     let preserve = schema
         .get("x-kubernetes-preserve-unknown-fields")
@@ -252,9 +270,16 @@ fn scale_causes(version: &Value, at: &str) -> Vec<StatusCause> {
             let detail = if under.is_empty() {
                 "should be a json path under either .spec or .status".to_owned()
             } else {
-                format!("should be a json path under {}", under.trim_end_matches('.'))
+                format!(
+                    "should be a json path under {}",
+                    under.trim_end_matches('.')
+                )
             };
-            causes.push(StatusCause::invalid_value(&format!("{field}.{key}"), &json!(path), &detail));
+            causes.push(StatusCause::invalid_value(
+                &format!("{field}.{key}"),
+                &json!(path),
+                &detail,
+            ));
         }
     }
     causes
@@ -270,7 +295,11 @@ fn column_causes(version: &Value, at: &str) -> Vec<StatusCause> {
         .enumerate()
     {
         let field = format!("{at}.additionalPrinterColumns[{i}]");
-        if col.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if col
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             causes.push(StatusCause::required(&format!("{field}.name")));
         }
         let kind = col.get("type").and_then(Value::as_str).unwrap_or("");
@@ -301,7 +330,11 @@ pub fn validate_crd_update(new: &Value, old: &Value) -> Vec<StatusCause> {
     for (pointer, field) in [("/spec/scope", "spec.scope"), ("/spec/group", "spec.group")] {
         let (n, o) = (str_at(new, pointer), str_at(old, pointer));
         if n != o {
-            causes.push(StatusCause::invalid_value(field, &json!(n), "field is immutable"));
+            causes.push(StatusCause::invalid_value(
+                field,
+                &json!(n),
+                "field is immutable",
+            ));
         }
     }
     causes
@@ -339,13 +372,18 @@ mod tests {
         bad["spec"]["names"]["plural"] = json!("Widgets");
         let got = fields(&bad);
         assert!(got[0].starts_with("metadata.name: Invalid value: \"widgets.example.com\": must be spec.names.plural+\".\"+spec.group"), "{got:?}");
-        assert!(got[1].starts_with("spec.names.plural: Invalid value: \"Widgets\": a DNS-1035 label"), "{got:?}");
+        assert!(
+            got[1].starts_with("spec.names.plural: Invalid value: \"Widgets\": a DNS-1035 label"),
+            "{got:?}"
+        );
         let mut bad = crd();
         bad["spec"]["group"] = json!("example");
         bad["metadata"]["name"] = json!("widgets.example");
         assert_eq!(
             fields(&bad),
-            vec!["spec.group: Invalid value: \"example\": should be a domain with at least one dot"]
+            vec![
+                "spec.group: Invalid value: \"example\": should be a domain with at least one dot"
+            ]
         );
     }
 
@@ -376,14 +414,20 @@ mod tests {
     fn scope_and_scale_and_columns() {
         let mut bad = crd();
         bad["spec"]["scope"] = json!("Global");
-        bad["spec"]["versions"][0]["subresources"] = json!({"scale": {"specReplicasPath": ".replicas"}});
-        bad["spec"]["versions"][0]["additionalPrinterColumns"] = json!([{"name": "X", "type": "float", "jsonPath": ".spec.x"}]);
+        bad["spec"]["versions"][0]["subresources"] =
+            json!({"scale": {"specReplicasPath": ".replicas"}});
+        bad["spec"]["versions"][0]["additionalPrinterColumns"] =
+            json!([{"name": "X", "type": "float", "jsonPath": ".spec.x"}]);
         let got = fields(&bad);
         assert_eq!(got.len(), 4, "{got:?}");
         assert!(got[0].starts_with("spec.scope: Unsupported value: \"Global\""));
-        assert!(got[1].starts_with("spec.versions[0].subresources.scale.specReplicasPath: Invalid value"));
-        assert!(got[2].starts_with("spec.versions[0].subresources.scale.statusReplicasPath: Required"));
-        assert!(got[3].starts_with("spec.versions[0].additionalPrinterColumns[0].type: Unsupported value"));
+        assert!(got[1]
+            .starts_with("spec.versions[0].subresources.scale.specReplicasPath: Invalid value"));
+        assert!(
+            got[2].starts_with("spec.versions[0].subresources.scale.statusReplicasPath: Required")
+        );
+        assert!(got[3]
+            .starts_with("spec.versions[0].additionalPrinterColumns[0].type: Unsupported value"));
     }
 
     #[test]

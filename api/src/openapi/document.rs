@@ -88,7 +88,9 @@ pub fn group_version_document_with(
                     let meta_ref = meta
                         .get("$ref")
                         .and_then(Value::as_str)
-                        .unwrap_or("#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+                        .unwrap_or(
+                            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+                        )
                         .to_owned();
                     untyped
                         .entry(name.clone())

@@ -114,7 +114,12 @@ mod tests {
             column("Missing", "string", ".spec.nope"),
             column("Age", "date", ".metadata.creationTimestamp"),
         ];
-        let table = render(&columns, &json!({"kind": "WidgetList", "items": [obj]}), "v1", true);
+        let table = render(
+            &columns,
+            &json!({"kind": "WidgetList", "items": [obj]}),
+            "v1",
+            true,
+        );
         assert_eq!(table["columnDefinitions"][0]["name"], "Name");
         assert_eq!(table["columnDefinitions"][1]["type"], "integer");
         assert_eq!(

@@ -78,7 +78,10 @@ mod tests {
         }});
         let mut obj = json!({});
         apply_defaults(&schema, &mut obj);
-        assert_eq!(obj["spec"], json!({"replicas": 1, "mode": "fast", "opt": "x"}));
+        assert_eq!(
+            obj["spec"],
+            json!({"replicas": 1, "mode": "fast", "opt": "x"})
+        );
 
         let mut obj = json!({"spec": {"replicas": 3, "mode": null, "opt": null,
             "ports": [{"name": "http"}], "byName": {"a": {}}}});

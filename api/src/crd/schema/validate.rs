@@ -149,7 +149,10 @@ fn check_enum(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Status
     let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
     causes.push(StatusCause::new(
         "FieldValueNotSupported",
-        &format!("Unsupported value: {value}: supported values: {}", list.join(", ")),
+        &format!(
+            "Unsupported value: {value}: supported values: {}",
+            list.join(", ")
+        ),
         shown(path),
     ));
 }
@@ -168,7 +171,11 @@ fn check_number(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Stat
     if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
         let exclusive = flag(schema, "exclusiveMinimum");
         if n < min || (exclusive && n == min) {
-            let op = if exclusive { "greater than" } else { "greater than or equal to" };
+            let op = if exclusive {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
             causes.push(invalid(
                 path,
                 value,
@@ -179,7 +186,11 @@ fn check_number(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Stat
     if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
         let exclusive = flag(schema, "exclusiveMaximum");
         if n > max || (exclusive && n == max) {
-            let op = if exclusive { "less than" } else { "less than or equal to" };
+            let op = if exclusive {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
             causes.push(invalid(
                 path,
                 value,
@@ -212,13 +223,7 @@ fn check_number(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Stat
     }
 }
 
-fn check_string(
-    schema: &Value,
-    s: &str,
-    value: &Value,
-    path: &str,
-    causes: &mut Vec<StatusCause>,
-) {
+fn check_string(schema: &Value, s: &str, value: &Value, path: &str, causes: &mut Vec<StatusCause>) {
     let field = shown(path);
     let len = s.chars().count();
     if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
@@ -288,12 +293,7 @@ fn string_format_ok(format: &str, s: &str) -> bool {
     }
 }
 
-fn check_array(
-    schema: &Value,
-    items: &[Value],
-    path: &str,
-    causes: &mut Vec<StatusCause>,
-) {
+fn check_array(schema: &Value, items: &[Value], path: &str, causes: &mut Vec<StatusCause>) {
     let field = shown(path);
     if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
         if items.len() as u64 > max {
@@ -358,7 +358,10 @@ fn check_object(
             causes.push(invalid(
                 path,
                 &json!(map.len()),
-                format!("{} in body should have at least {min} properties", shown(path)),
+                format!(
+                    "{} in body should have at least {min} properties",
+                    shown(path)
+                ),
             ));
         }
     }
@@ -373,7 +376,10 @@ fn check_object(
         match additional {
             Some(extra @ Value::Object(_)) => check(extra, child, &child_at, causes),
             Some(Value::Bool(false)) if !flag(schema, "x-kubernetes-preserve-unknown-fields") => {
-                causes.push(StatusCause::forbidden(&child_at, "additional properties are not allowed"));
+                causes.push(StatusCause::forbidden(
+                    &child_at,
+                    "additional properties are not allowed",
+                ));
             }
             _ => {}
         }

@@ -51,22 +51,31 @@ fn a_valid_object_has_no_causes() {
 fn wrong_types_are_worded_like_kubernetes() {
     assert_eq!(
         messages(json!({"spec": {"size": "string"}})),
-        vec![r#"spec.size: Invalid value: "string": spec.size in body must be of type integer: "string""#]
+        vec![
+            r#"spec.size: Invalid value: "string": spec.size in body must be of type integer: "string""#
+        ]
     );
     assert_eq!(
         messages(json!({"spec": {"size": 1, "port": true}})),
-        vec![r#"spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean""#]
+        vec![
+            r#"spec.port: Invalid value: "boolean": spec.port in body must be of type integer,string: "boolean""#
+        ]
     );
     assert_eq!(
         messages(json!({"spec": {"size": 1, "name": null}})),
-        vec![r#"spec.name: Invalid value: "null": spec.name in body must be of type string: "null""#]
+        vec![
+            r#"spec.name: Invalid value: "null": spec.name in body must be of type string: "null""#
+        ]
     );
 }
 
 #[test]
 fn required_fields() {
     assert_eq!(messages(json!({})), vec!["spec: Required value"]);
-    assert_eq!(messages(json!({"spec": {}})), vec!["spec.size: Required value"]);
+    assert_eq!(
+        messages(json!({"spec": {}})),
+        vec!["spec.size: Required value"]
+    );
 }
 
 #[test]
@@ -98,8 +107,10 @@ fn bounds_lengths_patterns_enums_formats() {
 #[test]
 fn arrays_and_maps() {
     assert_eq!(
-        messages(json!({"spec": {"size": 1, "tags": ["a", 2, "c"], "labels": {"k": 1},
-            "strict": {"b": 1}}})),
+        messages(
+            json!({"spec": {"size": 1, "tags": ["a", 2, "c"], "labels": {"k": 1},
+            "strict": {"b": 1}}})
+        ),
         sorted(vec![
             "spec.tags: Too many: 3: must have at most 2 items",
             r#"spec.tags[1]: Invalid value: "integer": spec.tags[1] in body must be of type string: "integer""#,
