@@ -197,6 +197,16 @@ fn custom_resources_with_kubectl() {
         "{error}"
     );
 
+    let typo = server.write(
+        "typo.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: typo\nspec:\n  size: 1\n  colour: red\n",
+    );
+    let error = server.fails(&["apply", "-f", &typo]);
+    assert!(
+        error.contains(r#"strict decoding error: unknown field "spec.colour""#),
+        "{error}"
+    );
+
     let deleted = server.ok(&["delete", "crd", "widgets.example.com"]);
     assert!(deleted.contains("deleted"), "{deleted}");
     let gone = server.fails(&["get", "crd", "widgets.example.com"]);

@@ -27,12 +27,14 @@
 //! - [`schema`]: validation, pruning and defaulting of custom objects (pure functions).
 //! - [`DefinitionStrategy`] / [`CustomResourceStrategy`]: the registry strategies of
 //!   CRDs and of custom objects.
+//! - [`check_unknown_fields`]: `fieldValidation=Strict` for custom objects.
 //! - [`jsonpath`]: the simple JSONPaths of printer columns and scale paths.
 //! - `controller.rs`: reconciles CRD objects into served resources ([`start`]).
 //! - `openapi.rs`: the OpenAPI v3 schema of a custom resource ([`openapi_schema`]).
 
 mod controller;
 mod definition;
+mod field_validation;
 pub mod jsonpath;
 mod openapi;
 pub mod schema;
@@ -44,6 +46,7 @@ pub use definition::{
     accepted_names, decode, served_versions, CustomResourceVersion, PrinterColumn, ScalePaths,
     CLEANUP_FINALIZER,
 };
+pub use field_validation::check_unknown_fields;
 pub use openapi::openapi_schema;
 pub use strategy::{CustomResourceStrategy, DefinitionStrategy};
 pub use validation::{validate_crd, validate_crd_update};

@@ -93,6 +93,7 @@ pub async fn patch_object(
             &ctx.write_options(),
             |current| {
                 let patched = apply(patch_type, current, &patch, &gvk)?;
+                ctx.check_unknown_fields(&patched)?;
                 if meta::meta_str(&patched, "resourceVersion")
                     != meta::meta_str(current, "resourceVersion")
                 {

@@ -26,6 +26,15 @@ impl RequestContext {
         }
     }
 
+    /// `fieldValidation=Strict` for custom objects: 400 for undeclared fields.
+    pub fn check_unknown_fields(&self, obj: &Value) -> Result<(), ApiError> {
+        crate::crd::check_unknown_fields(
+            self.served.registry.strategy().as_ref(),
+            self.params.field_validation.as_deref(),
+            obj,
+        )
+    }
+
     /// The label and field selectors of the query.
     pub fn filter(&self) -> Result<ObjectFilter, ApiError> {
         ObjectFilter::parse(
@@ -112,6 +121,7 @@ pub async fn list(ctx: &RequestContext) -> Result<Response, ApiError> {
 /// POST to a collection.
 pub async fn create(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
     let obj = ctx.object_body(body).await?;
+    ctx.check_unknown_fields(&obj)?;
     let created = ctx
         .served
         .registry
@@ -127,6 +137,7 @@ pub async fn update(
     target: UpdateTarget,
 ) -> Result<Response, ApiError> {
     let obj = ctx.object_body(body).await?;
+    ctx.check_unknown_fields(&obj)?;
     let updated = ctx
         .served
         .registry
