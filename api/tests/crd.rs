@@ -844,3 +844,52 @@ async fn a_restarted_server_serves_existing_crds() {
     let (code, _) = second.get("/apis/example.com/v1beta1/widgets").await;
     assert_eq!(code, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn conflicting_names_are_not_accepted_until_freed() {
+    let t = full_server().await;
+    create_established(&t, widget_crd()).await;
+    let gizmos = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gizmos.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "gizmos", "kind": "Gizmo", "shortNames": ["wd"]},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+    });
+    let (code, _) = t.post(CRDS, gizmos).await;
+    assert_eq!(code, StatusCode::CREATED);
+    let crd = wait_for(
+        &t,
+        &format!("{CRDS}/gizmos.example.com"),
+        "NamesAccepted False",
+        |_, crd| condition(crd, "NamesAccepted").is_some_and(|c| c["status"] == "False"),
+    )
+    .await;
+    let names = condition(&crd, "NamesAccepted").unwrap();
+    assert_eq!(names["reason"], "ShortNamesConflict");
+    assert_eq!(names["message"], "\"wd\" is already in use");
+    assert_eq!(condition(&crd, "Established").unwrap()["status"], "False");
+    let (code, _) = t
+        .get("/apis/example.com/v1/namespaces/default/gizmos")
+        .await;
+    assert_eq!(
+        code,
+        StatusCode::NOT_FOUND,
+        "not served while its names conflict"
+    );
+
+    // Once the widgets CRD goes, the gizmos one is accepted.
+    t.delete(&format!("{CRDS}/widgets.example.com")).await;
+    wait_for(
+        &t,
+        &format!("{CRDS}/gizmos.example.com"),
+        "Established",
+        |_, crd| condition(crd, "Established").is_some_and(|c| c["status"] == "True"),
+    )
+    .await;
+    let (code, _) = t
+        .get("/apis/example.com/v1/namespaces/default/gizmos")
+        .await;
+    assert_eq!(code, StatusCode::OK);
+}

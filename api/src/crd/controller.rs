@@ -38,18 +38,19 @@ pub const CRD_GROUP: &str = "apiextensions.k8s.io";
 const CRD_VERSION: &str = "v1";
 const CRD_PLURAL: &str = "customresourcedefinitions";
 
-/// How often a terminating CRD whose objects are still going away is looked at again.
+/// How often a requeued CRD (objects still going away, names in conflict) is looked at
+/// again.
 const CLEANUP_RETRY: Duration = Duration::from_millis(500);
 
 /// What one CRD serves now.
 type ServedVersions = Vec<CustomResourceVersion>;
 
-/// The controller's state: what each CRD (by name) serves, and CRDs waiting for their
-/// objects to go.
+/// The controller's state: what each CRD (by name) serves, and CRDs to look at again
+/// soon (terminating ones whose objects are still going, ones whose names conflict).
 struct Controller {
     server: WeakApiServer,
     served: BTreeMap<String, ServedVersions>,
-    cleanup_pending: BTreeSet<String>,
+    requeue: BTreeSet<String>,
 }
 
 /// Serves the resources of every stored CRD, then starts the task that follows CRD
@@ -63,9 +64,17 @@ pub async fn start(server: &ApiServer) -> Result<(), ApiError> {
     let mut controller = Controller {
         server: server.downgrade(),
         served: BTreeMap::new(),
-        cleanup_pending: BTreeSet::new(),
+        requeue: BTreeSet::new(),
     };
-    for crd in &snapshot.objects {
+    // CRDs established before keep their names: they are served first.
+    let mut crds: Vec<&Arc<Value>> = snapshot.objects.iter().collect();
+    crds.sort_by_key(|crd| {
+        (
+            !is_established(crd),
+            meta::meta_str(crd, "creationTimestamp").to_owned(),
+        )
+    });
+    for crd in crds {
         controller.reconcile(server, crd).await;
     }
     tokio::spawn(controller.run(snapshot.events));
@@ -75,7 +84,7 @@ pub async fn start(server: &ApiServer) -> Result<(), ApiError> {
 impl Controller {
     async fn run(mut self, mut events: EventReceiver) {
         loop {
-            let retry = !self.cleanup_pending.is_empty();
+            let retry = !self.requeue.is_empty();
             tokio::select! {
                 event = events.recv() => {
                     let Some(server) = self.server.upgrade() else { return };
@@ -94,7 +103,7 @@ impl Controller {
                 }
                 _ = tokio::time::sleep(CLEANUP_RETRY), if retry => {
                     let Some(server) = self.server.upgrade() else { return };
-                    for name in self.cleanup_pending.clone() {
+                    for name in self.requeue.clone() {
                         let Some(crds) = server.find(CRD_GROUP, CRD_VERSION, CRD_PLURAL) else { return };
                         match crds.registry.try_get(None, &name).await {
                             Ok(Some(crd)) => self.reconcile(&server, &crd).await,
@@ -133,7 +142,7 @@ impl Controller {
 
     /// Stops serving what the CRD `name` served (it is gone from the store).
     fn forget(&mut self, server: &ApiServer, name: &str) {
-        self.cleanup_pending.remove(name);
+        self.requeue.remove(name);
         if let Some(versions) = self.served.remove(name) {
             for v in versions {
                 let r = &v.resource;
@@ -152,18 +161,33 @@ impl Controller {
     async fn try_reconcile(&mut self, server: &ApiServer, crd: &Value) -> Result<(), ApiError> {
         let name = meta::name(crd).to_owned();
         let mut versions = served_versions(crd).map_err(|e| ApiError::internal(&e.to_string()))?;
+        let conflict = self.name_conflict(&name, &versions);
+        let serving = self.served.contains_key(&name);
         if meta::is_terminating(crd) {
+            if conflict.is_some() && !serving {
+                // Never served: there are no objects to delete.
+                self.requeue.remove(&name);
+                return remove_finalizer(server, &name).await;
+            }
             // No new objects while the old ones are being deleted (405, as Kubernetes).
             for v in &mut versions {
                 v.resource.verbs.retain(|verb| verb != "create");
             }
-        }
-        self.serve(server, &name, versions).await?;
-        if meta::is_terminating(crd) {
+            self.serve(server, &name, versions).await?;
             return self.clean_up(server, crd).await;
         }
-        self.cleanup_pending.remove(&name);
-        let status = established_status(crd);
+        let status = match &conflict {
+            None => {
+                self.requeue.remove(&name);
+                self.serve(server, &name, versions).await?;
+                established_status(crd)
+            }
+            Some((reason, message)) => {
+                // Served before the conflict: keep serving what was accepted.
+                self.requeue.insert(name.clone());
+                not_accepted_status(reason, message, serving)
+            }
+        };
         update_crd(server, &name, |current| {
             let mut next = current.clone();
             let mut finalizers = meta::finalizers(&next);
@@ -175,6 +199,53 @@ impl Controller {
             Ok(next)
         })
         .await
+    }
+
+    /// A name of the CRD `name` that another served CRD of the same group already
+    /// uses: the condition's reason and message.
+    fn name_conflict(&self, name: &str, versions: &ServedVersions) -> Option<(String, String)> {
+        let ours = &versions.first()?.resource;
+        for (other_name, other) in &self.served {
+            let Some(theirs) = other.first().map(|v| &v.resource) else {
+                continue;
+            };
+            if other_name == name || theirs.group != ours.group {
+                continue;
+            }
+            let their_names: Vec<&str> = [theirs.plural.as_str(), theirs.singular.as_str()]
+                .into_iter()
+                .chain(theirs.short_names.iter().map(String::as_str))
+                .collect();
+            if theirs.kind == ours.kind {
+                return Some((
+                    "KindConflict".into(),
+                    format!("{:?} is already in use", ours.kind),
+                ));
+            }
+            if their_names.contains(&ours.plural.as_str()) {
+                return Some((
+                    "PluralConflict".into(),
+                    format!("{:?} is already in use", ours.plural),
+                ));
+            }
+            if their_names.contains(&ours.singular.as_str()) {
+                return Some((
+                    "SingularConflict".into(),
+                    format!("{:?} is already in use", ours.singular),
+                ));
+            }
+            if let Some(short) = ours
+                .short_names
+                .iter()
+                .find(|s| their_names.contains(&s.as_str()))
+            {
+                return Some((
+                    "ShortNamesConflict".into(),
+                    format!("{short:?} is already in use"),
+                ));
+            }
+        }
+        None
     }
 
     /// Makes the server serve exactly `versions` for the CRD `name`.
@@ -233,7 +304,7 @@ impl Controller {
                 terminating = remaining["items"].as_array().map_or(0, Vec::len),
                 "custom objects still terminating"
             );
-            self.cleanup_pending.insert(name.clone());
+            self.requeue.insert(name.clone());
             let message = "CustomResource deletion is in progress";
             return update_crd(server, &name, |current| {
                 let mut next = current.clone();
@@ -245,10 +316,20 @@ impl Controller {
             })
             .await;
         }
-        self.cleanup_pending.remove(&name);
+        self.requeue.remove(&name);
         self.forget(server, &name);
         remove_finalizer(server, &name).await
     }
+}
+
+/// Whether a CRD's status says it is established.
+fn is_established(crd: &Value) -> bool {
+    crd.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Established" && c["status"] == "True")
+        })
 }
 
 /// Removes the cleanup finalizer of the CRD `name` (deleting it when terminating).
@@ -328,6 +409,27 @@ fn established_status(crd: &Value) -> Value {
         "acceptedNames": accepted_names(crd),
         "storedVersions": stored,
     })
+}
+
+/// The status of a CRD whose names conflict with another's: not accepted, and
+/// established only if it was served before.
+fn not_accepted_status(reason: &str, message: &str, serving: bool) -> Value {
+    let established = if serving {
+        condition(
+            "Established",
+            "True",
+            "InitialNamesAccepted",
+            "the initial names have been accepted",
+        )
+    } else {
+        condition(
+            "Established",
+            "False",
+            "NotAccepted",
+            "not all names are accepted",
+        )
+    };
+    json!({"conditions": [condition("NamesAccepted", "False", reason, message), established]})
 }
 
 /// `current` status with `desired`'s fields and conditions merged in: a condition keeps
