@@ -879,6 +879,31 @@ async fn conflicting_names_are_not_accepted_until_freed() {
         "not served while its names conflict"
     );
 
+    // Built-in resources cannot be taken over.
+    let leases = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "leases.coordination.k8s.io",
+                     "annotations": {"api-approved.kubernetes.io": "unapproved, testing only"}},
+        "spec": {"group": "coordination.k8s.io", "scope": "Namespaced",
+            "names": {"plural": "leases", "kind": "FakeLease"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+    });
+    let (code, status) = t.post(CRDS, leases).await;
+    assert_eq!(code, StatusCode::CREATED, "{status}");
+    wait_for(
+        &t,
+        &format!("{CRDS}/leases.coordination.k8s.io"),
+        "PluralConflict",
+        |_, crd| condition(crd, "NamesAccepted").is_some_and(|c| c["reason"] == "PluralConflict"),
+    )
+    .await;
+    let (code, list) = t
+        .get("/apis/coordination.k8s.io/v1/namespaces/default/leases")
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(list["kind"], "LeaseList", "still the built-in");
+
     // Once the widgets CRD goes, the gizmos one is accepted.
     t.delete(&format!("{CRDS}/widgets.example.com")).await;
     wait_for(

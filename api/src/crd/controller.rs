@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use skiff_core::resource::builtin_resources;
 use skiff_core::status::ApiError;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -205,6 +206,16 @@ impl Controller {
     /// uses: the condition's reason and message.
     fn name_conflict(&self, name: &str, versions: &ServedVersions) -> Option<(String, String)> {
         let ours = &versions.first()?.resource;
+        let builtin = builtin_resources();
+        if builtin
+            .iter()
+            .any(|b| b.group == ours.group && b.plural == ours.plural)
+        {
+            return Some((
+                "PluralConflict".into(),
+                format!("{:?} is already in use by a built-in resource", ours.plural),
+            ));
+        }
         for (other_name, other) in &self.served {
             let Some(theirs) = other.first().map(|v| &v.resource) else {
                 continue;

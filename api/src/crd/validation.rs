@@ -47,6 +47,21 @@ pub fn validate_crd(crd: &Value) -> Vec<StatusCause> {
             "should be a domain with at least one dot",
         ));
     }
+    let protected = group == "k8s.io"
+        || group.ends_with(".k8s.io")
+        || group == "kubernetes.io"
+        || group.ends_with(".kubernetes.io");
+    let approved = crd
+        .pointer("/metadata/annotations/api-approved.kubernetes.io")
+        .and_then(Value::as_str)
+        .is_some_and(|a| !a.is_empty());
+    if protected && !approved {
+        causes.push(StatusCause::new(
+            "FieldValueRequired",
+            "Required value: protected groups must have approval annotation \"api-approved.kubernetes.io\", see https://github.com/kubernetes/enhancements/pull/1111",
+            "metadata.annotations[api-approved.kubernetes.io]",
+        ));
+    }
     match str_at(crd, "/spec/scope") {
         "" => causes.push(StatusCause::required("spec.scope")),
         "Cluster" | "Namespaced" => {}
@@ -428,6 +443,21 @@ mod tests {
         );
         assert!(got[3]
             .starts_with("spec.versions[0].additionalPrinterColumns[0].type: Unsupported value"));
+    }
+
+    #[test]
+    fn protected_groups_need_approval() {
+        let mut crd = crd();
+        crd["spec"]["group"] = json!("coordination.k8s.io");
+        crd["metadata"]["name"] = json!("widgets.coordination.k8s.io");
+        let got = fields(&crd);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("metadata.annotations[api-approved.kubernetes.io]: Required value")
+        );
+        crd["metadata"]["annotations"] =
+            json!({"api-approved.kubernetes.io": "https://example.com/pr/1"});
+        assert!(fields(&crd).is_empty());
     }
 
     #[test]
