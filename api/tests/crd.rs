@@ -561,6 +561,20 @@ async fn crds_themselves_are_validated() {
         vec!["spec.versions[1].schema.openAPIV3Schema"]
     );
 
+    // Schemas must be structural (a type on every field) and defaults must fit.
+    let mut bad = widget_crd();
+    bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["size"] = json!({"minimum": 1, "default": 0});
+    let (code, status) = t.post(CRDS, bad).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        cause_fields(&status),
+        vec![
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[size].type",
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[size].default",
+        ]
+    );
+
     let mut bad = widget_crd();
     bad["spec"]["scope"] = json!("Everywhere");
     let (code, _) = t.post(CRDS, bad).await;

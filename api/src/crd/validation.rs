@@ -242,7 +242,9 @@ fn schema_causes(version: &Value, at: &str) -> Vec<StatusCause> {
         .get("x-kubernetes-preserve-unknown-fields")
         .and_then(Value::as_bool)
         == Some(true);
-    match schema.get("type").and_then(Value::as_str) {
+    let mut causes = Vec::new();
+    structural_causes(schema, &field, true, &mut causes);
+    let root = match schema.get("type").and_then(Value::as_str) {
         Some("object") => Vec::new(),
         None | Some("") if preserve => Vec::new(),
         None | Some("") => vec![StatusCause::new(
@@ -255,6 +257,85 @@ fn schema_causes(version: &Value, at: &str) -> Vec<StatusCause> {
             &json!(other),
             "must be object at the root",
         )],
+    };
+    causes.extend(root);
+    causes
+}
+
+/// The structural-schema rules Kubernetes enforces on v1 CRDs, for the node `schema`
+/// at `field`: a type on every node (unless int-or-string or preserving unknown
+/// fields), `items` on arrays, not both `properties` and `additionalProperties`, and
+/// defaults that pass the node's own validation.
+fn structural_causes(schema: &Value, field: &str, root: bool, causes: &mut Vec<StatusCause>) {
+    let Some(node) = schema.as_object() else {
+        causes.push(StatusCause::invalid_value(
+            field,
+            schema,
+            "must be an object",
+        ));
+        return;
+    };
+    let flag = |name: &str| node.get(name).and_then(Value::as_bool) == Some(true);
+    let kind = node.get("type").and_then(Value::as_str).unwrap_or("");
+    if flag("x-kubernetes-int-or-string") {
+        if !kind.is_empty() {
+            causes.push(StatusCause::invalid_value(
+                &format!("{field}.type"),
+                &json!(kind),
+                "must be empty if x-kubernetes-int-or-string is true",
+            ));
+        }
+    } else if kind.is_empty() && !root && !flag("x-kubernetes-preserve-unknown-fields") {
+        causes.push(StatusCause::new(
+            "FieldValueRequired",
+            "Required value: must not be empty for specified object fields",
+            &format!("{field}.type"),
+        ));
+    } else if !kind.is_empty()
+        && !["object", "array", "string", "integer", "number", "boolean"].contains(&kind)
+    {
+        causes.push(StatusCause::not_supported(
+            &format!("{field}.type"),
+            &json!(kind),
+            &["array", "boolean", "integer", "number", "object", "string"],
+        ));
+    }
+    let properties = node.get("properties").and_then(Value::as_object);
+    let additional = node.get("additionalProperties").filter(|a| a.is_object());
+    if properties.is_some() && additional.is_some() {
+        causes.push(StatusCause::forbidden(
+            &format!("{field}.additionalProperties"),
+            "additionalProperties and properties are mutual exclusive",
+        ));
+    }
+    if kind == "array" && node.get("items").is_none() {
+        causes.push(StatusCause::new(
+            "FieldValueRequired",
+            "Required value: must be specified",
+            &format!("{field}.items"),
+        ));
+    }
+    if let Some(default) = node.get("default") {
+        for cause in crate::crd::schema::validate_value(schema, default, "default") {
+            causes.push(StatusCause {
+                field: format!("{field}.{}", cause.field),
+                ..cause
+            });
+        }
+    }
+    for (name, child) in properties.into_iter().flatten() {
+        structural_causes(child, &format!("{field}.properties[{name}]"), false, causes);
+    }
+    if let Some(extra) = additional {
+        structural_causes(
+            extra,
+            &format!("{field}.additionalProperties"),
+            false,
+            causes,
+        );
+    }
+    if let Some(items) = node.get("items") {
+        structural_causes(items, &format!("{field}.items"), false, causes);
     }
 }
 
@@ -443,6 +524,33 @@ mod tests {
         );
         assert!(got[3]
             .starts_with("spec.versions[0].additionalPrinterColumns[0].type: Unsupported value"));
+    }
+
+    #[test]
+    fn schemas_must_be_structural() {
+        let mut bad = crd();
+        bad["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = json!({
+            "type": "object",
+            "properties": {
+                "spec": {"properties": {
+                    "size": {"type": "integer", "default": "big"},
+                    "tags": {"type": "array"},
+                    "port": {"type": "string", "x-kubernetes-int-or-string": true},
+                    "free": {"x-kubernetes-preserve-unknown-fields": true},
+                }},
+            },
+        });
+        let at = "spec.versions[0].schema.openAPIV3Schema.properties[spec]";
+        let got = fields(&bad);
+        assert_eq!(
+            got,
+            vec![
+                format!("{at}.type: Required value: must not be empty for specified object fields"),
+                format!("{at}.properties[port].type: Invalid value: \"string\": must be empty if x-kubernetes-int-or-string is true"),
+                format!("{at}.properties[size].default: Invalid value: \"string\": default in body must be of type integer: \"string\""),
+                format!("{at}.properties[tags].items: Required value: must be specified"),
+            ]
+        );
     }
 
     #[test]
