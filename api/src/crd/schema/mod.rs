@@ -42,8 +42,9 @@ pub use validate::{validate, validate_value};
 
 use serde_json::Value;
 
-/// The object-metadata fields at the root of every custom object, which the schema
-/// neither prunes nor validates (the API server checks metadata itself).
+/// The type and metadata fields at the root of every custom object, which the schema
+/// does not validate (the API server checks metadata itself); `metadata` is pruned to
+/// ObjectMeta's fields.
 pub(crate) const ROOT_META_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 
 /// Whether a schema sets a boolean extension (`x-kubernetes-preserve-unknown-fields`).

@@ -34,6 +34,11 @@ fn walk(schema: &Value, value: &mut Value, path: &str, keep_meta: bool, dropped:
             for key in keys {
                 let at = child_path(path, &key);
                 if keep_meta && ROOT_META_FIELDS.contains(&key.as_str()) {
+                    if key == "metadata" {
+                        if let Some(Value::Object(meta)) = map.get_mut(&key) {
+                            prune_metadata(meta, &at, dropped);
+                        }
+                    }
                     continue;
                 }
                 if let Some(prop) = properties.and_then(|p| p.get(&key)) {
@@ -61,6 +66,41 @@ fn walk(schema: &Value, value: &mut Value, path: &str, keep_meta: bool, dropped:
     }
 }
 
+/// The fields of ObjectMeta; others are dropped from custom objects' metadata.
+const OBJECT_META_FIELDS: [&str; 15] = [
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+fn prune_metadata(
+    meta: &mut serde_json::Map<String, Value>,
+    path: &str,
+    dropped: &mut Vec<String>,
+) {
+    let unknown: Vec<String> = meta
+        .keys()
+        .filter(|k| !OBJECT_META_FIELDS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for key in unknown {
+        meta.remove(&key);
+        dropped.push(child_path(path, &key));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,7 +123,8 @@ mod tests {
     #[test]
     fn drops_undeclared_fields_at_every_level() {
         let mut obj = json!({
-            "apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+            "apiVersion": "example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w", "labels": {"a": "b"}, "bogus": 1},
             "spec": {"size": 1, "colour": "red", "labels": {"a": "b"},
                      "items": [{"a": "x", "b": "y"}], "free": {"any": {"thing": 1}},
                      "embedded": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "x": 1}},
@@ -93,9 +134,15 @@ mod tests {
         let dropped = pruned_fields(&schema(), &mut obj);
         assert_eq!(
             dropped,
-            vec!["spec.colour", "spec.items[0].b", "status.extra", "top"]
+            vec![
+                "metadata.bogus",
+                "spec.colour",
+                "spec.items[0].b",
+                "status.extra",
+                "top"
+            ]
         );
-        assert_eq!(obj["metadata"]["name"], "w");
+        assert_eq!(obj["metadata"], json!({"name": "w", "labels": {"a": "b"}}));
         assert_eq!(obj["spec"]["labels"]["a"], "b");
         assert_eq!(obj["spec"]["free"]["any"]["thing"], 1);
         assert_eq!(obj["spec"]["embedded"]["metadata"]["name"], "p");
