@@ -1,6 +1,6 @@
 //! CustomResourceDefinitions through the real kubectl: apply -f of a CRD, get crd,
 //! apply -f of a custom object (twice), get by plural and short name with the printer
-//! columns, get -o yaml, explain, patch --type merge, scale, an invalid object refused
+//! columns, get all (categories), describe, get -o yaml, explain, patch --type merge, scale, an invalid object refused
 //! with kubectl's error, and delete crd removing the objects. Skips when kubectl is
 //! missing.
 
@@ -20,6 +20,7 @@ spec:
     singular: widget
     kind: Widget
     shortNames: [wd]
+    categories: [all]
   versions:
   - name: v1
     served: true
@@ -128,6 +129,14 @@ fn custom_resources_with_kubectl() {
     assert!(
         short.lines().nth(1).is_some_and(|l| l.starts_with("w2 ")),
         "{short}"
+    );
+
+    let all = server.ok(&["get", "all"]);
+    assert!(all.contains("widget.example.com/w1"), "category all: {all}");
+    let described = server.ok(&["describe", "widget", "w1"]);
+    assert!(
+        described.contains("Name:") && described.contains("w1") && described.contains("Size:"),
+        "{described}"
     );
 
     let yaml = server.ok(&["get", "widget", "w1", "-o", "yaml"]);
