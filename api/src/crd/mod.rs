@@ -23,13 +23,14 @@
 //!
 //! # Organization
 //! - [`definition`](served_versions): what a CRD serves ([`CustomResourceVersion`]).
-//! - [`validate_crd`]: validation of CRD objects.
+//! - [`validate_crd`]: validation of CRD objects (`structural.rs`: the schema rules).
 //! - [`schema`]: validation, pruning and defaulting of custom objects (pure functions).
 //! - [`DefinitionStrategy`] / [`CustomResourceStrategy`]: the registry strategies of
 //!   CRDs and of custom objects.
 //! - [`check_unknown_fields`]: `fieldValidation=Strict` for custom objects.
 //! - [`jsonpath`]: the simple JSONPaths of printer columns and scale paths.
-//! - `controller.rs`: reconciles CRD objects into served resources ([`start`]).
+//! - `controller.rs`: reconciles CRD objects into served resources ([`start`]);
+//!   `status.rs`: the conditions and names it reports.
 //! - `openapi.rs`: the OpenAPI v3 schema of a custom resource ([`openapi_schema`]).
 
 mod controller;
@@ -38,7 +39,9 @@ mod field_validation;
 pub mod jsonpath;
 mod openapi;
 pub mod schema;
+mod status;
 mod strategy;
+mod structural;
 mod validation;
 
 pub use controller::{start, CRD_GROUP};
