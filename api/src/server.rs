@@ -215,19 +215,20 @@ impl ApiServer {
         Ok(())
     }
 
-    /// Stops serving a resource (its CRD was deleted). Stored objects stay in the store.
+    /// Stops serving a resource (its CRD was deleted) and ends its watches. Stored
+    /// objects stay in the store.
     pub fn remove_resource(&self, group: &str, version: &str, plural: &str) {
         let mut table = self.inner.served.write().unwrap_or_else(|p| p.into_inner());
-        let next: Vec<_> = table
-            .iter()
-            .filter(|s| {
-                !(s.resource.group == group
-                    && s.resource.version == version
-                    && s.resource.plural == plural)
-            })
-            .cloned()
-            .collect();
-        *table = Arc::new(next);
+        let (removed, kept): (Vec<_>, Vec<_>) = table.iter().cloned().partition(|s| {
+            s.resource.group == group
+                && s.resource.version == version
+                && s.resource.plural == plural
+        });
+        *table = Arc::new(kept);
+        drop(table);
+        for served in removed {
+            served.cache.close_watches();
+        }
     }
 
     /// The descriptors of every resource served now (changes as resources are added).

@@ -758,6 +758,16 @@ async fn watches_of_custom_resources() {
         seen.push(event["type"].as_str().unwrap().to_owned());
     }
     assert_eq!(seen, vec!["ADDED", "MODIFIED", "DELETED"]);
+
+    // Deleting the CRD ends the watch.
+    t.delete(&format!("{CRDS}/widgets.example.com")).await;
+    loop {
+        match watch.next_within(Duration::from_secs(10)).await {
+            Ok(None) => break,
+            Ok(Some(event)) => assert_eq!(event["type"], "BOOKMARK", "{event}"),
+            Err(()) => panic!("the watch did not end after its CRD was deleted"),
+        }
+    }
 }
 
 #[tokio::test]

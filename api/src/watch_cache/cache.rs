@@ -209,6 +209,16 @@ impl WatchCache {
         Ok((backlog, self.shared.events.subscribe()))
     }
 
+    /// Ends every current watch (their streams close; clients re-watch or give up),
+    /// as when the resource stops being served.
+    pub fn close_watches(&self) {
+        let state = lock(&self.shared.state);
+        let _ = self.shared.events.send(Arc::new(CachedEvent {
+            kind: EventKind::Reset,
+            ..CachedEvent::progress(state.revision)
+        }));
+    }
+
     /// How many watchers are subscribed.
     pub fn watchers(&self) -> usize {
         self.shared.events.receiver_count()
