@@ -1,4 +1,5 @@
-//! CustomResourceDefinitions through the real kubectl: apply -f of a CRD, get crd,
+//! CustomResourceDefinitions through the real kubectl: apply -f of a CRD (and of a
+//! changed one), get crd,
 //! apply -f of a custom object (twice), get by plural and short name with the printer
 //! columns, get all (categories), describe, get -o yaml, explain, patch --type merge, scale, an invalid object refused
 //! with kubectl's error, and delete crd removing the objects. Skips when kubectl is
@@ -130,6 +131,23 @@ fn custom_resources_with_kubectl() {
         short.lines().nth(1).is_some_and(|l| l.starts_with("w2 ")),
         "{short}"
     );
+
+    // Applying a changed CRD changes what is served: a new printer column.
+    let changed = server.write(
+        "crd2.yaml",
+        &CRD.replace(
+            "    - name: Age\n",
+            "    - name: Replicas\n      type: integer\n      jsonPath: .spec.replicas\n    - name: Age\n",
+        ),
+    );
+    let configured = server.ok(&["apply", "-f", &changed]);
+    assert!(
+        configured.contains("widgets.example.com configured"),
+        "{configured}"
+    );
+    server.wait_until("the new column is served", || {
+        headers(&server.ok(&["get", "widgets"])) == ["NAME", "SIZE", "COLOR", "REPLICAS", "AGE"]
+    });
 
     let all = server.ok(&["get", "all"]);
     assert!(all.contains("widget.example.com/w1"), "category all: {all}");
