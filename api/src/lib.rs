@@ -11,6 +11,8 @@
 //! - [`strategy`]: the per-kind data of the generic registry (defaulting, validation,
 //!   status split, field selectors).
 //! - [`handler`]: HTTP: paths, query parameters, bodies, verbs, subresources, errors.
+//! - [`crd`]: CustomResourceDefinitions: custom resources served as their CRDs come
+//!   and go.
 //! - [`watch_cache`]: one store watch per resource feeding a window of recent events
 //!   that serves every watch.
 //! - [`ApiServer::client`]: a `skiff_core::client::Client` calling the server
@@ -33,6 +35,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod crd;
 pub mod discovery;
 pub mod handler;
 mod in_process;
@@ -50,4 +53,4 @@ pub mod tls;
 pub mod watch_cache;
 
 pub use in_process::InProcessClient;
-pub use server::{ApiServer, ApiServerConfig, ServedResource};
+pub use server::{ApiServer, ApiServerConfig, ServedResource, WeakApiServer};

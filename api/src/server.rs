@@ -13,7 +13,7 @@ use skiff_store::KvStore;
 
 use crate::handler::{self, ResponseTransform};
 use crate::registry::{Registry, WriteOptions};
-use crate::strategy::strategy_for;
+use crate::strategy::{strategy_for, Strategy};
 use crate::watch_cache::{WatchCache, WatchCacheConfig};
 
 /// Settings of the API server.
@@ -79,6 +79,20 @@ pub struct ApiServer {
     inner: Arc<Inner>,
 }
 
+/// A handle on an [`ApiServer`] that does not keep it alive (for the server's own
+/// background tasks, which end with it).
+#[derive(Clone)]
+pub struct WeakApiServer {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl WeakApiServer {
+    /// The server, if it still exists.
+    pub fn upgrade(&self) -> Option<ApiServer> {
+        self.inner.upgrade().map(|inner| ApiServer { inner })
+    }
+}
+
 impl std::fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiServer").finish_non_exhaustive()
@@ -117,9 +131,17 @@ impl ApiServer {
             }),
         };
         for resource in builtin_resources() {
-            server.add_resource(resource).await?;
+            if resource.group == crate::crd::CRD_GROUP {
+                let strategy = Arc::new(crate::crd::DefinitionStrategy::new(&resource));
+                server
+                    .add_resource_with_strategy(resource, strategy)
+                    .await?;
+            } else {
+                server.add_resource(resource).await?;
+            }
         }
         server.create_initial_namespaces().await?;
+        crate::crd::start(&server).await?;
         Ok(server)
     }
 
@@ -146,19 +168,31 @@ impl ApiServer {
     /// starts its watch cache. Replaces a resource with the same group, version and
     /// plural.
     pub async fn add_resource(&self, resource: ApiResource) -> Result<(), ApiError> {
+        let strategy = Arc::new(strategy_for(&resource));
+        self.add_resource_with_strategy(resource, strategy).await
+    }
+
+    /// Serves a resource with its own [`Strategy`] (custom resources: schema
+    /// validation, pruning, defaulting). Replaces a resource with the same group,
+    /// version and plural.
+    pub async fn add_resource_with_strategy(
+        &self,
+        resource: ApiResource,
+        strategy: Arc<dyn Strategy>,
+    ) -> Result<(), ApiError> {
         let builtin = builtin_resources();
         let prefix = storage_prefix(&resource, &builtin);
-        let strategy = Arc::new(strategy_for(&resource));
         let registry = Arc::new(Registry::new(
             self.inner.store.clone(),
             resource.clone(),
             prefix.clone(),
             strategy,
         ));
-        let cache = WatchCache::start(
+        let cache = WatchCache::start_as(
             self.inner.store.clone(),
             prefix,
             self.inner.config.watch_cache.clone(),
+            Some(resource.api_version()),
         )
         .await?;
         let served = Arc::new(ServedResource {
@@ -181,19 +215,20 @@ impl ApiServer {
         Ok(())
     }
 
-    /// Stops serving a resource (its CRD was deleted). Stored objects stay in the store.
+    /// Stops serving a resource (its CRD was deleted) and ends its watches. Stored
+    /// objects stay in the store.
     pub fn remove_resource(&self, group: &str, version: &str, plural: &str) {
         let mut table = self.inner.served.write().unwrap_or_else(|p| p.into_inner());
-        let next: Vec<_> = table
-            .iter()
-            .filter(|s| {
-                !(s.resource.group == group
-                    && s.resource.version == version
-                    && s.resource.plural == plural)
-            })
-            .cloned()
-            .collect();
-        *table = Arc::new(next);
+        let (removed, kept): (Vec<_>, Vec<_>) = table.iter().cloned().partition(|s| {
+            s.resource.group == group
+                && s.resource.version == version
+                && s.resource.plural == plural
+        });
+        *table = Arc::new(kept);
+        drop(table);
+        for served in removed {
+            served.cache.close_watches();
+        }
     }
 
     /// The descriptors of every resource served now (changes as resources are added).
@@ -220,6 +255,13 @@ impl ApiServer {
                     && s.resource.plural == plural
             })
             .cloned()
+    }
+
+    /// A handle that does not keep the server alive.
+    pub fn downgrade(&self) -> WeakApiServer {
+        WeakApiServer {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// The store under the server.

@@ -20,6 +20,12 @@ use crate::serve::status_response;
 pub trait ResourceSource: Send + Sync + 'static {
     /// Every resource currently served.
     fn resources(&self) -> Vec<ApiResource>;
+
+    /// What the CRDs say about the custom resources among them (their schemas, for
+    /// OpenAPI); none by default.
+    fn custom_resources(&self) -> Vec<crate::crd::CustomResourceVersion> {
+        Vec::new()
+    }
 }
 
 impl ResourceSource for Vec<ApiResource> {

@@ -21,6 +21,18 @@ pub trait ResponseTransform: Send + Sync {
         accept: &str,
         body: &Value,
     ) -> Option<Result<(Value, String), ApiError>>;
+
+    /// Like [`transform`](Self::transform), given the whole served resource, whose
+    /// strategy knows what a custom resource's CRD says (printer columns). The default
+    /// calls `transform`.
+    fn transform_served(
+        &self,
+        served: &crate::ServedResource,
+        accept: &str,
+        body: &Value,
+    ) -> Option<Result<(Value, String), ApiError>> {
+        self.transform(&served.resource, accept, body)
+    }
 }
 
 /// A JSON response.

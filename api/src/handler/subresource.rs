@@ -9,6 +9,7 @@ use skiff_core::status::{success_status, ApiError};
 
 use super::patch::{apply, patch_body, patch_object};
 use super::{response, RequestContext};
+use crate::crd::{jsonpath, ScalePaths};
 use crate::registry::{meta, DeleteOptions, UpdateTarget};
 
 /// Handles `{object}/{sub}`.
@@ -36,12 +37,18 @@ pub async fn handle(
                 .registry
                 .get(ctx.namespace.as_deref(), ctx.object_name()?)
                 .await?;
-            Ok(response::json(StatusCode::OK, &scale_of(&obj)))
+            Ok(response::json(
+                StatusCode::OK,
+                &scale_of(&obj, &scale_paths(ctx)),
+            ))
         }
         ("scale", &Method::PUT) => {
             let scale = ctx.object_body(body).await?;
             let updated = write_scale(ctx, |_| Ok(scale.clone())).await?;
-            Ok(response::json(StatusCode::OK, &scale_of(&updated)))
+            Ok(response::json(
+                StatusCode::OK,
+                &scale_of(&updated, &scale_paths(ctx)),
+            ))
         }
         ("scale", &Method::PATCH) => {
             let (patch_type, patch) = patch_body(ctx, body).await?;
@@ -52,7 +59,10 @@ pub async fn handle(
                 apply(patch_type, current, &patch, &scale_gvk)
             })
             .await?;
-            Ok(response::json(StatusCode::OK, &scale_of(&updated)))
+            Ok(response::json(
+                StatusCode::OK,
+                &scale_of(&updated, &scale_paths(ctx)),
+            ))
         }
         ("binding", &Method::POST) => bind(ctx, body).await,
         ("eviction", &Method::POST) => evict(ctx, body).await,
@@ -68,8 +78,20 @@ pub async fn handle(
     }
 }
 
-/// The autoscaling/v1 Scale of a workload.
-pub fn scale_of(obj: &Value) -> Value {
+/// Where the resource's Scale reads and writes: the built-in workloads' paths, or a
+/// custom resource's `subresources.scale`.
+fn scale_paths(ctx: &RequestContext) -> ScalePaths {
+    ctx.served
+        .registry
+        .strategy()
+        .custom_resource()
+        .and_then(|c| c.scale.clone())
+        .unwrap_or_else(ScalePaths::builtin)
+}
+
+/// The autoscaling/v1 Scale of a workload, read at `paths`.
+pub fn scale_of(obj: &Value, paths: &ScalePaths) -> Value {
+    let at = |path: &str| jsonpath::lookup(obj, path).ok().flatten();
     let m = &obj["metadata"];
     let mut metadata = json!({});
     for f in [
@@ -87,10 +109,13 @@ pub fn scale_of(obj: &Value) -> Value {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": metadata,
-        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+        "spec": {"replicas": at(&paths.spec_replicas).and_then(Value::as_i64).unwrap_or(0)},
         "status": {
-            "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
-            "selector": selector_string(obj.pointer("/spec/selector")),
+            "replicas": at(&paths.status_replicas).and_then(Value::as_i64).unwrap_or(0),
+            "selector": match paths.label_selector.as_deref().and_then(at) {
+                Some(Value::String(s)) => s.clone(),
+                other => selector_string(other),
+            },
         },
     })
 }
@@ -139,6 +164,10 @@ where
 {
     let name = ctx.object_name()?.to_owned();
     let qualified = ctx.served.registry.qualified();
+    let paths = scale_paths(ctx);
+    let replicas_path = jsonpath::field_names(&paths.spec_replicas)
+        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    let replicas_path: Vec<&str> = replicas_path.iter().map(String::as_str).collect();
     ctx.served
         .registry
         .update_with(
@@ -147,7 +176,7 @@ where
             UpdateTarget::Main,
             &ctx.write_options(),
             |current| {
-                let scale = desired(&scale_of(current))?;
+                let scale = desired(&scale_of(current, &paths))?;
                 let rv = meta::meta_str(&scale, "resourceVersion");
                 if !rv.is_empty() && rv != meta::meta_str(current, "resourceVersion") {
                     return Err(ApiError::conflict(
@@ -169,7 +198,7 @@ where
                     ));
                 }
                 let mut next = current.clone();
-                meta::set_path(&mut next, &["spec", "replicas"], replicas)?;
+                meta::set_path(&mut next, &replicas_path, replicas)?;
                 Ok(next)
             },
         )

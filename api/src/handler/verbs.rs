@@ -109,7 +109,7 @@ impl RequestContext {
     /// asks for another representation.
     pub fn respond(&self, status: StatusCode, obj: &Value) -> Result<Response, ApiError> {
         if let Some(transform) = &self.server.config().response_transform {
-            if let Some(result) = transform.transform(&self.served.resource, &self.accept, obj) {
+            if let Some(result) = transform.transform_served(&self.served, &self.accept, obj) {
                 let (body, content_type) = result?;
                 return Ok(response::json_bytes(
                     status,

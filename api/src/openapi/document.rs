@@ -7,6 +7,8 @@ use serde_json::{json, Map, Value};
 use skiff_core::resource::{join_api_version, ApiResource};
 
 use super::types::typed_kinds;
+use crate::crd::{openapi_schema, CustomResourceVersion};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Subresources that are not object-shaped (streams, proxies): left out of the paths.
 const STREAMING_SUBRESOURCES: [&str; 5] = ["log", "exec", "attach", "portforward", "proxy"];
@@ -41,6 +43,17 @@ pub fn group_version_document(
     group: &str,
     version: &str,
 ) -> Option<Value> {
+    group_version_document_with(resources, &[], group, version)
+}
+
+/// [`group_version_document`], with the schemas of custom resources taken from their
+/// CRDs (`custom`) instead of an any-fields object.
+pub fn group_version_document_with(
+    resources: &[ApiResource],
+    custom: &[CustomResourceVersion],
+    group: &str,
+    version: &str,
+) -> Option<Value> {
     let served: Vec<&ApiResource> = resources
         .iter()
         .filter(|r| r.group == group && r.version == version)
@@ -67,6 +80,23 @@ pub fn group_version_document(
             }
             None => {
                 let name = untyped_schema_name(g, v, k);
+                let crd = custom.iter().find(|c| {
+                    c.resource.group == g && c.resource.version == v && c.resource.kind == k
+                });
+                if let Some(crd) = crd {
+                    let meta = generator.subschema_for::<ObjectMeta>();
+                    let meta_ref = meta
+                        .get("$ref")
+                        .and_then(Value::as_str)
+                        .unwrap_or(
+                            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+                        )
+                        .to_owned();
+                    untyped
+                        .entry(name.clone())
+                        .or_insert_with(|| openapi_schema(crd, &meta_ref));
+                    return format!("#/components/schemas/{name}");
+                }
                 untyped.entry(name.clone()).or_insert_with(|| {
                     json!({
                         "type": "object",

@@ -17,12 +17,16 @@
 //!   strategic merge patch: the schemas lack the `x-kubernetes-patch-*` extensions, so
 //!   kubectl must keep using its compiled-in patch metadata.
 //!
-//! Resources without a k8s-openapi type (custom resources) get an object schema that
-//! accepts any fields (`x-kubernetes-preserve-unknown-fields`).
+//! Custom resources get their CRD's `openAPIV3Schema` (with `apiVersion`, `kind` and
+//! `metadata` added), so `kubectl explain` works on them; other resources without a
+//! k8s-openapi type get an object schema that accepts any fields
+//! (`x-kubernetes-preserve-unknown-fields`).
 
 mod document;
 mod routes;
 mod types;
 
-pub use document::{group_version_document, group_version_path, index_document};
+pub use document::{
+    group_version_document, group_version_document_with, group_version_path, index_document,
+};
 pub use routes::{router, OpenApiCache};

@@ -10,13 +10,15 @@ use axum::routing::get;
 use skiff_core::resource::ApiResource;
 use skiff_core::status::ApiError;
 
-use super::{group_version_document, group_version_path, index_document};
+use super::{group_version_document_with, group_version_path, index_document};
+use crate::crd::CustomResourceVersion;
 use crate::discovery::ResourceSource;
 use crate::serve::status_response;
 
 /// Documents for one set of served resources: path -> (hash, JSON bytes).
 struct Built {
     resources: Vec<ApiResource>,
+    custom: Vec<CustomResourceVersion>,
     documents: BTreeMap<String, (String, Arc<Vec<u8>>)>,
 }
 
@@ -40,12 +42,13 @@ impl OpenApiCache {
 
     fn current(&self) -> Arc<Built> {
         let resources = self.source.resources();
+        let custom = self.source.custom_resources();
         let mut guard = match self.built.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         if let Some(built) = guard.as_ref() {
-            if built.resources == resources {
+            if built.resources == resources && built.custom == custom {
                 return built.clone();
             }
         }
@@ -58,7 +61,7 @@ impl OpenApiCache {
             }
         }
         for (group, version) in group_versions {
-            if let Some(doc) = group_version_document(&resources, &group, &version) {
+            if let Some(doc) = group_version_document_with(&resources, &custom, &group, &version) {
                 let bytes = serde_json::to_vec(&doc).unwrap_or_default();
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
                 bytes.hash(&mut hasher);
@@ -71,6 +74,7 @@ impl OpenApiCache {
         }
         let built = Arc::new(Built {
             resources,
+            custom,
             documents,
         });
         *guard = Some(built.clone());

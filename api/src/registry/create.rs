@@ -148,7 +148,7 @@ impl Registry {
             self.check_namespace_open(&ns).await?;
         }
         if opts.dry_run {
-            return Ok(obj);
+            return Ok(self.served_version(obj));
         }
         for _ in 0..GENERATE_ATTEMPTS {
             let name = meta::name(&obj).to_owned();
@@ -169,7 +169,7 @@ impl Registry {
                     "resourceVersion",
                     &resp.header.revision.to_string(),
                 );
-                return Ok(obj);
+                return Ok(self.served_version(obj));
             }
             if !generate {
                 return Err(ApiError::already_exists(&self.qualified(), &name));

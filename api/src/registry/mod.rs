@@ -173,9 +173,19 @@ impl Registry {
     }
 
     /// A stored value as an object, with `metadata.resourceVersion` set from the key's
-    /// mod revision.
+    /// mod revision and the registry's `apiVersion` (the versions of a custom resource
+    /// share one storage location; conversion `None` only rewrites `apiVersion`).
     pub fn decode(&self, kv: &KeyValue) -> Result<Value, ApiError> {
-        decode_object(kv)
+        Ok(self.served_version(decode_object(kv)?))
+    }
+
+    /// `obj` with this registry's `apiVersion` (objects are stored in a custom
+    /// resource's storage version, and answered in the version asked for).
+    pub fn served_version(&self, mut obj: Value) -> Value {
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("apiVersion".into(), self.resource.api_version().into());
+        }
+        obj
     }
 }
 

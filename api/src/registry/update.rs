@@ -101,10 +101,10 @@ impl Registry {
             let desired = transform(&old)?;
             let new = self.prepare_update(&old, desired, target, opts)?;
             if encode_object(&new) == encode_object(&old) || opts.dry_run {
-                return Ok(new);
+                return Ok(self.served_version(new));
             }
             if let Some(done) = self.commit(&key, kv.mod_revision, new).await? {
-                return Ok(done);
+                return Ok(self.served_version(done));
             }
         }
         Err(ApiError::conflict(

@@ -17,6 +17,13 @@ impl ResourceSource for ApiServer {
     fn resources(&self) -> Vec<ApiResource> {
         ApiServer::resources(self)
     }
+
+    fn custom_resources(&self) -> Vec<crate::crd::CustomResourceVersion> {
+        self.served()
+            .iter()
+            .filter_map(|s| s.registry.strategy().custom_resource().cloned())
+            .collect()
+    }
 }
 
 /// The parts [`app_router`] puts together.

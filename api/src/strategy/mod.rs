@@ -64,6 +64,12 @@ pub trait Strategy: Send + Sync {
         let _ = obj;
         Vec::new()
     }
+
+    /// What a custom resource's CRD says about this version (schema, scale paths,
+    /// printer columns); `None` for built-in kinds.
+    fn custom_resource(&self) -> Option<&crate::crd::CustomResourceVersion> {
+        None
+    }
 }
 
 /// The generic [`Strategy`]: the same code for every kind, parameterised by the kind's

@@ -315,6 +315,15 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                     },
                 ];
             }
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => (
+                vec![Column {
+                    format: "date-time",
+                    ..col("Created At", "date", 0, |o, _| {
+                        json!(str_at(o, "metadata.creationTimestamp", ""))
+                    })
+                }],
+                vec![],
+            ),
             ("coordination.k8s.io", "Lease") => (
                 vec![
                     col("Holder", "string", 0, |o, _| {

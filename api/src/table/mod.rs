@@ -7,15 +7,20 @@
 //! is the object's `PartialObjectMetadata` (kubectl needs names, namespaces and labels
 //! from it).
 //!
+//! Custom resources get the Name column and their CRD's `additionalPrinterColumns`
+//! (`printer.rs`).
+//!
 //! # Organization
 //! - [`columns_for`]: the column definitions and cell functions of a kind.
 //! - [`human_duration`]: ages printed as kubectl prints them (`5s`, `3m12s`, `4d`).
 
 mod cells;
 mod columns;
+mod printer;
 
 pub use cells::human_duration;
 pub use columns::{columns_for, Column};
+pub use printer::render as render_custom;
 
 use serde_json::{json, Value};
 use skiff_core::resource::ApiResource;
@@ -61,6 +66,26 @@ pub fn render(
     include_object: bool,
 ) -> Value {
     let columns = columns_for(resource);
+    build(
+        columns.iter().map(Column::definition).collect(),
+        &|obj, now| columns.iter().map(|c| (c.cell)(obj, now)).collect(),
+        body,
+        table_version,
+        include_object,
+    )
+}
+
+/// The cells of one row, from the object and the current time.
+type RowFn<'a> = &'a dyn Fn(&Value, chrono::DateTime<chrono::Utc>) -> Vec<Value>;
+
+/// A Table of `body` (one object or a list) with these column definitions and cells.
+fn build(
+    definitions: Vec<Value>,
+    row_cells: RowFn<'_>,
+    body: &Value,
+    table_version: &str,
+    include_object: bool,
+) -> Value {
     let is_list = body.get("items").is_some_and(Value::is_array)
         && body
             .get("kind")
@@ -78,7 +103,7 @@ pub fn render(
     let rows: Vec<Value> = objects
         .iter()
         .map(|obj| {
-            let cells: Vec<Value> = columns.iter().map(|c| (c.cell)(obj, now)).collect();
+            let cells = row_cells(obj, now);
             let mut row = json!({ "cells": cells });
             if include_object {
                 row["object"] = json!({
@@ -104,7 +129,7 @@ pub fn render(
         "kind": "Table",
         "apiVersion": format!("meta.k8s.io/{table_version}"),
         "metadata": metadata,
-        "columnDefinitions": columns.iter().map(Column::definition).collect::<Vec<_>>(),
+        "columnDefinitions": definitions,
         "rows": rows,
     })
 }
@@ -122,6 +147,23 @@ impl ResponseTransform for TableTransform {
     ) -> Option<Result<(Value, String), ApiError>> {
         let version = wants_table(accept)?;
         let table = render(resource, body, version, true);
+        Some(Ok((
+            table,
+            format!("application/json;as=Table;v={version};g=meta.k8s.io"),
+        )))
+    }
+
+    fn transform_served(
+        &self,
+        served: &crate::ServedResource,
+        accept: &str,
+        body: &Value,
+    ) -> Option<Result<(Value, String), ApiError>> {
+        let Some(custom) = served.registry.strategy().custom_resource() else {
+            return self.transform(&served.resource, accept, body);
+        };
+        let version = wants_table(accept)?;
+        let table = printer::render(&custom.columns, body, version, true);
         Some(Ok((
             table,
             format!("application/json;as=Table;v={version};g=meta.k8s.io"),

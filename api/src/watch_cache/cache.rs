@@ -58,6 +58,20 @@ struct Shared {
     /// Asks the task for a store progress notification now.
     progress_now: Notify,
     config: WatchCacheConfig,
+    /// The `apiVersion` every object is served with, when the stored objects may carry
+    /// another (the versions of a custom resource share one storage location).
+    api_version: Option<String>,
+}
+
+impl Shared {
+    /// A stored object as this cache serves it.
+    fn decode(&self, kv: &skiff_store::KeyValue) -> Result<Value, ApiError> {
+        let mut obj = decode_object(kv)?;
+        if let (Some(v), Some(map)) = (&self.api_version, obj.as_object_mut()) {
+            map.insert("apiVersion".into(), Value::String(v.clone()));
+        }
+        Ok(obj)
+    }
 }
 
 /// The watch cache of one resource. Cheap to clone; the task stops when every clone
@@ -102,6 +116,17 @@ impl WatchCache {
         prefix: String,
         config: WatchCacheConfig,
     ) -> Result<WatchCache, ApiError> {
+        Self::start_as(store, prefix, config, None).await
+    }
+
+    /// Like [`start`](Self::start), serving every object with `api_version` (when
+    /// given) whatever version it was stored in.
+    pub async fn start_as(
+        store: Arc<dyn KvStore>,
+        prefix: String,
+        config: WatchCacheConfig,
+        api_version: Option<String>,
+    ) -> Result<WatchCache, ApiError> {
         let (events, _) = broadcast::channel(config.broadcast_buffer.max(16));
         let (revision, _) = watch::channel(0);
         let shared = Arc::new(Shared {
@@ -110,6 +135,7 @@ impl WatchCache {
             revision,
             progress_now: Notify::new(),
             config,
+            api_version,
         });
         let start = relist(&store, &prefix, &shared).await?;
         let task = tokio::spawn(run(store, prefix, shared.clone(), start));
@@ -183,6 +209,16 @@ impl WatchCache {
         Ok((backlog, self.shared.events.subscribe()))
     }
 
+    /// Ends every current watch (their streams close; clients re-watch or give up),
+    /// as when the resource stops being served.
+    pub fn close_watches(&self) {
+        let state = lock(&self.shared.state);
+        let _ = self.shared.events.send(Arc::new(CachedEvent {
+            kind: EventKind::Reset,
+            ..CachedEvent::progress(state.revision)
+        }));
+    }
+
     /// How many watchers are subscribed.
     pub fn watchers(&self) -> usize {
         self.shared.events.receiver_count()
@@ -207,7 +243,7 @@ async fn relist(store: &Arc<dyn KvStore>, prefix: &str, shared: &Shared) -> Resu
     for kv in &resp.kvs {
         objects.insert(
             String::from_utf8_lossy(&kv.key).into_owned(),
-            Arc::new(decode_object(kv)?),
+            Arc::new(shared.decode(kv)?),
         );
     }
     let revision = resp.header.revision;
@@ -289,7 +325,7 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
         let revision = event.kv.mod_revision;
         let cached = match event.kind {
             EventType::Put => {
-                let object = match decode_object(&event.kv) {
+                let object = match shared.decode(&event.kv) {
                     Ok(o) => Arc::new(o),
                     Err(err) => {
                         tracing::warn!(key, %err, "watch cache skipped an undecodable object");
