@@ -12,12 +12,13 @@
 //! - [`quantity`]: resource quantities (`100m`, `1Gi`) with exact arithmetic.
 //! - [`selector`]: label and field selectors (parse, print, match).
 //! - [`validation`]: Kubernetes' name and label checks (qualified names, DNS names).
+//! - [`runtime`]: the controller runtime (watcher, reflector, work queue, `Controller`,
+//!   leader election, event recorder), in the style of kube-runtime.
 //!
 //! The Kubernetes API types come from `k8s-openapi`; this crate does not choose its
 //! version feature (the final binary does).
 //!
-//! Still to come: the client's implementations (in-process in skiff-api, HTTPS) and the
-//! controller runtime.
+//! The client's implementations live elsewhere (in-process in skiff-api, HTTPS).
 //!
 //! ```
 //! let pods = skiff_core::resource::builtin_resources()
@@ -33,6 +34,7 @@ pub mod client;
 pub mod patch;
 pub mod quantity;
 pub mod resource;
+pub mod runtime;
 pub mod selector;
 pub mod status;
 pub mod validation;
