@@ -32,7 +32,7 @@ use skiff_core::client::{
 };
 use skiff_core::resource::ApiResource;
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
-use skiff_core::runtime::{watcher, DynamicObject, Object, ObjectRef, WorkQueue};
+use skiff_core::runtime::{watcher, DynamicObject, ObjectRef, WorkQueue};
 use tokio::task::JoinSet;
 
 /// The finalizer of `Orphan` deletions.
@@ -430,6 +430,7 @@ pub fn is_dependent_of(obj: &DynamicObject, owner_uid: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use skiff_core::runtime::Object;
 
     #[test]
     fn dependents_are_found_by_owner_uid() {

@@ -42,7 +42,13 @@ fn uri(target: &ObjectTarget, query: Vec<(&'static str, String)>) -> Result<Stri
 }
 
 impl RouterClient {
-    async fn send(&self, method: Method, uri: String, ct: &str, body: Option<Value>) -> Result<Value, ClientError> {
+    async fn send(
+        &self,
+        method: Method,
+        uri: String,
+        ct: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
         let req = Request::builder()
             .method(method)
             .uri(uri)
@@ -63,7 +69,8 @@ impl RouterClient {
             .await
             .map_err(|e| ClientError::Transport(e.to_string()))?
             .to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))?;
         if status.is_success() {
             Ok(value)
         } else {
@@ -78,14 +85,25 @@ impl RouterClient {
 impl Client for RouterClient {
     async fn get(&self, target: &ObjectTarget) -> Result<Value, ClientError> {
         target.require_name("get")?;
-        self.send(Method::GET, uri(target, vec![])?, "application/json", None).await
+        self.send(Method::GET, uri(target, vec![])?, "application/json", None)
+            .await
     }
 
     async fn list(&self, target: &ObjectTarget, params: &ListParams) -> Result<Value, ClientError> {
-        self.send(Method::GET, uri(target, params.query(false))?, "application/json", None).await
+        self.send(
+            Method::GET,
+            uri(target, params.query(false))?,
+            "application/json",
+            None,
+        )
+        .await
     }
 
-    async fn watch(&self, target: &ObjectTarget, params: &ListParams) -> Result<WatchStream, ClientError> {
+    async fn watch(
+        &self,
+        target: &ObjectTarget,
+        params: &ListParams,
+    ) -> Result<WatchStream, ClientError> {
         let req = Request::builder()
             .uri(uri(target, params.query(true))?)
             .body(Body::empty())
@@ -98,69 +116,138 @@ impl Client for RouterClient {
             .map_err(|e| ClientError::Transport(e.to_string()))?;
         if !resp.status().is_success() {
             let status = resp.status();
-            let bytes = resp.into_body().collect().await.map_err(|e| ClientError::Transport(e.to_string()))?.to_bytes();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| ClientError::Transport(e.to_string()))?
+                .to_bytes();
             let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             return Err(ApiError::from_status(&value)
                 .unwrap_or_else(|| ApiError::new(status.as_u16(), "Unknown", value.to_string()))
                 .into());
         }
         let body = resp.into_body().into_data_stream();
-        let lines = futures::stream::unfold((body, Vec::<u8>::new()), |(mut body, mut buf)| async move {
-            loop {
-                if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=pos).collect();
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        continue;
+        let lines =
+            futures::stream::unfold((body, Vec::<u8>::new()), |(mut body, mut buf)| async move {
+                loop {
+                    if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = buf.drain(..=pos).collect();
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        return Some((WatchEvent::from_json(&line), (body, buf)));
                     }
-                    return Some((WatchEvent::from_json(&line), (body, buf)));
+                    match body.next().await {
+                        Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+                        Some(Err(e)) => {
+                            return Some((Err(ClientError::Transport(e.to_string())), (body, buf)))
+                        }
+                        None => return None,
+                    }
                 }
-                match body.next().await {
-                    Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-                    Some(Err(e)) => return Some((Err(ClientError::Transport(e.to_string())), (body, buf))),
-                    None => return None,
-                }
-            }
-        });
+            });
         Ok(lines.boxed())
     }
 
-    async fn create(&self, target: &ObjectTarget, object: Value, params: &PostParams) -> Result<Value, ClientError> {
+    async fn create(
+        &self,
+        target: &ObjectTarget,
+        object: Value,
+        params: &PostParams,
+    ) -> Result<Value, ClientError> {
         let uri = match &target.subresource {
             Some(_) => uri(target, params.query())?,
-            None => uri(&ObjectTarget { name: None, ..target.clone() }, params.query())?,
+            None => uri(
+                &ObjectTarget {
+                    name: None,
+                    ..target.clone()
+                },
+                params.query(),
+            )?,
         };
-        self.send(Method::POST, uri, "application/json", Some(object)).await
+        self.send(Method::POST, uri, "application/json", Some(object))
+            .await
     }
 
-    async fn replace(&self, target: &ObjectTarget, object: Value, params: &PostParams) -> Result<Value, ClientError> {
+    async fn replace(
+        &self,
+        target: &ObjectTarget,
+        object: Value,
+        params: &PostParams,
+    ) -> Result<Value, ClientError> {
         target.require_name("replace")?;
-        self.send(Method::PUT, uri(target, params.query())?, "application/json", Some(object)).await
+        self.send(
+            Method::PUT,
+            uri(target, params.query())?,
+            "application/json",
+            Some(object),
+        )
+        .await
     }
 
-    async fn patch(&self, target: &ObjectTarget, patch: &Patch, params: &PatchParams) -> Result<Value, ClientError> {
+    async fn patch(
+        &self,
+        target: &ObjectTarget,
+        patch: &Patch,
+        params: &PatchParams,
+    ) -> Result<Value, ClientError> {
         target.require_name("patch")?;
-        self.send(Method::PATCH, uri(target, params.query())?, patch.content_type(), Some(patch.body().clone())).await
+        self.send(
+            Method::PATCH,
+            uri(target, params.query())?,
+            patch.content_type(),
+            Some(patch.body().clone()),
+        )
+        .await
     }
 
-    async fn delete(&self, target: &ObjectTarget, params: &DeleteParams) -> Result<Value, ClientError> {
+    async fn delete(
+        &self,
+        target: &ObjectTarget,
+        params: &DeleteParams,
+    ) -> Result<Value, ClientError> {
         target.require_name("delete")?;
-        self.send(Method::DELETE, uri(target, vec![])?, "application/json", Some(params.body())).await
+        self.send(
+            Method::DELETE,
+            uri(target, vec![])?,
+            "application/json",
+            Some(params.body()),
+        )
+        .await
     }
 
-    async fn delete_collection(&self, target: &ObjectTarget, list: &ListParams, params: &DeleteParams) -> Result<Value, ClientError> {
-        self.send(Method::DELETE, uri(target, list.query(false))?, "application/json", Some(params.body())).await
+    async fn delete_collection(
+        &self,
+        target: &ObjectTarget,
+        list: &ListParams,
+        params: &DeleteParams,
+    ) -> Result<Value, ClientError> {
+        self.send(
+            Method::DELETE,
+            uri(target, list.query(false))?,
+            "application/json",
+            Some(params.body()),
+        )
+        .await
     }
 
     async fn logs(&self, _: &ObjectTarget, _: &LogParams) -> Result<ByteStream, ClientError> {
-        Err(ClientError::InvalidRequest("logs are not served in-process".into()))
+        Err(ClientError::InvalidRequest(
+            "logs are not served in-process".into(),
+        ))
     }
 }
 
 /// An API server over a fresh in-memory store, and a client of it.
 pub async fn cluster() -> (ApiServer, Arc<dyn Client>) {
     let store = Arc::new(MvccStore::in_memory().await);
-    let server = ApiServer::new(store, ApiServerConfig::default()).await.expect("server starts");
-    let client: Arc<dyn Client> = Arc::new(RouterClient { router: server.router() });
+    let server = ApiServer::new(store, ApiServerConfig::default())
+        .await
+        .expect("server starts");
+    let client: Arc<dyn Client> = Arc::new(RouterClient {
+        router: server.router(),
+    });
     (server, client)
 }
 
