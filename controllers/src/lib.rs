@@ -8,6 +8,7 @@
 //! - [`namespace`]: empties a deleted namespace, then finalizes it.
 //! - [`gc`]: the garbage collector (ownerReferences; background, foreground, orphan).
 //! - [`replicaset`]: pods to match a ReplicaSet's replicas; adoption; status.
+//! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
@@ -19,6 +20,7 @@
 //! # }
 //! ```
 
+pub mod deployment;
 pub mod expectations;
 pub mod gc;
 pub mod manager;

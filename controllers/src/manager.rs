@@ -34,11 +34,18 @@ pub enum Kind {
     GarbageCollector,
     /// [`crate::replicaset`].
     ReplicaSet,
+    /// [`crate::deployment`].
+    Deployment,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 3] = [Kind::Namespace, Kind::GarbageCollector, Kind::ReplicaSet];
+    pub const ALL: [Kind; 4] = [
+        Kind::Namespace,
+        Kind::GarbageCollector,
+        Kind::ReplicaSet,
+        Kind::Deployment,
+    ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
     pub fn name(self) -> &'static str {
@@ -46,6 +53,7 @@ impl Kind {
             Kind::Namespace => "namespace",
             Kind::GarbageCollector => "garbagecollector",
             Kind::ReplicaSet => "replicaset",
+            Kind::Deployment => "deployment",
         }
     }
 
@@ -119,6 +127,9 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
             }
             Kind::ReplicaSet => {
                 tasks.spawn(drain(crate::replicaset::run(client)));
+            }
+            Kind::Deployment => {
+                tasks.spawn(drain(crate::deployment::run(client)));
             }
         }
     }
