@@ -26,7 +26,12 @@ fn rs(name: &str) -> ReplicaSet {
 }
 
 async fn holder(leases: &Api<Lease>) -> Option<String> {
-    leases.get_opt(LEASE_NAME).await.unwrap()?.spec?.holder_identity
+    leases
+        .get_opt(LEASE_NAME)
+        .await
+        .unwrap()?
+        .spec?
+        .holder_identity
 }
 
 #[tokio::test]
@@ -38,7 +43,9 @@ async fn only_the_leader_acts_and_the_other_takes_over_when_it_dies() {
         retry_period: Duration::from_millis(200),
     };
     let manager = |id: &str| {
-        let m = ControllerManager::new(client.clone()).only(&[Kind::ReplicaSet]).leader_election(id, config);
+        let m = ControllerManager::new(client.clone())
+            .only(&[Kind::ReplicaSet])
+            .leader_election(id, config);
         tokio::spawn(m.run())
     };
     let a = manager("a");
@@ -52,7 +59,9 @@ async fn only_the_leader_acts_and_the_other_takes_over_when_it_dies() {
 
     let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    sets.create(&rs("one"), &PostParams::default()).await.unwrap();
+    sets.create(&rs("one"), &PostParams::default())
+        .await
+        .unwrap();
     wait_for("a pod for one", Duration::from_secs(30), || {
         let pods = pods.clone();
         async move { (pods.list(&Default::default()).await.unwrap().items.len() == 1).then_some(()) }
@@ -73,11 +82,17 @@ async fn only_the_leader_acts_and_the_other_takes_over_when_it_dies() {
         async move { (holder(&leases).await.as_deref() == Some("b")).then_some(()) }
     })
     .await;
-    assert!(died.elapsed() < Duration::from_secs(4), "took {:?}", died.elapsed());
+    assert!(
+        died.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        died.elapsed()
+    );
     let lease = leases.get(LEASE_NAME).await.unwrap().spec.unwrap();
     assert_eq!(lease.lease_transitions, Some(1));
 
-    sets.create(&rs("two"), &PostParams::default()).await.unwrap();
+    sets.create(&rs("two"), &PostParams::default())
+        .await
+        .unwrap();
     wait_for("b to create a pod for two", Duration::from_secs(30), || {
         let pods = pods.clone();
         async move { (pods.list(&Default::default()).await.unwrap().items.len() == 2).then_some(()) }

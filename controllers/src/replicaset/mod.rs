@@ -147,7 +147,8 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
                 }
             }
             None if matches && !deleting && pods::is_active(pod) => {
-                if adopt(&ctx, &rs, pod).await? {
+                let adopted = adopt(&ctx, &rs, pod).await?;
+                if adopted {
                     owned.push(pod.clone());
                 }
             }
