@@ -1,7 +1,32 @@
 //! # skiff-controllers — the control loops
 //!
-//! One module per controller (ReplicaSet, Deployment, StatefulSet, DaemonSet, Job,
-//! CronJob, Endpoints, Namespace, garbage collector, node lifecycle), built on the
-//! controller runtime in `skiff-core`.
+//! Controllers that move the cluster's actual state toward its desired state, built on
+//! the controller runtime in `skiff-core` ([`skiff_core::runtime`]) and reaching the
+//! cluster only through an `Arc<dyn skiff_core::client::Client>`.
 //!
-//! **Status:** not implemented yet; this crate is a placeholder in the workspace layout.
+//! # Organization
+//! - [`namespace`]: empties a deleted namespace, then finalizes it.
+//! - [`gc`]: the garbage collector (ownerReferences; background, foreground, orphan).
+//! - [`replicaset`]: pods to match a ReplicaSet's replicas; adoption; status.
+//! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
+//! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
+//!   optional leader election.
+//! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
+//!
+//! ```no_run
+//! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
+//! use skiff_controllers::ControllerManager;
+//! ControllerManager::new(client).run().await;
+//! # }
+//! ```
+
+pub mod deployment;
+pub mod expectations;
+pub mod gc;
+pub mod manager;
+pub mod namespace;
+pub mod pods;
+pub mod replicaset;
+pub mod resources;
+
+pub use manager::ControllerManager;

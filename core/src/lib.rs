@@ -12,6 +12,8 @@
 //! - [`quantity`]: resource quantities (`100m`, `1Gi`) with exact arithmetic.
 //! - [`selector`]: label and field selectors (parse, print, match).
 //! - [`validation`]: Kubernetes' name and label checks (qualified names, DNS names).
+//! - [`runtime`]: the controller runtime (watcher, reflector, work queue, `Controller`,
+//!   leader election, event recorder), in the style of kube-runtime.
 //!
 //! The Kubernetes API types come from `k8s-openapi`; this crate does not choose its
 //! version feature (the final binary does).
@@ -19,7 +21,7 @@
 //! The client's implementations: [`client::ServiceClient`] over any tower HTTP service,
 //! over HTTPS from a kubeconfig with the `https` feature (`client::https`), in-process
 //! in skiff-api (`ApiServer::client`); every one passes the suite of the `conformance`
-//! feature (`client::conformance`). Still to come: the controller runtime.
+//! feature (`client::conformance`).
 //!
 //! ```
 //! let pods = skiff_core::resource::builtin_resources()
@@ -35,6 +37,7 @@ pub mod client;
 pub mod patch;
 pub mod quantity;
 pub mod resource;
+pub mod runtime;
 pub mod selector;
 pub mod status;
 pub mod validation;

@@ -1,0 +1,148 @@
+//! [`ControllerManager`]: runs the enabled controllers in one process over one shared
+//! client, optionally only while holding a leader-election Lease.
+//!
+//! ```no_run
+//! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
+//! use skiff_controllers::manager::{ControllerManager, Kind};
+//! use skiff_core::runtime::leader::LeaseConfig;
+//! ControllerManager::new(client)
+//!     .only(&[Kind::ReplicaSet, Kind::GarbageCollector])
+//!     .leader_election("host-a", LeaseConfig::default())
+//!     .run()
+//!     .await;
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use skiff_core::client::Client;
+use skiff_core::runtime::leader::{LeaderElector, LeaseConfig, Outcome};
+use tokio::task::JoinSet;
+
+/// The Lease the managers elect their leader with (`kube-system/{LEASE_NAME}`).
+pub const LEASE_NAME: &str = "skiff-controller-manager";
+/// The namespace of that Lease.
+pub const LEASE_NAMESPACE: &str = "kube-system";
+
+/// A controller the manager can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// [`crate::namespace`].
+    Namespace,
+    /// [`crate::gc`].
+    GarbageCollector,
+    /// [`crate::replicaset`].
+    ReplicaSet,
+    /// [`crate::deployment`].
+    Deployment,
+}
+
+impl Kind {
+    /// Every controller, in start order.
+    pub const ALL: [Kind; 4] = [
+        Kind::Namespace,
+        Kind::GarbageCollector,
+        Kind::ReplicaSet,
+        Kind::Deployment,
+    ];
+
+    /// The name used in flags and logs (Kubernetes' controller names).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Namespace => "namespace",
+            Kind::GarbageCollector => "garbagecollector",
+            Kind::ReplicaSet => "replicaset",
+            Kind::Deployment => "deployment",
+        }
+    }
+
+    /// The controller named `name`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// The controllers of a cluster, run together.
+pub struct ControllerManager {
+    client: Arc<dyn Client>,
+    enabled: Vec<Kind>,
+    election: Option<(String, LeaseConfig)>,
+}
+
+impl ControllerManager {
+    /// Every controller, no leader election.
+    pub fn new(client: Arc<dyn Client>) -> Self {
+        ControllerManager {
+            client,
+            enabled: Kind::ALL.to_vec(),
+            election: None,
+        }
+    }
+
+    /// Runs only `kinds`.
+    #[must_use]
+    pub fn only(mut self, kinds: &[Kind]) -> Self {
+        self.enabled = kinds.to_vec();
+        self
+    }
+
+    /// Acts only while holding the Lease `kube-system/skiff-controller-manager`, as
+    /// `identity`.
+    #[must_use]
+    pub fn leader_election(mut self, identity: &str, config: LeaseConfig) -> Self {
+        self.election = Some((identity.to_owned(), config));
+        self
+    }
+
+    /// Runs the controllers (until dropped). With leader election, returns when
+    /// leadership is lost (a manager that lost its lease should exit, as
+    /// kube-controller-manager does, and be restarted).
+    pub async fn run(self) {
+        let controllers = run_controllers(self.client.clone(), self.enabled);
+        match self.election {
+            None => controllers.await,
+            Some((identity, config)) => {
+                let elector =
+                    LeaderElector::new(self.client, LEASE_NAMESPACE, LEASE_NAME, &identity, config);
+                if elector.run(controllers).await == Outcome::LostLeadership {
+                    tracing::error!(%identity, "leadership lost; controllers stopped");
+                }
+            }
+        }
+    }
+}
+
+async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
+    let mut tasks = JoinSet::new();
+    for kind in enabled {
+        let client = client.clone();
+        tracing::info!(controller = kind.name(), "starting");
+        match kind {
+            Kind::Namespace => {
+                tasks.spawn(drain(crate::namespace::run(client)));
+            }
+            Kind::GarbageCollector => {
+                tasks.spawn(crate::gc::GarbageCollector::new(client).run());
+            }
+            Kind::ReplicaSet => {
+                tasks.spawn(drain(crate::replicaset::run(client)));
+            }
+            Kind::Deployment => {
+                tasks.spawn(drain(crate::deployment::run(client)));
+            }
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Consumes a controller's results, logging failures.
+async fn drain<T, E: std::fmt::Display>(
+    mut results: futures::stream::BoxStream<'static, Result<T, E>>,
+) {
+    while let Some(r) = results.next().await {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "reconcile failed");
+        }
+    }
+}

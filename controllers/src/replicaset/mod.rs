@@ -1,0 +1,338 @@
+//! The ReplicaSet controller: keeps `spec.replicas` pods matching the selector, adopts
+//! orphans that match, releases pods that stop matching, and reports status.
+//!
+//! ```no_run
+//! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
+//! use futures::StreamExt;
+//! skiff_controllers::replicaset::run(client).for_each(|_| async {}).await;
+//! # }
+//! ```
+//!
+//! Pods are created from the template with `generateName: {rs}-` and a controller
+//! owner reference (`blockOwnerDeletion: true`). Surplus pods are deleted in
+//! Kubernetes' order: unscheduled before scheduled, pending before running, not ready
+//! before ready, newer before older. [`Expectations`](crate::expectations) keep a
+//! reconcile that sees a stale cache from creating or deleting twice.
+
+mod rank;
+mod status;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::json;
+use skiff_core::client::{
+    Api, Client, ClientError, DeleteParams, ObjectTarget, Patch, PatchParams, PostParams,
+    ResourceRef,
+};
+use skiff_core::runtime::controller::{self, owner_key, Action};
+use skiff_core::runtime::events::{EventType, Recorder, Reporter};
+use skiff_core::runtime::reflector::{self, index, Store, Writer};
+use skiff_core::runtime::{controller_of, watcher, Controller, ObjectRef};
+use skiff_core::selector::LabelSelector;
+
+use crate::expectations::Expectations;
+use crate::pods;
+
+/// Pods created or deleted per reconcile at most (Kubernetes' `BurstReplicas`).
+pub const BURST: usize = 500;
+
+/// What a ReplicaSet reconcile failed with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The selector does not parse.
+    #[error("invalid selector of {0}: {1}")]
+    InvalidSelector(String, String),
+    /// A client call failed.
+    #[error("{action} for {rs}: {source}")]
+    Client {
+        /// What was being done.
+        action: &'static str,
+        /// The ReplicaSet.
+        rs: String,
+        /// The client error.
+        #[source]
+        source: ClientError,
+    },
+}
+
+/// What the reconciles share.
+pub struct Context {
+    client: Arc<dyn Client>,
+    pods: Store<Pod>,
+    expectations: Expectations,
+    recorder: Recorder,
+}
+
+/// Runs the ReplicaSet controller; dropping the stream stops it.
+pub fn run(
+    client: Arc<dyn Client>,
+) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
+    let pod_writer = Writer::<Pod>::default().with_index(index::NAMESPACE, index::namespace);
+    let pods = pod_writer.as_reader();
+    let pod_target = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
+    let pod_events = reflector::reflector(
+        pod_writer,
+        watcher::watcher::<Pod>(client.clone(), pod_target, watcher::Config::default()),
+    );
+    let ctl = Controller::<ReplicaSet>::new(client.clone(), None, watcher::Config::default());
+    let sets = ctl.store();
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        pods: pods.clone(),
+        expectations: Expectations::default(),
+        recorder: Recorder::new(client, Reporter::new("replicaset-controller")),
+    });
+    ctl.watches_stream(pod_events, move |pod: &Pod| owners_to_sync(pod, &sets))
+        .concurrency(5)
+        .run(reconcile, |_, _, _| Action::requeue_rate_limited(), ctx)
+}
+
+/// The ReplicaSets a pod change concerns: its controller, or (an orphan) every
+/// ReplicaSet of its namespace whose selector matches it.
+fn owners_to_sync(pod: &Pod, sets: &Store<ReplicaSet>) -> Vec<ObjectRef> {
+    if controller_of(&pod.metadata).is_some() {
+        return owner_key(pod, "ReplicaSet", "apps").into_iter().collect();
+    }
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    sets.list()
+        .into_iter()
+        .filter(|rs| rs.metadata.namespace.as_deref() == Some(ns.as_str()))
+        .filter(|rs| {
+            rs.spec
+                .as_ref()
+                .and_then(|s| LabelSelector::from_label_selector(&s.selector).ok())
+                .is_some_and(|sel| !sel.is_everything() && sel.matches(&labels))
+        })
+        .map(|rs| ObjectRef::from_obj(rs.as_ref()))
+        .collect()
+}
+
+fn rs_name(rs: &ReplicaSet) -> String {
+    ObjectRef::from_obj(rs).to_string()
+}
+
+/// Brings the pods of one ReplicaSet to its spec, then writes its status.
+pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let key = ObjectRef::from_obj(rs.as_ref());
+    let ns = key.namespace.clone().unwrap_or_default();
+    let uid = rs.metadata.uid.clone().unwrap_or_default();
+    let spec = rs.spec.clone().unwrap_or_default();
+    let selector = LabelSelector::from_label_selector(&spec.selector)
+        .map_err(|e| Error::InvalidSelector(rs_name(&rs), e.to_string()))?;
+    let all = ctx.pods.by_index(index::NAMESPACE, &ns);
+    let cached = |name: &str| {
+        all.iter().any(|p| {
+            p.metadata.name.as_deref() == Some(name) && p.metadata.deletion_timestamp.is_none()
+        })
+    };
+    let in_sync = ctx.expectations.satisfied(&key, cached);
+
+    let mut owned: Vec<Arc<Pod>> = Vec::new();
+    let deleting = rs.metadata.deletion_timestamp.is_some();
+    for pod in &all {
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let matches = !selector.is_everything() && selector.matches(&labels);
+        match controller_of(&pod.metadata) {
+            Some(c) if c.uid == uid => {
+                if matches {
+                    owned.push(pod.clone());
+                } else if !deleting {
+                    release(&ctx, &rs, pod).await?;
+                }
+            }
+            None if matches && !deleting && pods::is_active(pod) => {
+                let adopted = adopt(&ctx, &rs, pod).await?;
+                if adopted {
+                    owned.push(pod.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let active: Vec<Arc<Pod>> = owned
+        .iter()
+        .filter(|p| pods::is_active(p))
+        .cloned()
+        .collect();
+    let mut failure = None;
+    if in_sync && !deleting {
+        failure = manage_replicas(&ctx, &rs, &key, &active).await?;
+    }
+    status::update(&ctx.client, &rs, &owned, failure.as_deref()).await?;
+
+    let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    if min_ready > 0
+        && active.iter().any(|p| {
+            pods::is_ready(p) && !pods::is_available(p, min_ready, skiff_core::runtime::now())
+        })
+    {
+        return Ok(Action::requeue(Duration::from_secs(
+            u64::try_from(min_ready).unwrap_or(1),
+        )));
+    }
+    if !in_sync {
+        // The cache will show our writes; their events queue us again. Check anyway.
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
+    Ok(Action::await_change())
+}
+
+/// Creates or deletes pods to reach `spec.replicas`. Returns a creation failure's
+/// message, for the `ReplicaFailure` condition.
+async fn manage_replicas(
+    ctx: &Context,
+    rs: &ReplicaSet,
+    key: &ObjectRef,
+    active: &[Arc<Pod>],
+) -> Result<Option<String>, Error> {
+    let spec = rs.spec.clone().unwrap_or_default();
+    let want = usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
+    let ns = key.namespace.clone().unwrap_or_default();
+    let name = rs.metadata.name.clone().unwrap_or_default();
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let reference = Recorder::reference_of(rs);
+    if active.len() < want {
+        let template = spec.template.clone().unwrap_or_default();
+        let count = (want - active.len()).min(BURST);
+        let owner = pods::controller_ref(rs);
+        for _ in 0..count {
+            let pod = pods::from_template(&template, &ns, &name, owner.clone(), &BTreeMap::new());
+            match pods_api.create(&pod, &PostParams::default()).await {
+                Ok(created) => {
+                    let pod_name = created.metadata.name.clone().unwrap_or_default();
+                    ctx.expectations.expect_creations(key, [pod_name.clone()]);
+                    let _ = ctx
+                        .recorder
+                        .publish(
+                            &reference,
+                            EventType::Normal,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {pod_name}"),
+                        )
+                        .await;
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    let _ = ctx
+                        .recorder
+                        .publish(
+                            &reference,
+                            EventType::Warning,
+                            "FailedCreate",
+                            &format!("Error creating: {msg}"),
+                        )
+                        .await;
+                    return Ok(Some(msg));
+                }
+            }
+        }
+    } else if active.len() > want {
+        let count = (active.len() - want).min(BURST);
+        for pod in rank::to_delete(active, count) {
+            let pod_name = pod.metadata.name.clone().unwrap_or_default();
+            let params = DeleteParams {
+                precondition_uid: pod.metadata.uid.clone(),
+                ..DeleteParams::default()
+            };
+            match pods_api.delete(&pod_name, &params).await {
+                Ok(_) => {
+                    ctx.expectations.expect_deletions(key, [pod_name.clone()]);
+                    let _ = ctx
+                        .recorder
+                        .publish(
+                            &reference,
+                            EventType::Normal,
+                            "SuccessfulDelete",
+                            &format!("Deleted pod: {pod_name}"),
+                        )
+                        .await;
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(source) => {
+                    return Err(Error::Client {
+                        action: "deleting a pod",
+                        rs: rs_name(rs),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Takes an orphan pod that matches: adds the controller reference (compare-and-swap
+/// on the pod's resourceVersion), after re-reading the ReplicaSet to make sure it is
+/// not being deleted (the cache may be behind). Returns whether it adopted.
+async fn adopt(ctx: &Context, rs: &ReplicaSet, pod: &Pod) -> Result<bool, Error> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+    let fresh = sets
+        .get_opt(rs.metadata.name.as_deref().unwrap_or_default())
+        .await
+        .map_err(|source| Error::Client {
+            action: "re-reading before adoption",
+            rs: rs_name(rs),
+            source,
+        })?;
+    match fresh {
+        Some(f) if f.metadata.uid == rs.metadata.uid && f.metadata.deletion_timestamp.is_none() => {
+        }
+        _ => return Ok(false),
+    }
+    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
+    refs.push(pods::controller_ref(rs));
+    let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": pod.metadata.resource_version}});
+    patch_pod(ctx, rs, pod, patch, "adopting a pod").await
+}
+
+/// Lets go of an owned pod that no longer matches the selector.
+async fn release(ctx: &Context, rs: &ReplicaSet, pod: &Pod) -> Result<bool, Error> {
+    let uid = rs.metadata.uid.clone().unwrap_or_default();
+    let refs: Vec<_> = pod
+        .metadata
+        .owner_references
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.uid != uid)
+        .collect();
+    let refs = if refs.is_empty() {
+        serde_json::Value::Null
+    } else {
+        json!(refs)
+    };
+    let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": pod.metadata.resource_version}});
+    patch_pod(ctx, rs, pod, patch, "releasing a pod").await
+}
+
+async fn patch_pod(
+    ctx: &Context,
+    rs: &ReplicaSet,
+    pod: &Pod,
+    patch: serde_json::Value,
+    action: &'static str,
+) -> Result<bool, Error> {
+    let ns = pod.metadata.namespace.clone().unwrap_or_default();
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    match pods_api
+        .patch(&name, &Patch::Merge(patch), &PatchParams::default())
+        .await
+    {
+        Ok(_) => Ok(true),
+        // Gone, or changed since the cache saw it: its next event brings us back.
+        Err(e) if e.is_not_found() || e.is_conflict() => Ok(false),
+        Err(source) => Err(Error::Client {
+            action,
+            rs: rs_name(rs),
+            source,
+        }),
+    }
+}
