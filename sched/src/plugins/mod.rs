@@ -51,6 +51,9 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     (default_binder::NAME, 1),
 ];
 
+/// A constructor of an argument-less plugin.
+type MakePlugin = fn() -> Arc<dyn Plugin>;
+
 fn no_args(name: &str, args: &serde_json::Value) -> Result<(), RegistryError> {
     if args.is_null() || args.as_object().is_some_and(|o| o.is_empty()) {
         Ok(())
@@ -65,7 +68,7 @@ fn no_args(name: &str, args: &serde_json::Value) -> Result<(), RegistryError> {
 /// A registry with every default plugin.
 pub fn default_registry() -> Registry {
     let mut r = Registry::new();
-    let simple: [(&str, fn() -> Arc<dyn Plugin>); 8] = [
+    let simple: [(&str, MakePlugin); 8] = [
         (queue_sort::NAME, || Arc::new(queue_sort::PrioritySort)),
         (node_unschedulable::NAME, || {
             Arc::new(node_unschedulable::NodeUnschedulable)

@@ -54,7 +54,7 @@ pub enum ScheduleError {
     /// The cluster has no nodes.
     NoNodes,
     /// No node fits (with the per-node reasons).
-    Unfit(FitError),
+    Unfit(Box<FitError>),
     /// A plugin failed.
     Plugin(Status),
 }
@@ -107,7 +107,7 @@ impl Algorithm {
                 if let Some(p) = status.plugin() {
                     e.unschedulable_plugins.insert(p.to_owned());
                 }
-                return Err(ScheduleError::Unfit(e));
+                return Err(ScheduleError::Unfit(Box::new(e)));
             }
             return Err(ScheduleError::Plugin(status));
         }
@@ -164,7 +164,7 @@ impl Algorithm {
             self.next_start_node_index = (self.next_start_node_index + evaluated) % n;
         }
         if feasible.is_empty() {
-            return Err(ScheduleError::Unfit(diagnosis));
+            return Err(ScheduleError::Unfit(Box::new(diagnosis)));
         }
         let result = |node: &NodeInfo| ScheduleResult {
             node: node.name().to_owned(),
@@ -214,7 +214,7 @@ mod tests {
         let cases = [
             (None, 10, 10),
             (None, 99, 99),
-            (None, 100, 50.max(100)),
+            (None, 100, 100),
             (None, 5000, 500),
             (None, 6000, 300),
             (None, 10000, 500),
