@@ -16,11 +16,16 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
-use skiff_core::client::{Api, Client, ListParams, ObjectTarget, Patch, PatchParams, PostParams, ResourceRef};
+use skiff_core::client::{
+    Api, Client, ListParams, ObjectTarget, Patch, PatchParams, PostParams, ResourceRef,
+};
 use skiff_sched::scheduler::{Scheduler, SchedulerConfig};
 
 fn arg(n: usize, default: usize) -> usize {
-    std::env::args().nth(n).and_then(|a| a.parse().ok()).unwrap_or(default)
+    std::env::args()
+        .nth(n)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +47,8 @@ async fn main() {
             eprintln!("creating {name}: {e}");
             return;
         }
-        let status = json!({"status": {"allocatable": {"cpu": "4", "memory": "32Gi", "pods": "110"}}});
+        let status =
+            json!({"status": {"allocatable": {"cpu": "4", "memory": "32Gi", "pods": "110"}}});
         let patched = client
             .patch(
                 &ObjectTarget::object(&nodes, None, &name).with_subresource("status"),
@@ -55,7 +61,10 @@ async fn main() {
             return;
         }
     }
-    let config = SchedulerConfig { record_events: false, ..SchedulerConfig::default() };
+    let config = SchedulerConfig {
+        record_events: false,
+        ..SchedulerConfig::default()
+    };
     let scheduler = match Scheduler::new(client.clone(), config) {
         Ok(s) => s,
         Err(e) => {
@@ -92,7 +101,11 @@ async fn main() {
     let api: Api<Pod> = Api::namespaced(client.clone(), "default");
     loop {
         let bound = match api.list(&ListParams::default()).await {
-            Ok(l) => l.items.iter().filter(|p| p.spec.as_ref().is_some_and(|s| s.node_name.is_some())).count(),
+            Ok(l) => l
+                .items
+                .iter()
+                .filter(|p| p.spec.as_ref().is_some_and(|s| s.node_name.is_some()))
+                .count(),
             Err(e) => {
                 eprintln!("listing pods: {e}");
                 return;
