@@ -1,0 +1,28 @@
+//! The scheduler's cache of nodes and pods, and the per-cycle snapshot of it.
+//!
+//! # Organization
+//! - [`Resource`], [`pod_requests`]: resource amounts and what a pod requests.
+//! - [`NodeInfo`], [`PodInfo`], [`HostPort`]: one node and the pods counted on it.
+//! - [`Cache`]: all nodes, with assumed pods and their expiry.
+//! - [`Snapshot`]: the nodes one cycle sees, refreshed incrementally.
+//!
+//! ```
+//! use skiff_sched::cache::{Cache, Snapshot};
+//! let mut cache = Cache::default();
+//! let mut snapshot = Snapshot::default();
+//! cache.update_snapshot(&mut snapshot);
+//! assert!(snapshot.is_empty());
+//! ```
+
+mod node_info;
+mod resource;
+mod snapshot;
+mod store;
+
+pub use node_info::{pod_host_ports, HostPort, NodeInfo, PodInfo};
+pub use resource::{
+    pod_non_zero_requests, pod_requests, Resource, DEFAULT_MEMORY_REQUEST,
+    DEFAULT_MILLI_CPU_REQUEST,
+};
+pub use snapshot::Snapshot;
+pub use store::{Cache, CacheError};

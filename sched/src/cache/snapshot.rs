@@ -1,0 +1,92 @@
+//! [`Snapshot`]: the nodes one scheduling cycle sees, refreshed incrementally from the
+//! [`Cache`](super::Cache) before each cycle.
+//!
+//! Node infos are shared `Arc`s: refreshing a snapshot copies only the pointers of the
+//! nodes that changed since the last refresh, and the cache copies a node's info on
+//! write only while a snapshot still holds the old one.
+//!
+//! ```
+//! use skiff_sched::cache::{Cache, Snapshot};
+//! let mut cache = Cache::default();
+//! cache.add_node(serde_json::from_value(serde_json::json!({"metadata": {"name": "n1"}})).unwrap());
+//! let mut snap = Snapshot::default();
+//! cache.update_snapshot(&mut snap);
+//! assert_eq!(snap.len(), 1);
+//! assert!(snap.get("n1").is_some());
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::NodeInfo;
+
+/// The nodes of one cycle, in a stable order, with lookups by name and the number of
+/// nodes holding each image.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    nodes: Vec<Arc<NodeInfo>>,
+    index: HashMap<String, usize>,
+    image_nodes: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    /// The nodes.
+    pub fn nodes(&self) -> &[Arc<NodeInfo>] {
+        &self.nodes
+    }
+
+    /// The number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// A node by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<NodeInfo>> {
+        self.index.get(name).map(|i| &self.nodes[*i])
+    }
+
+    /// How many nodes hold image `name`.
+    pub fn nodes_with_image(&self, name: &str) -> usize {
+        self.image_nodes.get(name).copied().unwrap_or(0)
+    }
+
+    /// Replaces (or adds, or with `None` removes) the node `name`.
+    pub(crate) fn set(&mut self, name: &str, info: Option<Arc<NodeInfo>>) {
+        if let Some(&i) = self.index.get(name) {
+            let old = self.nodes[i].clone();
+            self.count_images(&old, -1);
+            match info {
+                Some(new) => {
+                    self.count_images(&new, 1);
+                    self.nodes[i] = new;
+                }
+                None => {
+                    self.index.remove(name);
+                    self.nodes.swap_remove(i);
+                    if let Some(moved) = self.nodes.get(i) {
+                        self.index.insert(moved.name().to_owned(), i);
+                    }
+                }
+            }
+        } else if let Some(new) = info {
+            self.count_images(&new, 1);
+            self.index.insert(name.to_owned(), self.nodes.len());
+            self.nodes.push(new);
+        }
+    }
+
+    fn count_images(&mut self, info: &NodeInfo, delta: isize) {
+        for name in info.image_names() {
+            let e = self.image_nodes.entry(name.to_owned()).or_insert(0);
+            *e = e.saturating_add_signed(delta);
+            if *e == 0 {
+                self.image_nodes.remove(name);
+            }
+        }
+    }
+}

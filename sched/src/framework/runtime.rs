@@ -1,0 +1,436 @@
+//! [`Framework`]: one profile's plugins, built from the registry, and the functions
+//! that run each extension point in order.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use skiff_sched::framework::{Framework, Handle, Profile, WaitingPods};
+//! # fn client() -> Arc<dyn skiff_core::client::Client> { unimplemented!() }
+//! # fn run() {
+//! let handle = Handle { client: client(), waiting_pods: WaitingPods::default() };
+//! let fw = Framework::new(&Profile::default_profile(), &skiff_sched::plugins::default_registry(), &handle).unwrap();
+//! assert_eq!(fw.scheduler_name(), "default-scheduler");
+//! # }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::{
+    parallel_map, ClusterEvent, CycleState, EnabledPlugin, ExtensionPoint, Handle, NodeScore,
+    NodeStatuses, PermitWait, Plugin, PreFilterResult, Profile, Registry, RegistryError, Status,
+    MAX_NODE_SCORE,
+};
+use crate::cache::{NodeInfo, Snapshot};
+
+/// The answer of the Permit point.
+#[derive(Debug)]
+pub enum PermitOutcome {
+    /// Every plugin approved.
+    Approved,
+    /// Some plugins asked to wait; wait on this for at most the duration.
+    Wait(PermitWait, Duration),
+    /// A plugin rejected or failed.
+    Rejected(Status),
+}
+
+/// One profile's plugins, ready to run.
+pub struct Framework {
+    scheduler_name: String,
+    handle: Handle,
+    percentage_of_nodes_to_score: Option<u32>,
+    queue_sort: Option<Arc<dyn Plugin>>,
+    pre_filter: Vec<Arc<dyn Plugin>>,
+    filter: Vec<Arc<dyn Plugin>>,
+    post_filter: Vec<Arc<dyn Plugin>>,
+    pre_score: Vec<Arc<dyn Plugin>>,
+    score: Vec<(Arc<dyn Plugin>, i64)>,
+    reserve: Vec<Arc<dyn Plugin>>,
+    permit: Vec<Arc<dyn Plugin>>,
+    pre_bind: Vec<Arc<dyn Plugin>>,
+    bind: Vec<Arc<dyn Plugin>>,
+    post_bind: Vec<Arc<dyn Plugin>>,
+    events: HashMap<String, Vec<ClusterEvent>>,
+}
+
+impl std::fmt::Debug for Framework {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names =
+            |v: &[Arc<dyn Plugin>]| v.iter().map(|p| p.name().to_owned()).collect::<Vec<_>>();
+        f.debug_struct("Framework")
+            .field("scheduler_name", &self.scheduler_name)
+            .field("filter", &names(&self.filter))
+            .field(
+                "score",
+                &self
+                    .score
+                    .iter()
+                    .map(|(p, w)| (p.name().to_owned(), *w))
+                    .collect::<Vec<_>>(),
+            )
+            .field("bind", &names(&self.bind))
+            .finish_non_exhaustive()
+    }
+}
+
+fn enabled_at(e: &EnabledPlugin, point: ExtensionPoint) -> bool {
+    !e.disabled_at.contains(&point)
+}
+
+impl Framework {
+    /// Builds the plugins of `profile`. Refuses unknown plugins, weights below 1, two
+    /// QueueSort plugins and a profile that cannot bind.
+    pub fn new(
+        profile: &Profile,
+        registry: &Registry,
+        handle: &Handle,
+    ) -> Result<Framework, RegistryError> {
+        let invalid = |message: String| RegistryError::InvalidProfile {
+            profile: profile.scheduler_name.clone(),
+            message,
+        };
+        let mut fw = Framework {
+            scheduler_name: profile.scheduler_name.clone(),
+            handle: handle.clone(),
+            percentage_of_nodes_to_score: profile.percentage_of_nodes_to_score,
+            queue_sort: None,
+            pre_filter: Vec::new(),
+            filter: Vec::new(),
+            post_filter: Vec::new(),
+            pre_score: Vec::new(),
+            score: Vec::new(),
+            reserve: Vec::new(),
+            permit: Vec::new(),
+            pre_bind: Vec::new(),
+            bind: Vec::new(),
+            post_bind: Vec::new(),
+            events: HashMap::new(),
+        };
+        let mut seen = HashSet::new();
+        for e in &profile.plugins {
+            if !seen.insert(e.name.as_str()) {
+                return Err(invalid(format!("plugin {:?} is listed twice", e.name)));
+            }
+            let p = registry.build(&e.name, &e.args, handle)?;
+            use ExtensionPoint as X;
+            if p.as_queue_sort().is_some() && enabled_at(e, X::QueueSort) {
+                if fw.queue_sort.is_some() {
+                    return Err(invalid("more than one QueueSort plugin".into()));
+                }
+                fw.queue_sort = Some(p.clone());
+            }
+            let add = |has: bool, point: X, list: &mut Vec<Arc<dyn Plugin>>| {
+                if has && enabled_at(e, point) {
+                    list.push(p.clone());
+                }
+            };
+            add(
+                p.as_pre_filter().is_some(),
+                X::PreFilter,
+                &mut fw.pre_filter,
+            );
+            add(p.as_filter().is_some(), X::Filter, &mut fw.filter);
+            add(
+                p.as_post_filter().is_some(),
+                X::PostFilter,
+                &mut fw.post_filter,
+            );
+            add(p.as_pre_score().is_some(), X::PreScore, &mut fw.pre_score);
+            add(p.as_reserve().is_some(), X::Reserve, &mut fw.reserve);
+            add(p.as_permit().is_some(), X::Permit, &mut fw.permit);
+            add(p.as_pre_bind().is_some(), X::PreBind, &mut fw.pre_bind);
+            add(p.as_bind().is_some(), X::Bind, &mut fw.bind);
+            add(p.as_post_bind().is_some(), X::PostBind, &mut fw.post_bind);
+            if p.as_score().is_some() && enabled_at(e, X::Score) {
+                if e.weight < 1 {
+                    return Err(invalid(format!(
+                        "plugin {:?} has score weight {}; it must be at least 1",
+                        e.name, e.weight
+                    )));
+                }
+                fw.score.push((p.clone(), e.weight));
+            }
+            fw.events.insert(e.name.clone(), p.events_to_register());
+        }
+        if fw.bind.is_empty() {
+            return Err(invalid("no Bind plugin is enabled".into()));
+        }
+        Ok(fw)
+    }
+
+    /// The `spec.schedulerName` this framework serves.
+    pub fn scheduler_name(&self) -> &str {
+        &self.scheduler_name
+    }
+
+    /// The handle plugins were built with.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The profile's `percentageOfNodesToScore`, if set.
+    pub fn percentage_of_nodes_to_score(&self) -> Option<u32> {
+        self.percentage_of_nodes_to_score
+    }
+
+    /// The QueueSort plugin, if any.
+    pub fn queue_sort(&self) -> Option<Arc<dyn Plugin>> {
+        self.queue_sort.clone()
+    }
+
+    /// Whether any PostFilter plugin is enabled.
+    pub fn has_post_filter(&self) -> bool {
+        !self.post_filter.is_empty()
+    }
+
+    /// Whether `event` may help a pod that `plugins` rejected (with no recorded
+    /// plugin, any event may).
+    pub fn event_may_help(&self, plugins: &HashSet<String>, event: ClusterEvent) -> bool {
+        plugins.is_empty()
+            || plugins.iter().any(|p| {
+                self.events
+                    .get(p)
+                    .is_none_or(|events| events.contains(&event))
+            })
+    }
+
+    /// Runs PreFilter. A rejection ends the cycle; the node sets of the plugins are
+    /// intersected; an empty intersection rejects the pod.
+    pub fn run_pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        snapshot: &Snapshot,
+    ) -> (PreFilterResult, Status) {
+        let mut result = PreFilterResult::default();
+        let mut narrowed_by = Vec::new();
+        for p in &self.pre_filter {
+            let Some(pf) = p.as_pre_filter() else {
+                continue;
+            };
+            let (r, status) = pf.pre_filter(state, pod, snapshot);
+            if status.is_skip() {
+                state.skip_filter.insert(p.name().to_owned());
+                continue;
+            }
+            if !status.is_success() {
+                return (result, status.with_plugin(p.name()));
+            }
+            if let Some(names) = r.node_names {
+                narrowed_by.push(p.name().to_owned());
+                result.node_names = Some(match result.node_names.take() {
+                    None => names,
+                    Some(prev) => prev.intersection(&names).cloned().collect(),
+                });
+                if result.node_names.as_ref().is_some_and(HashSet::is_empty) {
+                    let msg = format!(
+                        "node(s) didn't satisfy plugin(s) [{}] simultaneously",
+                        narrowed_by.join(" ")
+                    );
+                    return (result, Status::unresolvable(msg));
+                }
+            }
+        }
+        (result, Status::success())
+    }
+
+    /// Runs the Filter plugins on one node; the first rejection is the answer.
+    pub fn run_filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
+        for p in &self.filter {
+            if state.skips_filter(p.name()) {
+                continue;
+            }
+            let Some(f) = p.as_filter() else { continue };
+            let status = f.filter(state, pod, node);
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs PostFilter plugins until one succeeds. Returns the nominated node and the
+    /// final status; the messages of the unsuccessful ones are joined.
+    pub async fn run_post_filter(
+        &self,
+        state: &CycleState,
+        pod: &Pod,
+        statuses: &NodeStatuses,
+    ) -> (Option<String>, Status) {
+        let mut reasons = Vec::new();
+        for p in &self.post_filter {
+            let Some(pf) = p.as_post_filter() else {
+                continue;
+            };
+            let (nominated, status) = pf.post_filter(state, pod, statuses).await;
+            if status.is_success() {
+                return (nominated, status.with_plugin(p.name()));
+            }
+            if !status.is_rejected() {
+                return (None, status.with_plugin(p.name()));
+            }
+            reasons.extend(status.reasons().iter().cloned());
+        }
+        (
+            None,
+            Status::with_reasons(super::Code::Unschedulable, reasons),
+        )
+    }
+
+    /// Runs PreScore over the feasible nodes.
+    pub fn run_pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        nodes: &[Arc<NodeInfo>],
+        snapshot: &Snapshot,
+    ) -> Status {
+        for p in &self.pre_score {
+            let Some(ps) = p.as_pre_score() else { continue };
+            let status = ps.pre_score(state, pod, nodes, snapshot);
+            if status.is_skip() {
+                state.skip_score.insert(p.name().to_owned());
+            } else if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Scores the nodes: each plugin's raw scores (over up to `workers` threads),
+    /// normalized, checked to lie in 0..=100, weighted and summed. Returns the total
+    /// per node, in the order of `nodes`.
+    pub fn run_score(
+        &self,
+        state: &CycleState,
+        pod: &Pod,
+        nodes: &[Arc<NodeInfo>],
+        workers: usize,
+    ) -> Result<Vec<i64>, Status> {
+        let plugins: Vec<_> = self
+            .score
+            .iter()
+            .filter(|(p, _)| !state.skips_score(p.name()))
+            .filter_map(|(p, w)| p.as_score().map(|s| (p.name(), s, *w)))
+            .collect();
+        let mut totals = vec![0i64; nodes.len()];
+        if plugins.is_empty() {
+            return Ok(totals);
+        }
+        // raw[node][plugin]
+        let raw: Vec<Result<Vec<i64>, Status>> = parallel_map(nodes.len(), workers, |i| {
+            plugins
+                .iter()
+                .map(|(name, s, _)| {
+                    s.score(state, pod, &nodes[i])
+                        .map_err(|e| e.with_plugin(name))
+                })
+                .collect()
+        });
+        let mut per_plugin: Vec<Vec<NodeScore>> =
+            vec![Vec::with_capacity(nodes.len()); plugins.len()];
+        for (i, row) in raw.into_iter().enumerate() {
+            for (j, score) in row?.into_iter().enumerate() {
+                per_plugin[j].push(NodeScore {
+                    name: nodes[i].name().to_owned(),
+                    score,
+                });
+            }
+        }
+        for ((name, s, weight), scores) in plugins.iter().zip(per_plugin.iter_mut()) {
+            let status = s.normalize_score(state, pod, scores);
+            if !status.is_success() {
+                return Err(status.with_plugin(name));
+            }
+            for (i, ns) in scores.iter().enumerate() {
+                if !(0..=MAX_NODE_SCORE).contains(&ns.score) {
+                    return Err(Status::error(format!(
+                        "plugin {name:?} returns an invalid score {}, it should in the range of [0, {MAX_NODE_SCORE}] after normalizing",
+                        ns.score
+                    )));
+                }
+                totals[i] += ns.score * weight;
+            }
+        }
+        Ok(totals)
+    }
+
+    /// Runs Reserve; on a failure the caller must run [`Self::run_unreserve`].
+    pub fn run_reserve(&self, state: &CycleState, pod: &Pod, node: &str) -> Status {
+        for p in &self.reserve {
+            let Some(r) = p.as_reserve() else { continue };
+            let status = r.reserve(state, pod, node);
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs Unreserve of every Reserve plugin, in reverse order.
+    pub fn run_unreserve(&self, state: &CycleState, pod: &Pod, node: &str) {
+        for p in self.reserve.iter().rev() {
+            if let Some(r) = p.as_reserve() {
+                r.unreserve(state, pod, node);
+            }
+        }
+    }
+
+    /// Runs Permit.
+    pub fn run_permit(&self, state: &CycleState, pod: &Pod, node: &str) -> PermitOutcome {
+        let mut waiting = HashSet::new();
+        let mut longest = Duration::ZERO;
+        for p in &self.permit {
+            let Some(pm) = p.as_permit() else { continue };
+            let (status, timeout) = pm.permit(state, pod, node);
+            match status.code() {
+                super::Code::Success | super::Code::Skip => {}
+                super::Code::Wait => {
+                    waiting.insert(p.name().to_owned());
+                    longest = longest.max(timeout);
+                }
+                _ => return PermitOutcome::Rejected(status.with_plugin(p.name())),
+            }
+        }
+        if waiting.is_empty() {
+            return PermitOutcome::Approved;
+        }
+        let uid = crate::pod::pod_key(pod);
+        PermitOutcome::Wait(self.handle.waiting_pods.add(&uid, waiting), longest)
+    }
+
+    /// Runs PreBind.
+    pub async fn run_pre_bind(&self, state: &CycleState, pod: &Pod, node: &str) -> Status {
+        for p in &self.pre_bind {
+            let Some(pb) = p.as_pre_bind() else { continue };
+            let status = pb.pre_bind(state, pod, node).await;
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs Bind plugins until one does not `Skip`.
+    pub async fn run_bind(&self, state: &CycleState, pod: &Pod, node: &str) -> Status {
+        for p in &self.bind {
+            let Some(b) = p.as_bind() else { continue };
+            let status = b.bind(state, pod, node).await;
+            if !status.is_skip() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::error("every Bind plugin skipped the pod")
+    }
+
+    /// Runs PostBind.
+    pub async fn run_post_bind(&self, state: &CycleState, pod: &Pod, node: &str) {
+        for p in &self.post_bind {
+            if let Some(pb) = p.as_post_bind() {
+                pb.post_bind(state, pod, node).await;
+            }
+        }
+    }
+}
