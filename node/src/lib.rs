@@ -3,4 +3,8 @@
 //! Skiff's kubelet: registers a Node, heartbeats, runs the pods bound to it through a
 //! CRI-shaped runtime shim trait.
 //!
-//! **Status:** not implemented yet; this crate is a placeholder in the workspace layout.
+//! # Organization
+//! - [`runtime`]: the runtime shim traits ([`runtime::RuntimeService`],
+//!   [`runtime::ImageService`]), their messages and the conformance suite.
+
+pub mod runtime;
