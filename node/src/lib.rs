@@ -6,5 +6,7 @@
 //! # Organization
 //! - [`runtime`]: the runtime shim traits ([`runtime::RuntimeService`],
 //!   [`runtime::ImageService`]), their messages and the conformance suite.
+//! - [`sim`]: the simulated runtime (no processes; hollow nodes).
 
 pub mod runtime;
+pub mod sim;
