@@ -6,7 +6,10 @@
 //! # Organization
 //! - [`runtime`]: the runtime shim traits ([`runtime::RuntimeService`],
 //!   [`runtime::ImageService`]), their messages and the conformance suite.
+//! - [`agent`]: the agent ([`agent::NodeAgent`]): registration, heartbeats, pod
+//!   workers.
 //! - [`sim`]: the simulated runtime (no processes; hollow nodes).
 
+pub mod agent;
 pub mod runtime;
 pub mod sim;
