@@ -20,7 +20,7 @@
 //! ```
 //! # async fn run() -> Result<(), skiff_node::runtime::RuntimeError> {
 //! use std::time::Duration;
-//! use skiff_node::runtime::{ContainerConfig, ContainerState, PodSandboxConfig, Runtime};
+//! use skiff_node::runtime::{ContainerConfig, ContainerState, PodSandboxConfig, RuntimeService};
 //! use skiff_node::sim::SimRuntime;
 //!
 //! let runtime = SimRuntime::new();
