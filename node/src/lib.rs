@@ -8,8 +8,10 @@
 //!   [`runtime::ImageService`]), their messages and the conformance suite.
 //! - [`agent`]: the agent ([`agent::NodeAgent`]): registration, heartbeats, pod
 //!   workers.
+//! - [`process`]: the process runtime (each container a host process).
 //! - [`sim`]: the simulated runtime (no processes; hollow nodes).
 
 pub mod agent;
+pub mod process;
 pub mod runtime;
 pub mod sim;

@@ -70,7 +70,7 @@ pub struct PodSandboxStatus {
 
 /// An environment variable, already resolved by the agent (the runtime never sees a
 /// `valueFrom`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyValue {
     /// Name.
     pub key: String,
@@ -167,7 +167,7 @@ pub struct ContainerFilter {
 }
 
 /// An image in a runtime's image store.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Image {
     /// The image's id (content address or the runtime's own id).
     pub id: String,
