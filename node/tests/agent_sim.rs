@@ -256,6 +256,7 @@ async fn a_failing_container_restarts_with_growing_back_off() {
             after: Duration::from_millis(20),
         },
     );
+    let waiting = common::record_waiting(c.client.clone(), "crashy");
     let pods = create(
         &c,
         &pod(
@@ -265,37 +266,29 @@ async fn a_failing_container_restarts_with_growing_back_off() {
         ),
     )
     .await;
-    let messages = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let p = wait_for("restartCount 3", Duration::from_secs(20), || {
-        let pods = pods.clone();
-        let messages = messages.clone();
-        async move {
-            let p = pods.get("crashy").await.map_err(|e| e.to_string())?;
-            let cs = p
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .and_then(|cs| cs.first().cloned())
-                .ok_or("no container status")?;
-            if let Some(w) = cs.state.as_ref().and_then(|s| s.waiting.as_ref()) {
-                if w.reason.as_deref() == Some("CrashLoopBackOff") {
-                    let m = w.message.clone().unwrap_or_default();
-                    let mut seen = messages.lock().unwrap();
-                    if !seen.contains(&m) {
-                        seen.push(m);
-                    }
-                }
-            }
-            if cs.restart_count >= 3 {
-                Ok(p)
-            } else {
-                Err(format!("restartCount {}", cs.restart_count))
-            }
+    let p = wait_for("restartCount 3", Duration::from_secs(20), || async {
+        let p = pods.get("crashy").await.map_err(|e| e.to_string())?;
+        let count = p
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|cs| cs.first())
+            .map_or(0, |c| c.restart_count);
+        if count >= 3 {
+            Ok(p)
+        } else {
+            Err(format!("restartCount {count}"))
         }
     })
     .await;
     // The delays grew: the back-off reported 300ms and then 600ms.
-    let messages = messages.lock().unwrap().clone();
+    let messages: Vec<String> = waiting
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(reason, _)| reason == "CrashLoopBackOff")
+        .map(|(_, m)| m.clone())
+        .collect();
     assert!(
         messages.iter().any(|m| m
             .starts_with("back-off 300ms restarting failed container=crash pod=crashy_default")),

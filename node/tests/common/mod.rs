@@ -324,3 +324,43 @@ pub fn pod(name: &str, node: &str, spec: Value) -> k8s_openapi::api::core::v1::P
     }))
     .expect("a valid pod")
 }
+
+/// Records the `waiting` reason and message of the first container of pod `name` in
+/// every status the API server stores (a watch sees each write, so short states are
+/// not missed the way polling could miss them).
+pub fn record_waiting(
+    client: Arc<dyn Client>,
+    name: &str,
+) -> Arc<std::sync::Mutex<Vec<(String, String)>>> {
+    use k8s_openapi::api::core::v1::Pod;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = seen.clone();
+    let pods: skiff_core::client::Api<Pod> = skiff_core::client::Api::namespaced(client, "default");
+    let params = ListParams::default().fields(&format!("metadata.name={name}"));
+    tokio::spawn(async move {
+        let Ok(mut stream) = pods.watch(&params).await else {
+            return;
+        };
+        while let Some(Ok(event)) = stream.next().await {
+            let Some(pod) = event.object() else { continue };
+            let waiting = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|cs| cs.first())
+                .and_then(|c| c.state.as_ref())
+                .and_then(|s| s.waiting.as_ref());
+            if let Some(w) = waiting {
+                let entry = (
+                    w.reason.clone().unwrap_or_default(),
+                    w.message.clone().unwrap_or_default(),
+                );
+                let mut seen = seen.lock().unwrap();
+                if !seen.contains(&entry) {
+                    seen.push(entry);
+                }
+            }
+        }
+    });
+    out
+}
