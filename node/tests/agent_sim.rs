@@ -484,3 +484,32 @@ async fn many_hollow_nodes_share_one_process() {
         a.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_deleted_node_registers_again() {
+    let c = cluster().await;
+    let (_sim, agent) = start(&c, "phoenix");
+    let nodes: Api<Node> = Api::all(c.client.clone());
+    let first = wait_for("node registered", WAIT, || async {
+        nodes.get("phoenix").await.map_err(|e| e.to_string())
+    })
+    .await;
+    nodes
+        .delete("phoenix", &DeleteParams::default())
+        .await
+        .unwrap();
+    let again = wait_for("node registered again", WAIT, || async {
+        let n = nodes.get("phoenix").await.map_err(|e| e.to_string())?;
+        if n.metadata.uid != first.metadata.uid && n.status.is_some() {
+            Ok(n)
+        } else {
+            Err("still the old one".to_owned())
+        }
+    })
+    .await;
+    assert_eq!(
+        again.metadata.labels.unwrap()["kubernetes.io/hostname"],
+        "phoenix"
+    );
+    agent.stop().await;
+}

@@ -134,7 +134,7 @@ pub async fn run(
     client: Arc<dyn Client>,
     config: Arc<AgentConfig>,
     runtime: RuntimeVersion,
-    node_uid: String,
+    mut node_uid: String,
 ) {
     let mut conditions = Vec::new();
     let mut lease_tick = tokio::time::interval(config.lease_interval);
@@ -149,8 +149,17 @@ pub async fn run(
                 }
             }
             _ = status_tick.tick() => {
-                if let Err(e) = report_status(&client, &config, &runtime, &mut conditions).await {
-                    tracing::warn!(node = %config.node_name, error = %e, "reporting node status failed");
+                match report_status(&client, &config, &runtime, &mut conditions).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {
+                        // Someone deleted the Node: register again, as the kubelet does.
+                        tracing::warn!(node = %config.node_name, "the Node is gone; registering again");
+                        node_uid = register(&client, &config).await;
+                        conditions.clear();
+                    }
+                    Err(e) => {
+                        tracing::warn!(node = %config.node_name, error = %e, "reporting node status failed");
+                    }
                 }
             }
         }
