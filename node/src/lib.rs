@@ -7,7 +7,8 @@
 //! **Status.** Done: the shim traits and their conformance suite; the simulated and
 //! process runtimes; registration, Lease heartbeat, node status; the pod lifecycle
 //! (init containers, restart policies with CrashLoopBackOff, status and conditions,
-//! env resolution, graceful deletion). Not yet: probes, volumes, static pods, serving
+//! env resolution, graceful deletion, readiness and liveness probes over tcpSocket and
+//! httpGet). Not yet: exec/grpc and startup probes, volumes, static pods, serving
 //! logs/exec/port-forward, resource metrics, namespaces/chroot/cgroups for the process
 //! runtime (containers are plain host processes, even as root), image import.
 //!

@@ -377,3 +377,84 @@ async fn no_image_and_no_command_is_err_image_never_pull() {
     );
     node.agent.stop().await;
 }
+
+#[tokio::test]
+async fn readiness_follows_its_probe_and_a_failing_liveness_probe_restarts_the_container() {
+    if !has_shell() {
+        eprintln!("skipping: needs /bin/sh");
+        return;
+    }
+    let c = cluster().await;
+    let node = start(&c, "p1");
+    // Pods of the process runtime share the host's network: the probe reaches this
+    // listener at the pod IP (127.0.0.1).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let p = pod(
+        "probed",
+        "p1",
+        json!({"containers": [{
+            "name": "c", "image": "x", "command": ["sleep", "30"],
+            "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1, "failureThreshold": 1}
+        }]}),
+    );
+    let pods = create(&c, &p).await;
+    let ready = |want: &'static str| {
+        let pods = pods.clone();
+        async move {
+            let p = pods.get("probed").await.map_err(|e| e.to_string())?;
+            let cond = p
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"))
+                .map(|c| c.status.clone());
+            if cond.as_deref() == Some(want) {
+                Ok(p)
+            } else {
+                Err(format!("Ready {cond:?}"))
+            }
+        }
+    };
+    let p = wait_for("Ready True", WAIT, || ready("True")).await;
+    assert!(p.status.unwrap().container_statuses.unwrap()[0].ready);
+    drop(listener);
+    let p = wait_for("Ready False after the listener closed", WAIT, || {
+        ready("False")
+    })
+    .await;
+    let status = p.status.unwrap();
+    assert_eq!(status.phase.as_deref(), Some("Running"));
+    assert!(!status.container_statuses.unwrap()[0].ready);
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let p = pod(
+        "unhealthy",
+        "p1",
+        json!({"terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "c", "image": "x", "command": ["sleep", "30"],
+            "livenessProbe": {"tcpSocket": {"port": dead_port}, "periodSeconds": 1, "failureThreshold": 2}
+        }]}),
+    );
+    create(&c, &p).await;
+    let restarted = wait_for("restarted by its liveness probe", WAIT, || async {
+        let p = pods.get("unhealthy").await.map_err(|e| e.to_string())?;
+        let cs = p
+            .status
+            .and_then(|s| s.container_statuses)
+            .and_then(|cs| cs.into_iter().next())
+            .ok_or("no status")?;
+        if cs.restart_count >= 1 {
+            Ok(cs)
+        } else {
+            Err(format!("{cs:?}"))
+        }
+    })
+    .await;
+    let last = restarted.last_state.unwrap().terminated.unwrap();
+    // sleep dies of the SIGTERM it got: 128 + 15.
+    assert_eq!(last.exit_code, 143);
+    node.agent.stop().await;
+}

@@ -27,6 +27,7 @@ pub mod heartbeat;
 pub mod node_object;
 pub mod pod_source;
 pub mod pod_status;
+pub mod probe;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

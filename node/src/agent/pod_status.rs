@@ -53,6 +53,12 @@ pub struct ContainerRecord {
     pub waiting: Option<Waiting>,
     /// Set when it runs on the host because its image is not in the store.
     pub host_note: Option<String>,
+    /// When the current attempt started (for probe delays).
+    pub started: Option<std::time::Instant>,
+    /// The readiness probe's tally, when the container has one.
+    pub readiness: Option<super::probe::ProbeState>,
+    /// The liveness probe's tally, when the container has one.
+    pub liveness: Option<super::probe::ProbeState>,
 }
 
 impl ContainerRecord {
@@ -69,9 +75,15 @@ impl ContainerRecord {
             .and_then(|c| c.exit_code)
     }
 
-    /// Whether the current attempt is running (ready, without readiness probes).
+    /// Whether the current attempt is running.
     pub fn running(&self) -> bool {
         self.state() == Some(ContainerState::Running)
+    }
+
+    /// Whether it is ready: running, not held back, and its readiness probe (if any)
+    /// passing.
+    pub fn ready(&self) -> bool {
+        self.running() && self.waiting.is_none() && self.readiness.as_ref().is_none_or(|p| p.ok)
     }
 }
 
@@ -221,7 +233,7 @@ pub fn container_status(
     let ready = if r.init {
         r.exit_code() == Some(0)
     } else {
-        r.running() && r.waiting.is_none()
+        r.ready()
     };
     K8sContainerStatus {
         name: r.name.clone(),
@@ -294,7 +306,7 @@ pub fn pod_status(v: &PodView<'_>) -> PodStatus {
     let terminal = matches!(v.phase, "Succeeded" | "Failed");
     let unready: Vec<&str> = regular
         .iter()
-        .filter(|r| !(r.running() && r.waiting.is_none()))
+        .filter(|r| !r.ready())
         .map(|r| r.name.as_str())
         .collect();
     let incomplete: Vec<&str> = v

@@ -26,6 +26,7 @@ use tokio::sync::watch;
 
 use super::env::{self, PodRuntimeInfo};
 use super::pod_status::{self, ContainerRecord, PodView, Tally, Waiting};
+use super::probe;
 use super::AgentConfig;
 use crate::runtime::{
     ContainerConfig, ContainerState, PodIdentity, PodSandboxConfig, Runtime, RuntimeError,
@@ -223,6 +224,9 @@ impl PodWorker {
                 }
             }
         }
+        if initialized {
+            self.probe(pod, &regular, init.len()).await;
+        }
         let phase = pod_status::phase(
             &policy,
             self.initialized,
@@ -234,6 +238,60 @@ impl PodWorker {
             // Nothing of a finished pod keeps running (a Never pod's init failure may
             // leave nothing running; an OnFailure pod has nothing running either).
             self.stop_all(Duration::ZERO).await;
+        }
+    }
+
+    /// Runs the due readiness and liveness probes of the running regular containers;
+    /// a container whose liveness probe fails is stopped (and then restarted as its
+    /// restart policy says).
+    async fn probe(&mut self, pod: &Pod, regular: &[Container], offset: usize) {
+        let pod_ip = self
+            .sandbox
+            .as_ref()
+            .and_then(|s| s.2.clone())
+            .unwrap_or_else(|| self.config.node_ip.clone());
+        let now = std::time::Instant::now();
+        for (j, spec) in regular.iter().enumerate() {
+            let r = &mut self.records[offset + j];
+            let (Some(started), true) = (r.started, r.running()) else {
+                continue;
+            };
+            if let (Some(probe), Some(state)) = (&spec.readiness_probe, &mut r.readiness) {
+                if state.due(probe, started, now) {
+                    let result = probe::run(probe, spec, &pod_ip).await;
+                    state.record(result.is_ok(), probe);
+                }
+            }
+            let mut failed = None;
+            if let (Some(probe), Some(state)) = (&spec.liveness_probe, &mut r.liveness) {
+                if state.due(probe, started, now) {
+                    let result = probe::run(probe, spec, &pod_ip).await;
+                    state.record(result.is_ok(), probe);
+                    if !state.ok {
+                        failed = Some((result.err().unwrap_or_default(), probe));
+                    }
+                }
+            }
+            if let Some((why, probe)) = failed {
+                let Some(id) = r.current.as_ref().map(|c| c.id.clone()) else {
+                    continue;
+                };
+                tracing::info!(pod = %pod_key(pod), container = %spec.name, %why, "liveness probe failed; restarting the container");
+                let grace = probe
+                    .termination_grace_period_seconds
+                    .or_else(|| {
+                        pod.spec
+                            .as_ref()
+                            .and_then(|s| s.termination_grace_period_seconds)
+                    })
+                    .unwrap_or(30);
+                let grace = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
+                if let Err(e) = self.runtime.stop_container(&id, grace).await {
+                    tracing::warn!(container = %id, error = %e, "stopping a container that failed its liveness probe");
+                }
+                let r = &mut self.records[offset + j];
+                r.current = self.runtime.container_status(&id).await.ok();
+            }
         }
     }
 
@@ -398,6 +456,15 @@ impl PodWorker {
             }
         }
         r.current = self.runtime.container_status(&id).await.ok();
+        r.started = Some(std::time::Instant::now());
+        r.readiness = spec
+            .readiness_probe
+            .as_ref()
+            .map(|_| probe::ProbeState::new(false));
+        r.liveness = spec
+            .liveness_probe
+            .as_ref()
+            .map(|_| probe::ProbeState::new(true));
     }
 
     async fn stop_all(&mut self, grace: Duration) {
