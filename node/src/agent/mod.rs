@@ -1,0 +1,237 @@
+//! The node agent: registers the Node, heartbeats, and runs the pods bound to it on a
+//! runtime.
+//!
+//! [`NodeAgent::start`] spawns three kinds of tasks: the heartbeat (Lease renewals and
+//! node status), the pod source (list + watch of `spec.nodeName=<node>`) and one
+//! [`worker::PodWorker`] per pod. It reaches the cluster only through the client
+//! trait, so it runs the same in-process, against a remote API server, or against a
+//! real Kubernetes cluster.
+//!
+//! ```no_run
+//! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
+//! use std::sync::Arc;
+//! use skiff_node::agent::{AgentConfig, NodeAgent, NodeResources};
+//! use skiff_node::sim::SimRuntime;
+//!
+//! let mut config = AgentConfig::new("hollow-1");
+//! config.resources = NodeResources::hollow();
+//! let agent = NodeAgent::new(client, Arc::new(SimRuntime::new()), config).start();
+//! // ... pods bound to hollow-1 now run in the simulated runtime ...
+//! agent.stop().await;
+//! # }
+//! ```
+
+mod backoff;
+pub mod env;
+pub mod heartbeat;
+pub mod node_object;
+pub mod pod_source;
+pub mod pod_status;
+pub mod probe;
+pub mod worker;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use skiff_core::client::Client;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+pub use backoff::RestartBackoff;
+pub use node_object::NodeResources;
+use pod_source::PodEvent;
+
+use crate::runtime::Runtime;
+
+/// The agent's settings.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// The Node's name.
+    pub node_name: String,
+    /// The node's InternalIP (also the `hostIP` of its pods).
+    pub node_ip: String,
+    /// Labels added to the standard ones.
+    pub labels: BTreeMap<String, String>,
+    /// Capacity (= allocatable).
+    pub resources: NodeResources,
+    /// How often the Lease is renewed (10 s, as the kubelet).
+    pub lease_interval: Duration,
+    /// The Lease's `leaseDurationSeconds` (40, as the kubelet).
+    pub lease_duration_seconds: i32,
+    /// How often the node's status is reported.
+    pub status_interval: Duration,
+    /// How often each pod is synced when nothing changes (its containers' exits are
+    /// noticed within this).
+    pub sync_period: Duration,
+    /// CrashLoopBackOff delays.
+    pub backoff: RestartBackoff,
+}
+
+impl AgentConfig {
+    /// Defaults for `node_name`: loopback address, this machine's resources, the
+    /// kubelet's intervals.
+    pub fn new(node_name: &str) -> Self {
+        AgentConfig {
+            node_name: node_name.to_owned(),
+            node_ip: "127.0.0.1".into(),
+            labels: BTreeMap::new(),
+            resources: NodeResources::from_machine(std::path::Path::new("/")),
+            lease_interval: Duration::from_secs(10),
+            lease_duration_seconds: 40,
+            status_interval: Duration::from_secs(60),
+            sync_period: Duration::from_secs(1),
+            backoff: RestartBackoff::default(),
+        }
+    }
+}
+
+/// The node agent, before it starts.
+pub struct NodeAgent {
+    client: Arc<dyn Client>,
+    runtime: Arc<dyn Runtime>,
+    config: Arc<AgentConfig>,
+}
+
+/// A started agent.
+pub struct RunningAgent {
+    shutdown: oneshot::Sender<()>,
+    main: JoinHandle<()>,
+    source: JoinHandle<()>,
+}
+
+impl RunningAgent {
+    /// Stops the agent: ends its heartbeats and pod watch, tears down the containers
+    /// of its pods (Skiff's runtimes keep no state across agent restarts, so nothing
+    /// would adopt them) and waits for all of it. Pod objects are left as they are.
+    pub async fn stop(self) {
+        self.source.abort();
+        let _ = self.shutdown.send(());
+        let _ = self.main.await;
+        let _ = self.source.await;
+    }
+}
+
+impl NodeAgent {
+    /// An agent for `config.node_name`, reaching the cluster through `client` and
+    /// running pods on `runtime`.
+    pub fn new(client: Arc<dyn Client>, runtime: Arc<dyn Runtime>, config: AgentConfig) -> Self {
+        NodeAgent {
+            client,
+            runtime,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Starts the agent's tasks on the current tokio runtime.
+    pub fn start(self) -> RunningAgent {
+        let (tx, rx) = mpsc::channel(256);
+        let source = tokio::spawn(pod_source::run(
+            self.client.clone(),
+            self.config.node_name.clone(),
+            tx,
+        ));
+        let (shutdown, stop) = oneshot::channel();
+        let main = tokio::spawn(self.run(rx, stop));
+        RunningAgent {
+            shutdown,
+            main,
+            source,
+        }
+    }
+
+    async fn run(self, mut events: mpsc::Receiver<PodEvent>, mut stop: oneshot::Receiver<()>) {
+        let uid = tokio::select! {
+            uid = heartbeat::register(&self.client, &self.config) => uid,
+            _ = &mut stop => return,
+        };
+        tracing::info!(node = %self.config.node_name, "node registered");
+        let beat = tokio::spawn(heartbeat::run(
+            self.client.clone(),
+            self.config.clone(),
+            self.runtime.version(),
+            uid,
+        ));
+        let mut workers = Workers::default();
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = &mut stop => None,
+            };
+            let Some(event) = event else { break };
+            match event {
+                PodEvent::Restarted(pods) => {
+                    let live: HashSet<String> = pods.iter().map(uid_of).collect();
+                    workers.forget_except(&live);
+                    for pod in pods {
+                        self.apply(&mut workers, pod);
+                    }
+                }
+                PodEvent::Applied(pod) => self.apply(&mut workers, pod),
+                PodEvent::Deleted(pod) => workers.forget(&uid_of(&pod)),
+            }
+        }
+        beat.abort();
+        workers.shutdown().await;
+    }
+
+    fn apply(&self, workers: &mut Workers, pod: Pod) {
+        let uid = uid_of(&pod);
+        if uid.is_empty() || workers.finished.contains(&uid) {
+            return;
+        }
+        if let Some((tx, handle)) = workers.live.get(&uid) {
+            if !handle.is_finished() {
+                tx.send_replace(pod);
+                return;
+            }
+            workers.live.remove(&uid);
+            workers.finished.insert(uid);
+            return;
+        }
+        let worker = worker::PodWorker::new(
+            self.client.clone(),
+            self.runtime.clone(),
+            self.config.clone(),
+            &pod,
+        );
+        let (tx, rx) = watch::channel(pod);
+        let handle = tokio::spawn(worker.run(rx));
+        workers.live.insert(uid, (tx, handle));
+    }
+}
+
+fn uid_of(pod: &Pod) -> String {
+    pod.metadata.uid.clone().unwrap_or_default()
+}
+
+/// The pod workers by pod uid.
+#[derive(Default)]
+struct Workers {
+    /// Running workers; dropping the sender tells the worker its pod is gone.
+    live: HashMap<String, (watch::Sender<Pod>, JoinHandle<()>)>,
+    /// Pods whose worker ended (it deleted the pod); later events about them are
+    /// ignored until the deletion is observed.
+    finished: HashSet<String>,
+}
+
+impl Workers {
+    fn forget(&mut self, uid: &str) {
+        self.live.remove(uid);
+        self.finished.remove(uid);
+    }
+
+    fn forget_except(&mut self, live: &HashSet<String>) {
+        self.live.retain(|uid, _| live.contains(uid));
+        self.finished.retain(|uid| live.contains(uid));
+    }
+
+    /// Tells every worker its pod is gone and waits for their teardowns.
+    async fn shutdown(&mut self) {
+        let handles: Vec<JoinHandle<()>> = self.live.drain().map(|(_, (_, h))| h).collect();
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+}

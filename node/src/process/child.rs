@@ -1,0 +1,204 @@
+//! One container's host process: spawning it in its own process group with its
+//! output pumped into the log, recording its exit, and signalling the group.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::watch;
+
+use super::logs::RotatingLog;
+use crate::runtime::{ContainerState, ContainerStatus, RuntimeError};
+
+/// What to run.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Launch {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    pub log_path: PathBuf,
+    pub log_max_bytes: u64,
+    pub log_max_files: usize,
+}
+
+/// The state a container's tasks and the runtime share.
+#[derive(Debug)]
+pub(super) struct Shared {
+    status: Mutex<ContainerStatus>,
+    /// The process group while the process runs.
+    pgid: Mutex<Option<i32>>,
+    exited: watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    pub fn new(status: ContainerStatus) -> Arc<Self> {
+        Arc::new(Shared {
+            status: Mutex::new(status),
+            pgid: Mutex::new(None),
+            exited: watch::channel(false).0,
+        })
+    }
+
+    pub fn status(&self) -> ContainerStatus {
+        lock(&self.status).clone()
+    }
+
+    pub fn state(&self) -> ContainerState {
+        lock(&self.status).state
+    }
+
+    fn finish(&self, code: i32, reason: &str, message: &str) {
+        {
+            let mut s = lock(&self.status);
+            if s.state == ContainerState::Exited {
+                return;
+            }
+            s.state = ContainerState::Exited;
+            s.exit_code = Some(code);
+            s.finished_at = Some(SystemTime::now());
+            s.reason = reason.to_owned();
+            s.message = message.to_owned();
+        }
+        *lock(&self.pgid) = None;
+        self.exited.send_replace(true);
+    }
+
+    /// Marks a container that never started as exited.
+    pub fn never_started(&self) {
+        self.finish(0, "NeverStarted", "stopped before it started");
+    }
+
+    /// Starts the process; on failure the container is `Exited` with `StartError`.
+    pub fn start(self: &Arc<Self>, launch: &Launch) -> Result<(), RuntimeError> {
+        let id = lock(&self.status).id.clone();
+        let fail = |message: String| {
+            {
+                let mut s = lock(&self.status);
+                s.started_at = Some(SystemTime::now());
+            }
+            self.finish(128, "StartError", &message);
+            Err(RuntimeError::StartFailed {
+                id: id.clone(),
+                message,
+            })
+        };
+        let Some((program, args)) = launch.argv.split_first() else {
+            return fail(
+                "no command to run: the container gives no command and its image no entrypoint"
+                    .into(),
+            );
+        };
+        let log =
+            match RotatingLog::open(&launch.log_path, launch.log_max_bytes, launch.log_max_files) {
+                Ok(l) => Arc::new(Mutex::new(l)),
+                Err(e) => return fail(format!("opening log {}: {e}", launch.log_path.display())),
+            };
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .env_clear()
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&launch.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(false);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return fail(format!("exec {program:?}: {e}")),
+        };
+        let pid = child.id().and_then(|p| i32::try_from(p).ok());
+        *lock(&self.pgid) = pid;
+        {
+            let mut s = lock(&self.status);
+            s.state = ContainerState::Running;
+            s.started_at = Some(SystemTime::now());
+            s.log_path = Some(launch.log_path.clone());
+        }
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(pump(out, "stdout", log.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(pump(err, "stderr", log));
+        }
+        let shared = self.clone();
+        tokio::spawn(async move {
+            match child.wait().await {
+                Ok(status) => {
+                    let code = status
+                        .code()
+                        .or_else(|| status.signal().map(|s| 128 + s))
+                        .unwrap_or(255);
+                    let reason = if code == 0 { "Completed" } else { "Error" };
+                    shared.finish(code, reason, "");
+                }
+                Err(e) => shared.finish(255, "Error", &format!("waiting for the process: {e}")),
+            }
+        });
+        Ok(())
+    }
+
+    /// Sends `signal` to the process group, if it runs.
+    pub fn signal(&self, signal: i32) {
+        if let Some(pgid) = *lock(&self.pgid) {
+            // SAFETY: kill has no memory-safety preconditions; a negative pid
+            // addresses the container's own process group.
+            unsafe {
+                libc::kill(-pgid, signal);
+            }
+        }
+    }
+
+    /// SIGTERM, up to `grace`, then SIGKILL; returns once the process exited.
+    pub async fn stop(&self, grace: Duration) -> Result<(), RuntimeError> {
+        let mut exited = self.exited.subscribe();
+        if *exited.borrow() {
+            return Ok(());
+        }
+        if !grace.is_zero() {
+            self.signal(libc::SIGTERM);
+            if tokio::time::timeout(grace, exited.wait_for(|e| *e))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.signal(libc::SIGKILL);
+        let waited = tokio::time::timeout(Duration::from_secs(10), exited.wait_for(|e| *e))
+            .await
+            .is_ok();
+        if waited {
+            Ok(())
+        } else {
+            Err(RuntimeError::Internal(format!(
+                "container {} did not exit 10s after SIGKILL",
+                lock(&self.status).id
+            )))
+        }
+    }
+}
+
+/// Copies a pipe into the log, line by line.
+async fn pump(pipe: impl AsyncRead + Unpin, stream: &'static str, log: Arc<Mutex<RotatingLog>>) {
+    let mut reader = BufReader::new(pipe);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if let Err(e) = lock(&log).write_line(stream, &line) {
+                    tracing::warn!(error = %e, "writing a container log");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! The process runtime: each container is a real host process.
+//!
+//! - The command is the pod spec's `command` + `args`, or the image's entrypoint and
+//!   cmd from the [`LocalImageStore`] (Kubernetes' override rules).
+//! - The environment is the image's, then the container's (resolved by the agent),
+//!   over a default `PATH` and `HOSTNAME`; nothing is inherited from the agent.
+//! - The working directory is the container's `workingDir`, else the image's, else the
+//!   pod's directory under the runtime's root.
+//! - stdout and stderr go to a per-container log file in the CRI format, rotated by
+//!   size ([`RotatingLog`]).
+//! - Each container runs in its own process group: stopping sends SIGTERM to the
+//!   group, then SIGKILL after the grace period. A process killed by signal N exits
+//!   with 128 + N.
+//! - Pods share the host's network: the pod IP is the node's.
+//!
+//! **Not isolated yet.** Containers run as host processes with the agent's user: no
+//! root filesystem from the image, no mount/PID/UTS/IPC/network namespaces and no
+//! cgroup limits, even when the agent runs as root. Those come later.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), skiff_node::runtime::RuntimeError> {
+//! use skiff_node::process::{ProcessRuntime, ProcessRuntimeConfig};
+//! use skiff_node::runtime::{ContainerConfig, PodSandboxConfig, RuntimeService};
+//! let rt = ProcessRuntime::new(ProcessRuntimeConfig::new("/var/lib/skiff/node".into()));
+//! let sb = PodSandboxConfig::default();
+//! let sid = rt.run_pod_sandbox(&sb).await?;
+//! let c = ContainerConfig {
+//!     name: "hello".into(),
+//!     command: vec!["sh".into(), "-c".into(), "echo hi".into()],
+//!     run_on_host: true,
+//!     ..Default::default()
+//! };
+//! let id = rt.create_container(&sid, &c, &sb).await?;
+//! rt.start_container(&id).await?;
+//! # Ok(()) }
+//! ```
+
+mod child;
+mod harness;
+mod images;
+mod logs;
+
+pub use harness::ProcessHarness;
+pub use images::LocalImageStore;
+pub use logs::RotatingLog;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use crate::runtime::{
+    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, Image, ImageService,
+    PodSandboxConfig, PodSandboxStatus, RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
+};
+use child::{Launch, Shared};
+
+/// The `PATH` a container gets when neither its image nor its spec sets one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Settings of the process runtime.
+#[derive(Clone, Debug)]
+pub struct ProcessRuntimeConfig {
+    /// Where pods' directories, logs and the image store live.
+    pub root: PathBuf,
+    /// The IP reported for pods (they share the host's network).
+    pub host_ip: String,
+    /// Size at which a container log rotates.
+    pub log_max_bytes: u64,
+    /// Log files kept per container, the current one included.
+    pub log_max_files: usize,
+}
+
+impl ProcessRuntimeConfig {
+    /// Defaults under `root`: pods on 127.0.0.1, logs rotated at 10 MiB, 5 files kept.
+    pub fn new(root: PathBuf) -> Self {
+        ProcessRuntimeConfig {
+            root,
+            host_ip: "127.0.0.1".into(),
+            log_max_bytes: 10 * 1024 * 1024,
+            log_max_files: 5,
+        }
+    }
+}
+
+struct ProcSandbox {
+    status: PodSandboxStatus,
+    dir: PathBuf,
+    log_dir: PathBuf,
+    hostname: String,
+}
+
+struct ProcContainer {
+    shared: Arc<Shared>,
+    launch: Launch,
+}
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    sandboxes: HashMap<String, ProcSandbox>,
+    containers: HashMap<String, ProcContainer>,
+}
+
+struct Inner {
+    config: ProcessRuntimeConfig,
+    images: LocalImageStore,
+    state: Mutex<State>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Nothing adopts the processes of a dropped runtime: kill them.
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        for c in st.containers.values() {
+            c.shared.signal(libc::SIGKILL);
+        }
+    }
+}
+
+/// The process runtime. Cheap to clone; clones share their state. Dropping the last
+/// clone kills every process it started.
+#[derive(Clone)]
+pub struct ProcessRuntime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ProcessRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessRuntime")
+            .field("root", &self.inner.config.root)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl ProcessRuntime {
+    /// A runtime under `config.root` (its image store is `root/images`).
+    pub fn new(config: ProcessRuntimeConfig) -> Self {
+        let images = LocalImageStore::new(config.root.join("images"));
+        ProcessRuntime {
+            inner: Arc::new(Inner {
+                config,
+                images,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// The image store.
+    pub fn images(&self) -> &LocalImageStore {
+        &self.inner.images
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn shared(&self, id: &str) -> Result<(Arc<Shared>, Launch), RuntimeError> {
+        self.lock()
+            .containers
+            .get(id)
+            .map(|c| (c.shared.clone(), c.launch.clone()))
+            .ok_or_else(|| RuntimeError::ContainerNotFound(id.to_owned()))
+    }
+}
+
+/// The argv by Kubernetes' rules: `command` replaces the entrypoint (and the image's
+/// cmd); `args` alone replaces the cmd.
+fn argv(config: &ContainerConfig, image: Option<&Image>) -> Vec<String> {
+    let (entrypoint, cmd) = image
+        .map(|i| (i.entrypoint.clone(), i.cmd.clone()))
+        .unwrap_or_default();
+    if !config.command.is_empty() {
+        return config.command.iter().chain(&config.args).cloned().collect();
+    }
+    let args = if config.args.is_empty() {
+        cmd
+    } else {
+        config.args.clone()
+    };
+    entrypoint.into_iter().chain(args).collect()
+}
+
+#[async_trait]
+impl RuntimeService for ProcessRuntime {
+    fn version(&self) -> RuntimeVersion {
+        RuntimeVersion {
+            name: "process".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
+    async fn run_pod_sandbox(&self, config: &PodSandboxConfig) -> Result<String, RuntimeError> {
+        let id = {
+            let mut st = self.lock();
+            st.seq += 1;
+            format!("proc-sandbox-{}", st.seq)
+        };
+        let dir = self.inner.config.root.join("pods").join(format!(
+            "{}_{}_{}_{id}",
+            sanitize(&config.pod.namespace),
+            sanitize(&config.pod.name),
+            sanitize(&config.pod.uid)
+        ));
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| RuntimeError::Internal(format!("creating {}: {e}", dir.display())))?;
+        let log_dir = config
+            .log_directory
+            .clone()
+            .unwrap_or_else(|| dir.join("logs"));
+        self.lock().sandboxes.insert(
+            id.clone(),
+            ProcSandbox {
+                status: PodSandboxStatus {
+                    id: id.clone(),
+                    pod: config.pod.clone(),
+                    attempt: config.attempt,
+                    state: SandboxState::Ready,
+                    created_at: SystemTime::now(),
+                    ip: Some(self.inner.config.host_ip.clone()),
+                    labels: config.labels.clone(),
+                },
+                dir,
+                log_dir,
+                hostname: config.hostname.clone(),
+            },
+        );
+        Ok(id)
+    }
+
+    async fn stop_pod_sandbox(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        let members: Vec<Arc<Shared>> = {
+            let mut st = self.lock();
+            let Some(sb) = st.sandboxes.get_mut(sandbox_id) else {
+                return Ok(());
+            };
+            sb.status.state = SandboxState::NotReady;
+            st.containers
+                .values()
+                .filter(|c| c.shared.status().sandbox_id == sandbox_id)
+                .map(|c| c.shared.clone())
+                .collect()
+        };
+        for s in members {
+            match s.state() {
+                ContainerState::Created | ContainerState::Unknown => s.never_started(),
+                ContainerState::Running => s.stop(Duration::ZERO).await?,
+                ContainerState::Exited => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_pod_sandbox(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        self.stop_pod_sandbox(sandbox_id).await?;
+        let dir = {
+            let mut st = self.lock();
+            st.containers
+                .retain(|_, c| c.shared.status().sandbox_id != sandbox_id);
+            st.sandboxes.remove(sandbox_id).map(|s| s.dir)
+        };
+        if let Some(dir) = dir {
+            if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(RuntimeError::Internal(format!(
+                        "removing {}: {e}",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn pod_sandbox_status(&self, sandbox_id: &str) -> Result<PodSandboxStatus, RuntimeError> {
+        self.lock()
+            .sandboxes
+            .get(sandbox_id)
+            .map(|s| s.status.clone())
+            .ok_or_else(|| RuntimeError::SandboxNotFound(sandbox_id.to_owned()))
+    }
+
+    async fn list_pod_sandboxes(&self) -> Result<Vec<PodSandboxStatus>, RuntimeError> {
+        Ok(self
+            .lock()
+            .sandboxes
+            .values()
+            .map(|s| s.status.clone())
+            .collect())
+    }
+
+    async fn create_container(
+        &self,
+        sandbox_id: &str,
+        config: &ContainerConfig,
+        _sandbox: &PodSandboxConfig,
+    ) -> Result<String, RuntimeError> {
+        let image = if config.run_on_host {
+            None
+        } else {
+            match self.inner.images.get(&config.image).await? {
+                Some(i) => Some(i),
+                None if !config.command.is_empty() => None,
+                None => {
+                    return Err(RuntimeError::ImageUnavailable {
+                        image: config.image.clone(),
+                        message: "not in the local image store, and the container gives no command to run on the host".into(),
+                    })
+                }
+            }
+        };
+        let mut st = self.lock();
+        let (dir, log_dir, hostname) = match st.sandboxes.get(sandbox_id) {
+            None => return Err(RuntimeError::SandboxNotFound(sandbox_id.to_owned())),
+            Some(s) if s.status.state != SandboxState::Ready => {
+                return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()))
+            }
+            Some(s) => (s.dir.clone(), s.log_dir.clone(), s.hostname.clone()),
+        };
+        st.seq += 1;
+        let id = format!("proc-container-{}", st.seq);
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), DEFAULT_PATH.into()),
+            ("HOSTNAME".into(), hostname),
+        ];
+        let mut set = |k: &str, v: &str| match env.iter_mut().find(|(key, _)| key == k) {
+            Some(slot) => slot.1 = v.to_owned(),
+            None => env.push((k.to_owned(), v.to_owned())),
+        };
+        for kv in image.iter().flat_map(|i| &i.env).chain(&config.envs) {
+            set(&kv.key, &kv.value);
+        }
+        let cwd = config
+            .working_dir
+            .clone()
+            .or_else(|| image.as_ref().and_then(|i| i.working_dir.clone()))
+            .map(PathBuf::from)
+            .unwrap_or(dir);
+        let rel = if config.log_path.is_empty() {
+            format!("{}/{}.log", sanitize(&config.name), config.attempt)
+        } else {
+            config.log_path.clone()
+        };
+        let launch = Launch {
+            argv: argv(config, image.as_ref()),
+            env,
+            cwd,
+            log_path: log_dir.join(rel),
+            log_max_bytes: self.inner.config.log_max_bytes,
+            log_max_files: self.inner.config.log_max_files,
+        };
+        let status = ContainerStatus {
+            id: id.clone(),
+            sandbox_id: sandbox_id.to_owned(),
+            name: config.name.clone(),
+            attempt: config.attempt,
+            state: ContainerState::Created,
+            created_at: SystemTime::now(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            image: config.image.clone(),
+            image_ref: image.map(|i| i.id).unwrap_or_default(),
+            reason: String::new(),
+            message: String::new(),
+            log_path: Some(launch.log_path.clone()),
+            labels: config.labels.clone(),
+        };
+        st.containers.insert(
+            id.clone(),
+            ProcContainer {
+                shared: Shared::new(status),
+                launch,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn start_container(&self, container_id: &str) -> Result<(), RuntimeError> {
+        let (shared, launch) = self.shared(container_id)?;
+        let sandbox_id = shared.status().sandbox_id;
+        let ready = self
+            .lock()
+            .sandboxes
+            .get(&sandbox_id)
+            .is_some_and(|s| s.status.state == SandboxState::Ready);
+        if shared.state() != ContainerState::Created {
+            return Err(RuntimeError::InvalidState(format!(
+                "container {container_id} is {:?}, not Created",
+                shared.state()
+            )));
+        }
+        if !ready {
+            return Err(RuntimeError::SandboxNotReady(sandbox_id));
+        }
+        shared.start(&launch)
+    }
+
+    async fn stop_container(
+        &self,
+        container_id: &str,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError> {
+        let Ok((shared, _)) = self.shared(container_id) else {
+            return Ok(());
+        };
+        match shared.state() {
+            ContainerState::Created | ContainerState::Unknown => {
+                shared.never_started();
+                Ok(())
+            }
+            ContainerState::Running => shared.stop(timeout).await,
+            ContainerState::Exited => Ok(()),
+        }
+    }
+
+    async fn remove_container(&self, container_id: &str) -> Result<(), RuntimeError> {
+        self.stop_container(container_id, Duration::ZERO).await?;
+        self.lock().containers.remove(container_id);
+        Ok(())
+    }
+
+    async fn container_status(&self, container_id: &str) -> Result<ContainerStatus, RuntimeError> {
+        self.shared(container_id).map(|(s, _)| s.status())
+    }
+
+    async fn list_containers(
+        &self,
+        filter: &ContainerFilter,
+    ) -> Result<Vec<ContainerStatus>, RuntimeError> {
+        Ok(self
+            .lock()
+            .containers
+            .values()
+            .map(|c| c.shared.status())
+            .filter(|s| {
+                filter
+                    .sandbox_id
+                    .as_ref()
+                    .is_none_or(|id| *id == s.sandbox_id)
+                    && filter.state.is_none_or(|st| st == s.state)
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ImageService for ProcessRuntime {
+    async fn list_images(&self) -> Result<Vec<Image>, RuntimeError> {
+        self.inner.images.list().await
+    }
+
+    async fn image_status(&self, image: &str) -> Result<Option<Image>, RuntimeError> {
+        self.inner.images.get(image).await
+    }
+
+    async fn pull_image(&self, image: &str) -> Result<String, RuntimeError> {
+        match self.inner.images.get(image).await? {
+            Some(i) => Ok(i.id),
+            None => Err(RuntimeError::ImageUnavailable {
+                image: image.to_owned(),
+                message: "not in the process runtime's local image store, and this runtime does not pull from registries".into(),
+            }),
+        }
+    }
+
+    async fn remove_image(&self, image: &str) -> Result<(), RuntimeError> {
+        self.inner.images.remove(image).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argv_follows_kubernetes_override_rules() {
+        let image = Image {
+            entrypoint: vec!["/ep".into()],
+            cmd: vec!["--default".into()],
+            ..Image::default()
+        };
+        let c = |command: &[&str], args: &[&str]| ContainerConfig {
+            command: command.iter().map(|s| s.to_string()).collect(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..ContainerConfig::default()
+        };
+        assert_eq!(argv(&c(&[], &[]), Some(&image)), ["/ep", "--default"]);
+        assert_eq!(argv(&c(&[], &["x"]), Some(&image)), ["/ep", "x"]);
+        assert_eq!(argv(&c(&["sh"], &[]), Some(&image)), ["sh"]);
+        assert_eq!(
+            argv(&c(&["sh"], &["-c", "true"]), None),
+            ["sh", "-c", "true"]
+        );
+        assert!(argv(&c(&[], &[]), None).is_empty());
+    }
+}
