@@ -59,7 +59,7 @@ pub use lines::{LineBuffer, LineTooLong, MAX_LINE_BYTES};
 pub use params::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 pub use service::{error_from_body, BoxError, ServiceClient};
 pub use target::{ObjectTarget, ResourceRef};
-pub use typed::{Api, ObjectList};
+pub use typed::{either_object, Api, ObjectList};
 pub use watch::{WatchEvent, WatchStream};
 
 /// A stream of bytes (a pod's log).
