@@ -2,6 +2,7 @@
 //! subcommand lives in its own module; this file only parses flags and dispatches.
 
 mod apiserver;
+mod controller_manager;
 mod store;
 
 use std::io::IsTerminal;
@@ -17,6 +18,9 @@ enum Command {
     Store(store::StoreArgs),
     /// Run the Kubernetes API server over HTTPS (admin kubeconfig in --data-dir).
     Apiserver(apiserver::ApiServerArgs),
+    /// Run the controllers (ReplicaSet, Deployment, namespace, garbage collector)
+    /// against an API server given by a kubeconfig.
+    ControllerManager(controller_manager::ControllerManagerArgs),
 }
 
 #[tokio::main]
@@ -31,6 +35,9 @@ async fn main() -> std::process::ExitCode {
     let result = match Command::parse() {
         Command::Store(args) => store::run(args).await.map_err(|e| e.to_string()),
         Command::Apiserver(args) => apiserver::run(args).await.map_err(|e| e.to_string()),
+        Command::ControllerManager(args) => controller_manager::run(args)
+            .await
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
