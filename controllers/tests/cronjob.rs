@@ -53,14 +53,23 @@ async fn owned_jobs(jobs: &Api<Job>, uid: &str) -> Vec<Job> {
         .into_iter()
         .filter(|j| {
             j.metadata.deletion_timestamp.is_none()
-                && j.metadata.owner_references.iter().flatten().any(|r| r.uid == uid)
+                && j.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|r| r.uid == uid)
         })
         .collect();
     owned.sort_by_key(|j| j.metadata.name.clone());
     owned
 }
 
-async fn wait_jobs(jobs: &Api<Job>, uid: &str, what: &str, check: impl Fn(&[Job]) -> bool) -> Vec<Job> {
+async fn wait_jobs(
+    jobs: &Api<Job>,
+    uid: &str,
+    what: &str,
+    check: impl Fn(&[Job]) -> bool,
+) -> Vec<Job> {
     wait_for(what, WAIT, || {
         let (jobs, uid) = (jobs.clone(), uid.to_owned());
         let ok = &check;
@@ -123,7 +132,10 @@ async fn fires_on_schedule_with_kubernetes_names_and_status() {
     let first = wait_jobs(&jobs, &uid, "one job", |j| j.len() == 1).await;
     let scheduled = now_minute(&clock);
     let job = &first[0];
-    assert_eq!(job.metadata.name.clone().unwrap(), format!("tick-{}", scheduled / 60));
+    assert_eq!(
+        job.metadata.name.clone().unwrap(),
+        format!("tick-{}", scheduled / 60)
+    );
     let stamp = &job.metadata.annotations.as_ref().unwrap()[SCHEDULED_AT];
     let parsed: k8s_openapi::jiff::Timestamp = stamp.parse().unwrap();
     assert_eq!(parsed.as_second(), scheduled);
@@ -167,7 +179,10 @@ async fn forbid_skips_while_a_job_runs() {
     let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let created = cronjobs
-        .create(&cronjob("solo", json!({"concurrencyPolicy": "Forbid"})), &Default::default())
+        .create(
+            &cronjob("solo", json!({"concurrencyPolicy": "Forbid"})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
@@ -179,7 +194,10 @@ async fn forbid_skips_while_a_job_runs() {
 
     complete(&jobs, &first[0], true).await;
     clock.advance(MINUTE);
-    wait_jobs(&jobs, &uid, "a second job after the first finished", |j| j.len() == 2).await;
+    wait_jobs(&jobs, &uid, "a second job after the first finished", |j| {
+        j.len() == 2
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -189,7 +207,10 @@ async fn replace_deletes_the_running_job() {
     let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let created = cronjobs
-        .create(&cronjob("swap", json!({"concurrencyPolicy": "Replace"})), &Default::default())
+        .create(
+            &cronjob("swap", json!({"concurrencyPolicy": "Replace"})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
@@ -220,17 +241,26 @@ async fn history_limits_keep_the_newest_finished_jobs() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let created = cronjobs
         .create(
-            &cronjob("hist", json!({"successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1})),
+            &cronjob(
+                "hist",
+                json!({"successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1}),
+            ),
             &Default::default(),
         )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
     let mut names = Vec::new();
-    for (i, ok) in [true, false, true, false].into_iter().enumerate() {
+    for ok in [true, false, true, false] {
         clock.advance(FIRST);
         let all = wait_jobs(&jobs, &uid, "a new job", |j| {
-            j.iter().any(|j| !names.contains(&j.metadata.name) && j.status.as_ref().and_then(|s| s.conditions.as_ref()).is_none())
+            j.iter().any(|j| {
+                !names.contains(&j.metadata.name)
+                    && j.status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_none()
+            })
         })
         .await;
         let new = all
@@ -243,7 +273,10 @@ async fn history_limits_keep_the_newest_finished_jobs() {
     // Kept: the newest success (the 3rd) and the newest failure (the 4th).
     let kept = wait_jobs(&jobs, &uid, "two jobs kept", |j| j.len() == 2).await;
     let kept: Vec<_> = kept.into_iter().map(|j| j.metadata.name).collect();
-    assert!(kept.contains(&names[2]) && kept.contains(&names[3]), "{kept:?} of {names:?}");
+    assert!(
+        kept.contains(&names[2]) && kept.contains(&names[3]),
+        "{kept:?} of {names:?}"
+    );
 }
 
 #[tokio::test]
@@ -253,7 +286,13 @@ async fn suspended_cronjobs_start_nothing_and_late_runs_past_the_deadline_are_mi
     let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let created = cronjobs
-        .create(&cronjob("held", json!({"suspend": true, "startingDeadlineSeconds": 10})), &Default::default())
+        .create(
+            &cronjob(
+                "held",
+                json!({"suspend": true, "startingDeadlineSeconds": 10}),
+            ),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
@@ -264,7 +303,11 @@ async fn suspended_cronjobs_start_nothing_and_late_runs_past_the_deadline_are_mi
     let t = now_minute(&clock) + 50;
     clock.set(k8s_openapi::jiff::Timestamp::from_second(t).unwrap());
     cronjobs
-        .patch("held", &Patch::Merge(json!({"spec": {"suspend": false}})), &Default::default())
+        .patch(
+            "held",
+            &Patch::Merge(json!({"spec": {"suspend": false}})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -272,4 +315,22 @@ async fn suspended_cronjobs_start_nothing_and_late_runs_past_the_deadline_are_mi
     // The next minute, on time: it runs.
     clock.set(k8s_openapi::jiff::Timestamp::from_second(t + 15).unwrap());
     wait_jobs(&jobs, &uid, "a job on time", |j| j.len() == 1).await;
+}
+
+#[tokio::test]
+async fn many_missed_times_warn_and_only_the_latest_runs() {
+    let (_server, client) = cluster().await;
+    let (clock, _ctl) = start(&client);
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let created = cronjobs
+        .create(&cronjob("behind", json!({})), &Default::default())
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    clock.advance(Duration::from_secs(3 * 3600));
+    wait_event(&client, "TooManyMissedTimes").await;
+    let one = wait_jobs(&jobs, &uid, "one job", |j| j.len() == 1).await;
+    let latest = now_minute(&clock) / 60;
+    assert_eq!(one[0].metadata.name.clone().unwrap(), format!("behind-{latest}"));
 }

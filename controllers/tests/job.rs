@@ -40,7 +40,11 @@ async fn active_pods(pods: &Api<Pod>, uid: &str) -> Vec<Pod> {
         .into_iter()
         .filter(|p| {
             p.metadata.deletion_timestamp.is_none()
-                && p.metadata.owner_references.iter().flatten().any(|r| r.uid == uid)
+                && p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|r| r.uid == uid)
                 && !matches!(
                     p.status.as_ref().and_then(|s| s.phase.as_deref()),
                     Some("Succeeded" | "Failed")
@@ -62,9 +66,13 @@ async fn wait_active(pods: &Api<Pod>, uid: &str, n: usize) -> Vec<Pod> {
 
 async fn finish(pods: &Api<Pod>, pod: &Pod, phase: &str) {
     let status = Patch::Merge(json!({"status": {"phase": phase}}));
-    pods.patch_status(pod.metadata.name.as_deref().unwrap(), &status, &Default::default())
-        .await
-        .unwrap();
+    pods.patch_status(
+        pod.metadata.name.as_deref().unwrap(),
+        &status,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
 }
 
 async fn wait_condition(jobs: &Api<Job>, name: &str, type_: &str) -> Job {
@@ -85,7 +93,10 @@ async fn runs_to_completion_with_parallelism() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = jobs
-        .create(&job("pi", json!({"completions": 3, "parallelism": 2})), &Default::default())
+        .create(
+            &job("pi", json!({"completions": 3, "parallelism": 2})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
@@ -94,7 +105,12 @@ async fn runs_to_completion_with_parallelism() {
     assert_eq!(labels[job::JOB_NAME_LABEL], "pi");
     assert_eq!(labels["job-name"], "pi");
     assert_eq!(labels[job::CONTROLLER_UID_LABEL], uid);
-    assert!(first[0].metadata.name.as_deref().unwrap().starts_with("pi-"));
+    assert!(first[0]
+        .metadata
+        .name
+        .as_deref()
+        .unwrap()
+        .starts_with("pi-"));
 
     let running = wait_for("status active 2 with a start time", WAIT, || {
         let jobs = jobs.clone();
@@ -117,7 +133,10 @@ async fn runs_to_completion_with_parallelism() {
     assert_eq!(status.succeeded, Some(3));
     assert_eq!(status.active.unwrap_or(0), 0);
     assert!(status.completion_time.is_some());
-    assert!(conditions::is_true(&status, conditions::SUCCESS_CRITERIA_MET));
+    assert!(conditions::is_true(
+        &status,
+        conditions::SUCCESS_CRITERIA_MET
+    ));
 }
 
 #[tokio::test]
@@ -127,7 +146,10 @@ async fn work_queue_completes_when_a_pod_succeeds_and_the_rest_finish() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = jobs
-        .create(&job("queue", json!({"parallelism": 2})), &Default::default())
+        .create(
+            &job("queue", json!({"parallelism": 2})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(created.spec.as_ref().unwrap().completions, None);
@@ -153,7 +175,10 @@ async fn failing_pods_are_replaced_until_the_backoff_limit() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = jobs
-        .create(&job("flaky", json!({"backoffLimit": 1})), &Default::default())
+        .create(
+            &job("flaky", json!({"backoffLimit": 1})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
@@ -185,7 +210,10 @@ async fn active_deadline_fails_the_job_and_deletes_its_pods() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = jobs
         .create(
-            &job("slow", json!({"parallelism": 2, "completions": 2, "activeDeadlineSeconds": 1})),
+            &job(
+                "slow",
+                json!({"parallelism": 2, "completions": 2, "activeDeadlineSeconds": 1}),
+            ),
             &Default::default(),
         )
         .await
@@ -195,7 +223,10 @@ async fn active_deadline_fails_the_job_and_deletes_its_pods() {
     let failed = wait_condition(&jobs, "slow", conditions::FAILED).await;
     let status = failed.status.unwrap();
     assert_eq!(
-        conditions::get(&status, conditions::FAILED).unwrap().reason.as_deref(),
+        conditions::get(&status, conditions::FAILED)
+            .unwrap()
+            .reason
+            .as_deref(),
         Some("DeadlineExceeded")
     );
     wait_active(&pods, &uid, 0).await;
@@ -209,7 +240,10 @@ async fn indexed_jobs_run_one_pod_per_index() {
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = jobs
         .create(
-            &job("idx", json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed"})),
+            &job(
+                "idx",
+                json!({"completions": 3, "parallelism": 3, "completionMode": "Indexed"}),
+            ),
             &Default::default(),
         )
         .await
@@ -218,9 +252,20 @@ async fn indexed_jobs_run_one_pod_per_index() {
     let mut all = wait_active(&pods, &uid, 3).await;
     all.sort_by_key(|p| p.metadata.annotations.clone().unwrap()[indexed::INDEX_KEY].clone());
     for (i, p) in all.iter().enumerate() {
-        assert_eq!(p.metadata.annotations.as_ref().unwrap()[indexed::INDEX_KEY], i.to_string());
-        assert_eq!(p.metadata.labels.as_ref().unwrap()[indexed::INDEX_KEY], i.to_string());
-        assert!(p.metadata.name.as_deref().unwrap().starts_with(&format!("idx-{i}-")));
+        assert_eq!(
+            p.metadata.annotations.as_ref().unwrap()[indexed::INDEX_KEY],
+            i.to_string()
+        );
+        assert_eq!(
+            p.metadata.labels.as_ref().unwrap()[indexed::INDEX_KEY],
+            i.to_string()
+        );
+        assert!(p
+            .metadata
+            .name
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("idx-{i}-")));
         let spec = p.spec.clone().unwrap();
         assert_eq!(spec.hostname, Some(format!("idx-{i}")));
         let env = spec.containers[0].env.clone().unwrap();
@@ -263,7 +308,10 @@ async fn finished_jobs_are_deleted_after_their_ttl() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = jobs
-        .create(&job("brief", json!({"ttlSecondsAfterFinished": 1})), &Default::default())
+        .create(
+            &job("brief", json!({"ttlSecondsAfterFinished": 1})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
@@ -284,18 +332,25 @@ async fn suspend_deletes_active_pods_and_resume_restarts_them() {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let created = jobs
-        .create(&job("pausable", json!({"parallelism": 2, "completions": 4})), &Default::default())
+        .create(
+            &job("pausable", json!({"parallelism": 2, "completions": 4})),
+            &Default::default(),
+        )
         .await
         .unwrap();
     let uid = created.metadata.uid.clone().unwrap();
     wait_active(&pods, &uid, 2).await;
     let suspend = |on: bool| Patch::Merge(json!({"spec": {"suspend": on}}));
-    jobs.patch("pausable", &suspend(true), &Default::default()).await.unwrap();
+    jobs.patch("pausable", &suspend(true), &Default::default())
+        .await
+        .unwrap();
     wait_active(&pods, &uid, 0).await;
     let suspended = wait_condition(&jobs, "pausable", conditions::SUSPENDED).await;
     assert_eq!(suspended.status.unwrap().active.unwrap_or(0), 0);
 
-    jobs.patch("pausable", &suspend(false), &Default::default()).await.unwrap();
+    jobs.patch("pausable", &suspend(false), &Default::default())
+        .await
+        .unwrap();
     wait_active(&pods, &uid, 2).await;
     let resumed = jobs.get("pausable").await.unwrap().status.unwrap();
     let cond = conditions::get(&resumed, conditions::SUSPENDED).unwrap();

@@ -222,8 +222,14 @@ pub fn job(obj: &mut Value) {
 /// The selector and template labels Kubernetes generates for a Job created without a
 /// selector (needs the uid, which create assigns before defaulting).
 fn job_selector(obj: &mut Value) {
-    let uid = obj["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let uid = obj["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else {
         return;
     };
@@ -297,9 +303,18 @@ mod tests {
         let mut j = json!({"metadata": {"name": "pi", "uid": "u1"},
             "spec": {"parallelism": 2, "template": {"spec": {"containers": []}}}});
         job(&mut j);
-        assert_eq!(j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], "u1");
-        assert_eq!(j["spec"]["template"]["metadata"]["labels"]["job-name"], "pi");
-        assert_eq!(j["metadata"]["labels"]["batch.kubernetes.io/job-name"], "pi");
+        assert_eq!(
+            j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "u1"
+        );
+        assert_eq!(
+            j["spec"]["template"]["metadata"]["labels"]["job-name"],
+            "pi"
+        );
+        assert_eq!(
+            j["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+            "pi"
+        );
         assert!(j["spec"].get("completions").is_none());
         let mut manual = json!({"metadata": {"name": "m", "uid": "u2"},
             "spec": {"manualSelector": true, "template": {}}});

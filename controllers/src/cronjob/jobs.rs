@@ -43,12 +43,18 @@ pub fn job_for(cj: &CronJob, at: Timestamp, zone: &TimeZone) -> Job {
     let scheduled = at.to_zoned(zone.clone());
     annotations.insert(
         SCHEDULED_AT.to_owned(),
-        scheduled.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string().replace("+00:00", "Z"),
+        scheduled
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
+            .replace("+00:00", "Z"),
     );
     let labels: BTreeMap<String, String> = tmeta.labels.unwrap_or_default();
     Job {
         metadata: ObjectMeta {
-            name: Some(job_name(cj.metadata.name.as_deref().unwrap_or_default(), at)),
+            name: Some(job_name(
+                cj.metadata.name.as_deref().unwrap_or_default(),
+                at,
+            )),
             namespace: cj.metadata.namespace.clone(),
             labels: (!labels.is_empty()).then_some(labels),
             annotations: Some(annotations),
@@ -97,7 +103,10 @@ mod tests {
         let t: Timestamp = "2025-07-01T07:30:00Z".parse().unwrap();
         let zone = TimeZone::get("Europe/Paris").unwrap();
         let job = job_for(&cj, t, &zone);
-        assert_eq!(job.metadata.annotations.unwrap()[SCHEDULED_AT], "2025-07-01T09:30:00+02:00");
+        assert_eq!(
+            job.metadata.annotations.unwrap()[SCHEDULED_AT],
+            "2025-07-01T09:30:00+02:00"
+        );
         assert_eq!(job.metadata.owner_references.unwrap()[0].kind, "CronJob");
     }
 }

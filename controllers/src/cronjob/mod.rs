@@ -41,7 +41,9 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use skiff_core::client::{Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef};
+use skiff_core::client::{
+    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
+};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
@@ -127,7 +129,11 @@ pub fn run(
 fn resync(store: Store<CronJob>, every: Duration) -> BoxStream<'static, ObjectRef> {
     futures::stream::unfold(store, move |store| async move {
         tokio::time::sleep(every).await;
-        let keys: Vec<ObjectRef> = store.list().iter().map(|c| ObjectRef::from_obj(c.as_ref())).collect();
+        let keys: Vec<ObjectRef> = store
+            .list()
+            .iter()
+            .map(|c| ObjectRef::from_obj(c.as_ref()))
+            .collect();
         Some((futures::stream::iter(keys), store))
     })
     .flatten()
@@ -197,7 +203,10 @@ pub async fn reconcile(cached: Arc<CronJob>, ctx: Arc<Context>) -> Result<Action
     write_status(&api, &pass).await?;
     let reference = Recorder::reference_of(&pass.cj);
     for (kind, reason, message) in std::mem::take(&mut pass.events) {
-        let _ = ctx.recorder.publish(&reference, kind, reason, &message).await;
+        let _ = ctx
+            .recorder
+            .publish(&reference, kind, reason, &message)
+            .await;
     }
     outcome
 }
@@ -235,8 +244,17 @@ async fn sync(pass: &mut Pass<'_>, children: &[Arc<Job>]) -> Result<Action, Erro
     }
     let now = pass.ctx.config.clock.now();
     let next = requeue_at_next(&sched, now);
-    let created = pass.cj.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
-    let mut earliest = pass.status.last_schedule_time.as_ref().map_or(created, |t| t.0);
+    let created = pass
+        .cj
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(now, |t| t.0);
+    let mut earliest = pass
+        .status
+        .last_schedule_time
+        .as_ref()
+        .map_or(created, |t| t.0);
     let deadline = spec
         .starting_deadline_seconds
         .map(|s| SignedDuration::from_secs(s.max(0)));
@@ -258,13 +276,26 @@ async fn sync(pass: &mut Pass<'_>, children: &[Arc<Job>]) -> Result<Action, Erro
         pass.event(
             EventType::Warning,
             "MissSchedule",
-            format!("Missed scheduled time to start a job: {}", scheduled.strftime("%a, %d %b %Y %H:%M:%S %z")),
+            format!(
+                "Missed scheduled time to start a job: {}",
+                scheduled.strftime("%a, %d %b %Y %H:%M:%S %z")
+            ),
         );
         return Ok(next);
     }
-    let job_name = jobs::job_name(pass.cj.metadata.name.as_deref().unwrap_or_default(), scheduled);
-    let already = pass.active().iter().any(|r| r.name.as_deref() == Some(job_name.as_str()))
-        || pass.status.last_schedule_time.as_ref().is_some_and(|t| t.0 == scheduled);
+    let job_name = jobs::job_name(
+        pass.cj.metadata.name.as_deref().unwrap_or_default(),
+        scheduled,
+    );
+    let already = pass
+        .active()
+        .iter()
+        .any(|r| r.name.as_deref() == Some(job_name.as_str()))
+        || pass
+            .status
+            .last_schedule_time
+            .as_ref()
+            .is_some_and(|t| t.0 == scheduled);
     if already {
         return Ok(next);
     }
@@ -321,7 +352,11 @@ async fn reconcile_active(pass: &mut Pass<'_>, children: &[Arc<Job>]) -> Result<
             );
         } else if in_active && jobs::finished(job) {
             pass.active().retain(|r| r.uid != uid);
-            let condition = if jobs::succeeded(job) { "Complete" } else { "Failed" };
+            let condition = if jobs::succeeded(job) {
+                "Complete"
+            } else {
+                "Failed"
+            };
             pass.event(
                 EventType::Normal,
                 "SawCompletedJob",
@@ -331,7 +366,12 @@ async fn reconcile_active(pass: &mut Pass<'_>, children: &[Arc<Job>]) -> Result<
         if jobs::succeeded(job) {
             let done = job.status.as_ref().and_then(|s| s.completion_time.clone());
             if let Some(t) = done {
-                if pass.status.last_successful_time.as_ref().is_none_or(|l| l.0 < t.0) {
+                if pass
+                    .status
+                    .last_successful_time
+                    .as_ref()
+                    .is_none_or(|l| l.0 < t.0)
+                {
                     pass.status.last_successful_time = Some(t);
                 }
             }
@@ -349,7 +389,11 @@ async fn reconcile_active(pass: &mut Pass<'_>, children: &[Arc<Job>]) -> Result<
             Ok(Some(j)) if j.metadata.uid == r.uid => {}
             Ok(_) => {
                 pass.active().retain(|a| a.uid != r.uid);
-                pass.event(EventType::Normal, "MissingJob", format!("Active job went missing: {name}"));
+                pass.event(
+                    EventType::Normal,
+                    "MissingJob",
+                    format!("Active job went missing: {name}"),
+                );
             }
             Err(e) => return Err(pass.client_error("reading an active job", e)),
         }
@@ -370,7 +414,11 @@ async fn create_job(
     let api: Api<Job> = Api::namespaced(pass.ctx.client.clone(), &ns);
     match api.create(&job, &PostParams::default()).await {
         Ok(made) => {
-            pass.event(EventType::Normal, "SuccessfulCreate", format!("Created job {name}"));
+            pass.event(
+                EventType::Normal,
+                "SuccessfulCreate",
+                format!("Created job {name}"),
+            );
             Ok(Some(made))
         }
         Err(e) if e.is_conflict() => {
@@ -378,11 +426,16 @@ async fn create_job(
                 .get(&name)
                 .await
                 .map_err(|e| pass.client_error("reading an existing job", e))?;
-            let ours = controller_of(&existing.metadata).is_some_and(|c| Some(&c.uid) == pass.cj.metadata.uid.as_ref());
+            let ours = controller_of(&existing.metadata)
+                .is_some_and(|c| Some(&c.uid) == pass.cj.metadata.uid.as_ref());
             Ok(ours.then_some(existing))
         }
         Err(e) => {
-            pass.event(EventType::Warning, "FailedCreate", format!("Error creating job: {e}"));
+            pass.event(
+                EventType::Warning,
+                "FailedCreate",
+                format!("Error creating job: {e}"),
+            );
             Err(pass.client_error("creating a job", e))
         }
     }
@@ -399,12 +452,20 @@ async fn delete_job(pass: &mut Pass<'_>, name: &str, uid: Option<String>) -> Res
     };
     match api.delete(name, &params).await {
         Ok(_) => {
-            pass.event(EventType::Normal, "SuccessfulDelete", format!("Deleted job {name}"));
+            pass.event(
+                EventType::Normal,
+                "SuccessfulDelete",
+                format!("Deleted job {name}"),
+            );
             Ok(true)
         }
         Err(e) if e.is_not_found() => Ok(true),
         Err(e) => {
-            pass.event(EventType::Warning, "FailedDelete", format!("Deleted job: {e}"));
+            pass.event(
+                EventType::Warning,
+                "FailedDelete",
+                format!("Deleted job: {e}"),
+            );
             Err(pass.client_error("deleting a job", e))
         }
     }
@@ -414,7 +475,11 @@ async fn delete_job(pass: &mut Pass<'_>, name: &str, uid: Option<String>) -> Res
 /// reconcile).
 async fn cleanup_history(pass: &mut Pass<'_>, children: &[Arc<Job>]) {
     let spec = pass.cj.spec.clone().unwrap_or_default();
-    let finished: Vec<Arc<Job>> = children.iter().filter(|j| jobs::finished(j)).cloned().collect();
+    let finished: Vec<Arc<Job>> = children
+        .iter()
+        .filter(|j| jobs::finished(j))
+        .cloned()
+        .collect();
     let (ok, failed): (Vec<_>, Vec<_>) = finished.into_iter().partition(|j| jobs::succeeded(j));
     let mut doomed = Vec::new();
     if let Some(limit) = spec.successful_jobs_history_limit {
@@ -447,7 +512,10 @@ async fn write_status(api: &Api<CronJob>, pass: &Pass<'_>) -> Result<(), Error> 
     let mut next = pass.cj.clone();
     next.status = Some(status);
     let name = pass.cj.metadata.name.clone().unwrap_or_default();
-    match api.replace_status(&name, &next, &PostParams::default()).await {
+    match api
+        .replace_status(&name, &next, &PostParams::default())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(pass.client_error("updating status", e)),

@@ -15,8 +15,8 @@
 
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
-use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::jiff::tz::TimeZone;
+use k8s_openapi::jiff::Timestamp;
 
 /// How many missed schedule times [`Schedule::missed`] counts before it stops
 /// (Kubernetes warns past 100).
@@ -146,13 +146,25 @@ mod tests {
     #[test]
     fn nicknames_and_fields() {
         let hourly = Schedule::parse("@hourly", None).unwrap();
-        assert_eq!(hourly.next_after(at("2025-03-01T10:00:00Z")), Some(at("2025-03-01T11:00:00Z")));
+        assert_eq!(
+            hourly.next_after(at("2025-03-01T10:00:00Z")),
+            Some(at("2025-03-01T11:00:00Z"))
+        );
         let midnight = Schedule::parse("@midnight", None).unwrap();
-        assert_eq!(midnight.next_after(at("2025-03-01T10:00:00Z")), Some(at("2025-03-02T00:00:00Z")));
+        assert_eq!(
+            midnight.next_after(at("2025-03-01T10:00:00Z")),
+            Some(at("2025-03-02T00:00:00Z"))
+        );
         let every5 = Schedule::parse("*/5 * * * *", None).unwrap();
-        assert_eq!(every5.next_after(at("2025-03-01T10:02:10Z")), Some(at("2025-03-01T10:05:00Z")));
+        assert_eq!(
+            every5.next_after(at("2025-03-01T10:02:10Z")),
+            Some(at("2025-03-01T10:05:00Z"))
+        );
         assert!(Schedule::parse("* * * *", None).is_err());
-        assert!(Schedule::parse("0 * * * * *", None).is_err(), "no seconds field");
+        assert!(
+            Schedule::parse("0 * * * * *", None).is_err(),
+            "no seconds field"
+        );
         assert!(Schedule::parse("* * * * *", Some("Mars/Olympus")).is_err());
     }
 
@@ -160,7 +172,13 @@ mod tests {
     fn counts_missed_times_up_to_the_limit() {
         let s = Schedule::parse("* * * * *", None).unwrap();
         let m = s.missed(at("2025-03-01T10:00:00Z"), at("2025-03-01T10:03:30Z"));
-        assert_eq!(m, Missed { latest: Some(at("2025-03-01T10:03:00Z")), count: 3 });
+        assert_eq!(
+            m,
+            Missed {
+                latest: Some(at("2025-03-01T10:03:00Z")),
+                count: 3
+            }
+        );
         let none = s.missed(at("2025-03-01T10:03:00Z"), at("2025-03-01T10:03:30Z"));
         assert_eq!(none.latest, None);
         let many = s.missed(at("2025-03-01T00:00:00Z"), at("2025-03-02T00:00:00Z"));

@@ -101,9 +101,15 @@ mod tests {
         let b = Backoff::new(BASE, MAX);
         let three = [at(0), at(0), at(100)];
         // 40 s after the last failure at 100.
-        assert_eq!(remaining(&b, &three, None, at(110)), Some(Duration::from_secs(30)));
+        assert_eq!(
+            remaining(&b, &three, None, at(110)),
+            Some(Duration::from_secs(30))
+        );
         // A success at 50 leaves one failure since: 10 s.
-        assert_eq!(remaining(&b, &three, Some(at(50)), at(105)), Some(Duration::from_secs(5)));
+        assert_eq!(
+            remaining(&b, &three, Some(at(50)), at(105)),
+            Some(Duration::from_secs(5))
+        );
         let many = vec![at(0); 40];
         assert_eq!(remaining(&b, &many, None, at(0)), Some(MAX));
         assert_eq!(remaining(&b, &[], None, at(0)), None);

@@ -74,9 +74,8 @@ pub fn set(
     let conditions = status.conditions.get_or_insert_with(Vec::new);
     if let Some(c) = conditions.iter_mut().find(|c| c.type_ == type_) {
         let flipped = c.status != value;
-        let changed = flipped
-            || c.reason.as_deref() != Some(reason)
-            || c.message.as_deref() != Some(message);
+        let changed =
+            flipped || c.reason.as_deref() != Some(reason) || c.message.as_deref() != Some(message);
         if flipped {
             c.status = value.to_owned();
             c.last_transition_time = Some(Time(now));
@@ -108,11 +107,38 @@ mod tests {
         let mut s = JobStatus::default();
         let t0 = Timestamp::from_second(100).unwrap();
         let t1 = Timestamp::from_second(200).unwrap();
-        assert!(set(&mut s, SUSPENDED, true, "JobSuspended", "Job suspended", t0));
-        assert!(!set(&mut s, SUSPENDED, true, "JobSuspended", "Job suspended", t1));
-        assert_eq!(get(&s, SUSPENDED).unwrap().last_transition_time, Some(Time(t0)));
-        assert!(set(&mut s, SUSPENDED, false, "JobResumed", "Job resumed", t1));
-        assert_eq!(get(&s, SUSPENDED).unwrap().last_transition_time, Some(Time(t1)));
+        assert!(set(
+            &mut s,
+            SUSPENDED,
+            true,
+            "JobSuspended",
+            "Job suspended",
+            t0
+        ));
+        assert!(!set(
+            &mut s,
+            SUSPENDED,
+            true,
+            "JobSuspended",
+            "Job suspended",
+            t1
+        ));
+        assert_eq!(
+            get(&s, SUSPENDED).unwrap().last_transition_time,
+            Some(Time(t0))
+        );
+        assert!(set(
+            &mut s,
+            SUSPENDED,
+            false,
+            "JobResumed",
+            "Job resumed",
+            t1
+        ));
+        assert_eq!(
+            get(&s, SUSPENDED).unwrap().last_transition_time,
+            Some(Time(t1))
+        );
         assert!(!finished(&s));
         set(&mut s, FAILED, true, "DeadlineExceeded", "late", t1);
         assert!(finished(&s));

@@ -54,11 +54,15 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use skiff_core::client::{Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef};
+use skiff_core::client::{
+    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
+};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
-use skiff_core::runtime::{controller_of, watcher, Backoff, Clock, Controller, ObjectRef, SystemClock};
+use skiff_core::runtime::{
+    controller_of, watcher, Backoff, Clock, Controller, ObjectRef, SystemClock,
+};
 use skiff_core::selector::LabelSelector;
 
 use crate::expectations::Expectations;
@@ -188,8 +192,9 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
     let key = ObjectRef::from_obj(job.as_ref());
     let pods = owned_pods(&ctx, &job)?;
     let cached = |name: &str| {
-        pods.iter()
-            .any(|p| p.metadata.name.as_deref() == Some(name) && p.metadata.deletion_timestamp.is_none())
+        pods.iter().any(|p| {
+            p.metadata.name.as_deref() == Some(name) && p.metadata.deletion_timestamp.is_none()
+        })
     };
     let in_sync = ctx.expectations.satisfied(&key, cached);
     let children = children::Children::sort(pods.clone());
@@ -198,14 +203,27 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
     let suspended = spec.suspend == Some(true);
     let mut events: Vec<(EventType, &str, String)> = Vec::new();
     if suspended {
-        if conditions::set(&mut next, conditions::SUSPENDED, true, "JobSuspended", "Job suspended", now)
-            && !conditions::is_true(&old, conditions::SUSPENDED)
+        if conditions::set(
+            &mut next,
+            conditions::SUSPENDED,
+            true,
+            "JobSuspended",
+            "Job suspended",
+            now,
+        ) && !conditions::is_true(&old, conditions::SUSPENDED)
         {
             events.push((EventType::Normal, "Suspended", "Job suspended".into()));
         }
     } else {
         if conditions::is_true(&old, conditions::SUSPENDED) {
-            conditions::set(&mut next, conditions::SUSPENDED, false, "JobResumed", "Job resumed", now);
+            conditions::set(
+                &mut next,
+                conditions::SUSPENDED,
+                false,
+                "JobResumed",
+                "Job resumed",
+                now,
+            );
             // The deadline counts from the resumption.
             next.start_time = Some(Time(now));
             events.push((EventType::Normal, "Resumed", "Job resumed".into()));
@@ -220,7 +238,11 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
         spec: &spec,
         old: &old,
         children: &children,
-        started: if suspended { None } else { next.start_time.as_ref().map(|t| t.0) },
+        started: if suspended {
+            None
+        } else {
+            next.start_time.as_ref().map(|t| t.0)
+        },
         failures: &failures,
         last_success,
         backoff: ctx.config.failure_backoff,
@@ -250,7 +272,13 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
         None => action = Action::requeue(Duration::from_secs(1)),
     }
     next.active = Some(count(children.active.len() + created).saturating_sub(count(deleted)));
-    next.ready = Some(count(children.active.iter().filter(|p| crate::pods::is_ready(p)).count()));
+    next.ready = Some(count(
+        children
+            .active
+            .iter()
+            .filter(|p| crate::pods::is_ready(p))
+            .count(),
+    ));
     next.terminating = Some(count(children.terminating.len() + deleted));
     next.succeeded = Some(decided.succeeded);
     next.failed = Some(decided.failed);
@@ -259,7 +287,12 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
     for (kind, reason, message) in events {
         let _ = ctx
             .recorder
-            .publish(&Recorder::reference_of(job.as_ref()), kind, reason, &message)
+            .publish(
+                &Recorder::reference_of(job.as_ref()),
+                kind,
+                reason,
+                &message,
+            )
             .await;
     }
     if conditions::finished(&next) {
@@ -285,7 +318,11 @@ fn earliest(a: Action, b: Action) -> Action {
 }
 
 /// How long until `activeDeadlineSeconds` runs out, if set.
-fn deadline_in(spec: &k8s_openapi::api::batch::v1::JobSpec, status: &k8s_openapi::api::batch::v1::JobStatus, now: Timestamp) -> Option<Duration> {
+fn deadline_in(
+    spec: &k8s_openapi::api::batch::v1::JobSpec,
+    status: &k8s_openapi::api::batch::v1::JobStatus,
+    now: Timestamp,
+) -> Option<Duration> {
     let deadline = u64::try_from(spec.active_deadline_seconds?).ok()?;
     let started = status.start_time.as_ref()?.0;
     let elapsed = Duration::try_from(now.duration_since(started)).unwrap_or(Duration::ZERO);
@@ -313,7 +350,11 @@ fn failure_times(
             children::finished_at(p).unwrap_or(seen)
         })
         .collect();
-    let last_success = children.succeeded.iter().filter_map(|p| children::finished_at(p)).max();
+    let last_success = children
+        .succeeded
+        .iter()
+        .filter_map(|p| children::finished_at(p))
+        .max();
     (failures, last_success)
 }
 
@@ -326,8 +367,18 @@ fn finish(
 ) {
     match outcome {
         Outcome::Complete => {
-            let (reason, message) = ("CompletionsReached", "Reached expected number of succeeded pods");
-            conditions::set(next, conditions::SUCCESS_CRITERIA_MET, true, reason, message, now);
+            let (reason, message) = (
+                "CompletionsReached",
+                "Reached expected number of succeeded pods",
+            );
+            conditions::set(
+                next,
+                conditions::SUCCESS_CRITERIA_MET,
+                true,
+                reason,
+                message,
+                now,
+            );
             conditions::set(next, conditions::COMPLETE, true, reason, message, now);
             next.completion_time = Some(Time(now));
             events.push((EventType::Normal, "Completed", "Job completed".into()));
@@ -361,13 +412,23 @@ async fn create_pods(
                 created += 1;
                 let _ = ctx
                     .recorder
-                    .publish(&reference, EventType::Normal, "SuccessfulCreate", &format!("Created pod: {name}"))
+                    .publish(
+                        &reference,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        &format!("Created pod: {name}"),
+                    )
                     .await;
             }
             Err(e) => {
                 let _ = ctx
                     .recorder
-                    .publish(&reference, EventType::Warning, "FailedCreate", &format!("Error creating: {e}"))
+                    .publish(
+                        &reference,
+                        EventType::Warning,
+                        "FailedCreate",
+                        &format!("Error creating: {e}"),
+                    )
                     .await;
                 return Err(Error::Client {
                     action: "creating a pod",
@@ -403,7 +464,12 @@ async fn delete_pods(
                 deleted += 1;
                 let _ = ctx
                     .recorder
-                    .publish(&reference, EventType::Normal, "SuccessfulDelete", &format!("Deleted pod: {name}"))
+                    .publish(
+                        &reference,
+                        EventType::Normal,
+                        "SuccessfulDelete",
+                        &format!("Deleted pod: {name}"),
+                    )
                     .await;
             }
             Err(e) if e.is_not_found() || e.is_conflict() => {}

@@ -104,9 +104,15 @@ pub fn plan(i: &Inputs<'_>) -> Plan {
 
     let completed: Option<BTreeSet<i32>> = is_indexed(spec).then(|| {
         let total = spec.completions.unwrap_or(0);
-        let mut set =
-            indexed::parse(i.old.completed_indexes.as_deref().unwrap_or_default(), total);
-        set.extend(c.succeeded.iter().filter_map(|p| indexed::index_of(p, total)));
+        let mut set = indexed::parse(
+            i.old.completed_indexes.as_deref().unwrap_or_default(),
+            total,
+        );
+        set.extend(
+            c.succeeded
+                .iter()
+                .filter_map(|p| indexed::index_of(p, total)),
+        );
         set
     });
     p.succeeded = match &completed {
@@ -203,11 +209,14 @@ fn manage_indexed(i: &Inputs<'_>, done: &BTreeSet<i32>, parallelism: usize, p: &
             _ => p.delete.push(pod.clone()),
         }
     }
-    let remaining = usize::try_from(total).unwrap_or(0).saturating_sub(done.len());
+    let remaining = usize::try_from(total)
+        .unwrap_or(0)
+        .saturating_sub(done.len());
     let want = parallelism.min(remaining);
     if by_index.len() > want {
         let extra = by_index.len() - want;
-        p.delete.extend(by_index.values().rev().take(extra).cloned());
+        p.delete
+            .extend(by_index.values().rev().take(extra).cloned());
         return;
     }
     let pending = (0..total).filter(|ix| !done.contains(ix) && !by_index.contains_key(ix));
@@ -227,8 +236,7 @@ mod tests {
             ..PodStatus::default()
         });
         if let Some(ix) = index {
-            p.metadata.annotations =
-                Some([(indexed::INDEX_KEY.to_owned(), ix.to_string())].into());
+            p.metadata.annotations = Some([(indexed::INDEX_KEY.to_owned(), ix.to_string())].into());
         }
         Arc::new(p)
     }
@@ -255,7 +263,11 @@ mod tests {
             ..JobSpec::default()
         };
         assert_eq!(run(&spec, vec![], &[]).create.len(), 2);
-        let p = run(&spec, vec![pod("Succeeded", None), pod("Succeeded", None)], &[]);
+        let p = run(
+            &spec,
+            vec![pod("Succeeded", None), pod("Succeeded", None)],
+            &[],
+        );
         assert_eq!((p.create.len(), p.succeeded), (1, 2));
         let p = run(&spec, vec![pod("Succeeded", None); 3], &[]);
         assert_eq!(p.outcome, Some(Outcome::Complete));
@@ -268,7 +280,11 @@ mod tests {
             ..JobSpec::default()
         };
         assert_eq!(run(&spec, vec![], &[]).create.len(), 3);
-        let p = run(&spec, vec![pod("Succeeded", None), pod("Running", None)], &[]);
+        let p = run(
+            &spec,
+            vec![pod("Succeeded", None), pod("Running", None)],
+            &[],
+        );
         assert!(p.outcome.is_none() && p.create.is_empty());
         let p = run(&spec, vec![pod("Succeeded", None)], &[]);
         assert_eq!(p.outcome, Some(Outcome::Complete));
@@ -285,7 +301,13 @@ mod tests {
         assert!(p.create.is_empty());
         assert_eq!(p.requeue, Some(Duration::from_secs(5)));
         let p = run(&spec, vec![pod("Failed", None); 2], &[at, at]);
-        assert!(matches!(p.outcome, Some(Outcome::Failed { reason: "BackoffLimitExceeded", .. })));
+        assert!(matches!(
+            p.outcome,
+            Some(Outcome::Failed {
+                reason: "BackoffLimitExceeded",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -295,7 +317,13 @@ mod tests {
             ..JobSpec::default()
         };
         let p = run(&spec, vec![pod("Running", None)], &[]);
-        assert!(matches!(p.outcome, Some(Outcome::Failed { reason: "DeadlineExceeded", .. })));
+        assert!(matches!(
+            p.outcome,
+            Some(Outcome::Failed {
+                reason: "DeadlineExceeded",
+                ..
+            })
+        ));
         assert_eq!(p.delete.len(), 1);
     }
 
@@ -307,7 +335,15 @@ mod tests {
             completion_mode: Some("Indexed".into()),
             ..JobSpec::default()
         };
-        let p = run(&spec, vec![pod("Succeeded", Some(0)), pod("Running", Some(2)), pod("Running", Some(2))], &[]);
+        let p = run(
+            &spec,
+            vec![
+                pod("Succeeded", Some(0)),
+                pod("Running", Some(2)),
+                pod("Running", Some(2)),
+            ],
+            &[],
+        );
         assert_eq!(p.create, vec![Some(1)]);
         assert_eq!(p.delete.len(), 1, "the duplicate of index 2");
         assert_eq!(p.completed_indexes.as_deref(), Some("0"));

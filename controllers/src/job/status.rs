@@ -45,7 +45,11 @@ pub async fn write(client: &Arc<dyn Client>, job: &Job, next: JobStatus) -> Resu
     let ns = job.metadata.namespace.clone().unwrap_or_default();
     let api: Api<Job> = Api::namespaced(client.clone(), &ns);
     match api
-        .replace_status(job.metadata.name.as_deref().unwrap_or_default(), &updated, &PostParams::default())
+        .replace_status(
+            job.metadata.name.as_deref().unwrap_or_default(),
+            &updated,
+            &PostParams::default(),
+        )
         .await
     {
         Ok(_) => Ok(()),
