@@ -230,11 +230,13 @@ mod tests {
     use super::*;
 
     fn pod(phase: &str, index: Option<i32>) -> Arc<Pod> {
-        let mut p = Pod::default();
-        p.status = Some(PodStatus {
-            phase: Some(phase.into()),
-            ..PodStatus::default()
-        });
+        let mut p = Pod {
+            status: Some(PodStatus {
+                phase: Some(phase.into()),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
         if let Some(ix) = index {
             p.metadata.annotations = Some([(indexed::INDEX_KEY.to_owned(), ix.to_string())].into());
         }
