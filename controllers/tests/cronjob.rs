@@ -332,5 +332,8 @@ async fn many_missed_times_warn_and_only_the_latest_runs() {
     wait_event(&client, "TooManyMissedTimes").await;
     let one = wait_jobs(&jobs, &uid, "one job", |j| j.len() == 1).await;
     let latest = now_minute(&clock) / 60;
-    assert_eq!(one[0].metadata.name.clone().unwrap(), format!("behind-{latest}"));
+    assert_eq!(
+        one[0].metadata.name.clone().unwrap(),
+        format!("behind-{latest}")
+    );
 }

@@ -76,7 +76,12 @@ fn kubectl_jobs_complete_and_cronjobs_template_jobs() {
     let labels = server.ok(&["get", &pod, "-o", "jsonpath={.metadata.labels}"]);
     assert!(labels.contains("controller-uid"), "{labels}");
     succeed(&server, &pod);
-    server.ok(&["wait", "--for=condition=complete", "job/pi", "--timeout=60s"]);
+    server.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/pi",
+        "--timeout=60s",
+    ]);
     let succeeded = server.ok(&["get", "job", "pi", "-o", "jsonpath={.status.succeeded}"]);
     assert_eq!(succeeded.trim(), "1");
 
@@ -96,5 +101,10 @@ fn kubectl_jobs_complete_and_cronjobs_template_jobs() {
         pod.is_some()
     });
     succeed(&server, &pod.unwrap_or_default());
-    server.ok(&["wait", "--for=condition=complete", "job/manual", "--timeout=60s"]);
+    server.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/manual",
+        "--timeout=60s",
+    ]);
 }
