@@ -337,3 +337,39 @@ async fn many_missed_times_warn_and_only_the_latest_runs() {
         format!("behind-{latest}")
     );
 }
+
+#[tokio::test]
+async fn schedules_are_read_in_the_time_zone() {
+    use skiff_core::runtime::Clock;
+    let (_server, client) = cluster().await;
+    let (clock, _ctl) = start(&client);
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    // On the hour in Kolkata (UTC+05:30) is half past the hour in UTC.
+    let created = cronjobs
+        .create(
+            &cronjob(
+                "ist",
+                json!({"schedule": "0 * * * *", "timeZone": "Asia/Kolkata"}),
+            ),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    let s = clock.now().as_second();
+    let hour = s - s.rem_euclid(3600);
+    let half_past = if hour + 1800 > s + 1 {
+        hour + 1800
+    } else {
+        hour + 5400
+    };
+    clock.set(k8s_openapi::jiff::Timestamp::from_second(half_past + 5).unwrap());
+    let one = wait_jobs(&jobs, &uid, "one job", |j| j.len() == 1).await;
+    assert_eq!(
+        one[0].metadata.name.clone().unwrap(),
+        format!("ist-{}", half_past / 60)
+    );
+    let stamp = &one[0].metadata.annotations.as_ref().unwrap()[SCHEDULED_AT];
+    assert!(stamp.ends_with("+05:30"), "{stamp}");
+}
