@@ -9,6 +9,8 @@
 //! - [`gc`]: the garbage collector (ownerReferences; background, foreground, orphan).
 //! - [`replicaset`]: pods to match a ReplicaSet's replicas; adoption; status.
 //! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
+//! - [`job`]: pods of a Job until enough succeed; back-off, deadline, Indexed, TTL.
+//! - [`cronjob`]: Jobs on a cron schedule (time zones, concurrency, history).
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
@@ -20,9 +22,11 @@
 //! # }
 //! ```
 
+pub mod cronjob;
 pub mod deployment;
 pub mod expectations;
 pub mod gc;
+pub mod job;
 pub mod manager;
 pub mod namespace;
 pub mod pods;
