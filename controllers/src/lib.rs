@@ -9,9 +9,13 @@
 //! - [`gc`]: the garbage collector (ownerReferences; background, foreground, orphan).
 //! - [`replicaset`]: pods to match a ReplicaSet's replicas; adoption; status.
 //! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
+//! - [`statefulset`]: ordered pods with stable names and claims; partitioned rolling
+//!   updates.
+//! - [`daemonset`]: one pod per eligible node; rolling updates.
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
-//! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
+//! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`]: what the
+//!   controllers share.
 //!
 //! ```no_run
 //! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
@@ -20,13 +24,17 @@
 //! # }
 //! ```
 
+pub mod daemonset;
 pub mod deployment;
 pub mod expectations;
 pub mod gc;
+pub mod hash;
 pub mod manager;
 pub mod namespace;
 pub mod pods;
 pub mod replicaset;
 pub mod resources;
+pub mod revisions;
+pub mod statefulset;
 
 pub use manager::ControllerManager;
