@@ -36,15 +36,21 @@ pub enum Kind {
     ReplicaSet,
     /// [`crate::deployment`].
     Deployment,
+    /// [`crate::statefulset`].
+    StatefulSet,
+    /// [`crate::daemonset`].
+    DaemonSet,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
         Kind::Deployment,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -54,6 +60,8 @@ impl Kind {
             Kind::GarbageCollector => "garbagecollector",
             Kind::ReplicaSet => "replicaset",
             Kind::Deployment => "deployment",
+            Kind::StatefulSet => "statefulset",
+            Kind::DaemonSet => "daemonset",
         }
     }
 
@@ -130,6 +138,12 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
             }
             Kind::Deployment => {
                 tasks.spawn(drain(crate::deployment::run(client)));
+            }
+            Kind::StatefulSet => {
+                tasks.spawn(drain(crate::statefulset::run(client)));
+            }
+            Kind::DaemonSet => {
+                tasks.spawn(drain(crate::daemonset::run(client)));
             }
         }
     }
