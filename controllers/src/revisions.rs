@@ -97,9 +97,8 @@ impl History {
             .filter(|r| controller_of(&r.metadata).is_some_and(|c| c.uid == uid))
             .filter(|r| r.metadata.deletion_timestamp.is_none())
             .collect();
-        revisions.sort_by(|a, b| {
-            (a.revision, &a.metadata.name).cmp(&(b.revision, &b.metadata.name))
-        });
+        revisions
+            .sort_by(|a, b| (a.revision, &a.metadata.name).cmp(&(b.revision, &b.metadata.name)));
         History { revisions }
     }
 
@@ -183,7 +182,8 @@ pub async fn ensure_newest(
                 .await
                 .map_err(client_err("reading a controller revision"))?
                 .ok_or_else(|| Error::HashCollision(name.clone()))?;
-            let ours = controller_of(&existing.metadata).is_some_and(|c| c.uid == owner.reference.uid);
+            let ours =
+                controller_of(&existing.metadata).is_some_and(|c| c.uid == owner.reference.uid);
             if !ours || existing.data.as_ref().map(|d| &d.0) != Some(&data) {
                 return Err(Error::HashCollision(name));
             }
@@ -269,7 +269,8 @@ mod tests {
         };
         assert_eq!(h.max_revision(), 2);
         assert_eq!(
-            h.find_equal(&json!({"x": 1})).and_then(|r| r.metadata.name.clone()),
+            h.find_equal(&json!({"x": 1}))
+                .and_then(|r| r.metadata.name.clone()),
             Some("a".into())
         );
         assert!(h.find_equal(&json!({"x": 3})).is_none());
@@ -285,6 +286,9 @@ mod tests {
         .unwrap();
         assert_eq!(template_of_data(&template_data(&t)), Some(t));
         assert_eq!(template_of_data(&json!({"spec": 3})), None);
-        assert_eq!(template_of_data(&json!({"spec": {"template": {"spec": 5}}})), None);
+        assert_eq!(
+            template_of_data(&json!({"spec": {"template": {"spec": 5}}})),
+            None
+        );
     }
 }

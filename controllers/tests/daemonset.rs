@@ -136,7 +136,12 @@ async fn one_pod_per_eligible_node_following_node_changes() {
     let placed = wait_on_nodes(&pods, &["n1", "n4"]).await;
     let pod = &placed["n1"][0];
     assert!(name(pod).starts_with("agent-"));
-    assert!(pod.metadata.labels.as_ref().unwrap().contains_key(HASH_LABEL));
+    assert!(pod
+        .metadata
+        .labels
+        .as_ref()
+        .unwrap()
+        .contains_key(HASH_LABEL));
     let spec = pod.spec.clone().unwrap();
     let terms = spec
         .affinity
@@ -205,7 +210,9 @@ async fn one_pod_per_eligible_node_following_node_changes() {
     nodes
         .patch(
             "n5",
-            &Patch::Merge(json!({"spec": {"taints": [{"key": "maintenance", "effect": "NoExecute"}]}})),
+            &Patch::Merge(
+                json!({"spec": {"taints": [{"key": "maintenance", "effect": "NoExecute"}]}}),
+            ),
             &Default::default(),
         )
         .await
@@ -240,7 +247,11 @@ async fn rolling_update_keeps_within_max_unavailable() {
     )
     .await
     .unwrap();
-    for p in wait_on_nodes(&pods, &["a", "b", "c"]).await.values().flatten() {
+    for p in wait_on_nodes(&pods, &["a", "b", "c"])
+        .await
+        .values()
+        .flatten()
+    {
         mark_ready(&pods, &name(p)).await;
     }
     let s = wait_status(&sets, "agent", "3 available", |s| {
@@ -275,7 +286,10 @@ async fn rolling_update_keeps_within_max_unavailable() {
                     mark_ready(&pods, &name(p)).await;
                 }
             }
-            assert!(with_ready >= 2, "more than one node unavailable: {with_ready} ready");
+            assert!(
+                with_ready >= 2,
+                "more than one node unavailable: {with_ready} ready"
+            );
             (updated_ready == 3 && by_node.values().all(|v| v.len() == 1)).then_some(())
         }
     })
@@ -344,6 +358,10 @@ async fn on_delete_replaces_only_deleted_pods() {
         }
     })
     .await;
-    assert_eq!(name(&after["b"][0]), name(&before["b"][0]), "b kept its old pod");
+    assert_eq!(
+        name(&after["b"][0]),
+        name(&before["b"][0]),
+        "b kept its old pod"
+    );
     controller.abort();
 }

@@ -124,7 +124,10 @@ async fn ordered_creation_claims_and_reverse_scale_down() {
         })
         .await;
         assert!(
-            pods.get_opt(&format!("web-{}", ord + 1)).await.unwrap().is_none(),
+            pods.get_opt(&format!("web-{}", ord + 1))
+                .await
+                .unwrap()
+                .is_none(),
             "web-{} created before web-{ord} was ready",
             ord + 1
         );
@@ -143,7 +146,10 @@ async fn ordered_creation_claims_and_reverse_scale_down() {
             .find(|v| v.name == "data")
             .unwrap();
         assert_eq!(volume.persistent_volume_claim.unwrap().claim_name, claim);
-        assert!(claims.get_opt(&claim).await.unwrap().is_some(), "{claim} exists");
+        assert!(
+            claims.get_opt(&claim).await.unwrap().is_some(),
+            "{claim} exists"
+        );
         make_ready(&pods, &name, None).await;
     }
     let status = wait_status(&sets, "web", "3 ready", |s| s.ready_replicas == Some(3)).await;
@@ -188,7 +194,11 @@ async fn ordered_creation_claims_and_reverse_scale_down() {
     })
     .await
     .expect("two pods deleted");
-    assert_eq!(deleted, ["web-2", "web-1"], "the highest ordinal went first");
+    assert_eq!(
+        deleted,
+        ["web-2", "web-1"],
+        "the highest ordinal went first"
+    );
     wait_for("one pod left", WAIT, || {
         let pods = pods.clone();
         async move { (pod_names(&pods).await == ["web-0"]).then_some(()) }
@@ -260,7 +270,11 @@ async fn rolling_update_with_partition_goes_from_the_top() {
     assert_eq!(s.current_replicas, Some(2));
     for ord in 0..2 {
         let p = pods.get(&format!("web-{ord}")).await.unwrap();
-        assert_eq!(p.metadata.labels.unwrap()[HASH_LABEL], rev1, "web-{ord} below the partition");
+        assert_eq!(
+            p.metadata.labels.unwrap()[HASH_LABEL],
+            rev1,
+            "web-{ord} below the partition"
+        );
     }
 
     // Partition 0: web-1, then web-0.

@@ -111,8 +111,17 @@ mod tests {
     #[test]
     fn selector_and_affinity_decide() {
         let n = node(json!({"metadata": {"name": "n1", "labels": {"disk": "ssd"}}}));
-        assert!(check(&n, &spec(json!({"containers": [], "nodeSelector": {"disk": "ssd"}}))).should_run);
-        let e = check(&n, &spec(json!({"containers": [], "nodeSelector": {"disk": "hdd"}})));
+        assert!(
+            check(
+                &n,
+                &spec(json!({"containers": [], "nodeSelector": {"disk": "ssd"}}))
+            )
+            .should_run
+        );
+        let e = check(
+            &n,
+            &spec(json!({"containers": [], "nodeSelector": {"disk": "hdd"}})),
+        );
         assert_eq!(e, Eligibility::default());
         let affinity = json!({"containers": [], "affinity": {"nodeAffinity": {
             "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -128,14 +137,20 @@ mod tests {
         let e = check(&n, &spec(json!({"containers": []})));
         assert_eq!(
             e,
-            Eligibility { should_run: false, should_continue_running: true }
+            Eligibility {
+                should_run: false,
+                should_continue_running: true
+            }
         );
         let tolerating = spec(json!({"containers": [], "tolerations": [
             {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]}));
         assert!(check(&n, &tolerating).should_run);
         let n = node(json!({"metadata": {"name": "n1"}, "spec": {"taints": [
             {"key": "dedicated", "effect": "NoExecute"}]}}));
-        assert_eq!(check(&n, &spec(json!({"containers": []}))), Eligibility::default());
+        assert_eq!(
+            check(&n, &spec(json!({"containers": []}))),
+            Eligibility::default()
+        );
     }
 
     #[test]
@@ -144,9 +159,11 @@ mod tests {
         add_default_tolerations(&mut s);
         add_default_tolerations(&mut s);
         assert_eq!(s.tolerations.as_ref().unwrap().len(), 7);
-        let n = node(json!({"metadata": {"name": "n1"}, "spec": {"unschedulable": true, "taints": [
+        let n = node(
+            json!({"metadata": {"name": "n1"}, "spec": {"unschedulable": true, "taints": [
             {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"},
-            {"key": "node.kubernetes.io/network-unavailable", "effect": "NoSchedule"}]}}));
+            {"key": "node.kubernetes.io/network-unavailable", "effect": "NoSchedule"}]}}),
+        );
         assert!(check(&n, &s).should_run);
     }
 }

@@ -228,7 +228,10 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, 
         .collect();
     owned.sort_by_key(|p| {
         (
-            p.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()),
+            p.metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.as_second()),
             p.metadata.name.clone(),
         )
     });
@@ -244,7 +247,12 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, 
     let rolling = strategy.type_.as_deref() != Some("OnDelete");
     let ru = strategy.rolling_update.unwrap_or_default();
     let surge = if rolling {
-        scaled_value(int_or_string(ru.max_surge.as_ref()).as_deref(), desired, true, "0")
+        scaled_value(
+            int_or_string(ru.max_surge.as_ref()).as_deref(),
+            desired,
+            true,
+            "0",
+        )
     } else {
         0
     };

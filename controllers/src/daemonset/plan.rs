@@ -146,11 +146,14 @@ pub fn rolling_update(nodes: &[NodeState], max_unavailable: i32, max_surge: i32)
         }
         let room = usize::try_from((max_surge - surging).max(0)).unwrap_or(0);
         plan.create_on = allowed;
-        plan.create_on
-            .extend(candidates.into_iter().take(room));
+        plan.create_on.extend(candidates.into_iter().take(room));
         return plan;
     }
-    let max_unavailable = if max_unavailable <= 0 { 1 } else { max_unavailable };
+    let max_unavailable = if max_unavailable <= 0 {
+        1
+    } else {
+        max_unavailable
+    };
     let mut unavailable = 0;
     let mut candidates: Vec<&DaemonPod> = Vec::new();
     for state in eligible {
@@ -225,8 +228,16 @@ mod tests {
             node("empty", RUN, vec![]),
             node("tainted-empty", tainted, vec![]),
             node("tainted-busy", tainted, vec![pod("t", true, true)]),
-            node("evicting", Eligibility::default(), vec![pod("e", true, true)]),
-            node("dup", RUN, vec![pod("d1", true, true), pod("d2", true, true)]),
+            node(
+                "evicting",
+                Eligibility::default(),
+                vec![pod("e", true, true)],
+            ),
+            node(
+                "dup",
+                RUN,
+                vec![pod("d1", true, true), pod("d2", true, true)],
+            ),
             node("failed", RUN, vec![failed]),
             gone,
         ];
@@ -238,7 +249,13 @@ mod tests {
     #[test]
     fn max_unavailable_limits_deletions() {
         let nodes: Vec<_> = (0..4)
-            .map(|i| node(&format!("n{i}"), RUN, vec![pod(&format!("p{i}"), false, true)]))
+            .map(|i| {
+                node(
+                    &format!("n{i}"),
+                    RUN,
+                    vec![pod(&format!("p{i}"), false, true)],
+                )
+            })
             .collect();
         assert_eq!(deleted(&rolling_update(&nodes, 1, 0)), ["p0"]);
         assert_eq!(deleted(&rolling_update(&nodes, 2, 0)), ["p0", "p1"]);
@@ -257,7 +274,13 @@ mod tests {
     #[test]
     fn max_surge_starts_new_pods_beside_old_ones() {
         let nodes: Vec<_> = (0..3)
-            .map(|i| node(&format!("n{i}"), RUN, vec![pod(&format!("p{i}"), false, true)]))
+            .map(|i| {
+                node(
+                    &format!("n{i}"),
+                    RUN,
+                    vec![pod(&format!("p{i}"), false, true)],
+                )
+            })
             .collect();
         let plan = rolling_update(&nodes, 0, 1);
         assert_eq!(plan.create_on, ["n0"]);

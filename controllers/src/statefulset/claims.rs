@@ -95,7 +95,11 @@ pub async fn hand_to_pod(
         let Some(existing) = api.get_opt(&name).await? else {
             continue;
         };
-        let mut refs = existing.metadata.owner_references.clone().unwrap_or_default();
+        let mut refs = existing
+            .metadata
+            .owner_references
+            .clone()
+            .unwrap_or_default();
         if refs.iter().any(|r| r.uid == pod_uid) {
             continue;
         }
@@ -125,11 +129,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Retention::of(&set), Retention::default());
-        set.spec.as_mut().unwrap().persistent_volume_claim_retention_policy =
-            serde_json::from_value(json!({"whenDeleted": "Delete", "whenScaled": "Retain"})).unwrap();
+        set.spec
+            .as_mut()
+            .unwrap()
+            .persistent_volume_claim_retention_policy =
+            serde_json::from_value(json!({"whenDeleted": "Delete", "whenScaled": "Retain"}))
+                .unwrap();
         assert_eq!(
             Retention::of(&set),
-            Retention { delete_with_set: true, delete_on_scale_down: false }
+            Retention {
+                delete_with_set: true,
+                delete_on_scale_down: false
+            }
         );
     }
 }

@@ -88,7 +88,12 @@ pub fn claims(set: &StatefulSet, ordinal: usize) -> Vec<PersistentVolumeClaim> {
 }
 
 /// The pod with `ordinal` from `template`, made from revision `revision`.
-pub fn new_pod(set: &StatefulSet, template: &PodTemplateSpec, revision: &str, ordinal: usize) -> Pod {
+pub fn new_pod(
+    set: &StatefulSet,
+    template: &PodTemplateSpec,
+    revision: &str,
+    ordinal: usize,
+) -> Pod {
     let name = set_name(set);
     let ns = set.metadata.namespace.clone().unwrap_or_default();
     let pod_name = pod_name(name, ordinal);

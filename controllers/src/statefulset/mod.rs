@@ -272,7 +272,11 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
                     }
                 }
             }
-            Step::Delete { name: pod_name, uid: pod_uid, reason } => {
+            Step::Delete {
+                name: pod_name,
+                uid: pod_uid,
+                reason,
+            } => {
                 if *reason == "condemned" && claims::Retention::of(&set).delete_on_scale_down {
                     if let Some((pod, ordinal)) = owned
                         .iter()

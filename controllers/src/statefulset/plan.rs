@@ -93,7 +93,10 @@ pub fn plan(policy: &Policy, pods: &[PodView]) -> Vec<Step> {
         match slot(ord) {
             None => {
                 let current = policy.partition.is_some_and(|p| ord < p);
-                steps.push(Step::Create { ordinal: ord, current });
+                steps.push(Step::Create {
+                    ordinal: ord,
+                    current,
+                });
                 if policy.ordered {
                     return steps;
                 }
@@ -195,8 +198,14 @@ mod tests {
         assert_eq!(
             steps,
             vec![
-                Step::Create { ordinal: 0, current: false },
-                Step::Create { ordinal: 2, current: false }
+                Step::Create {
+                    ordinal: 0,
+                    current: false
+                },
+                Step::Create {
+                    ordinal: 2,
+                    current: false
+                }
             ]
         );
     }
@@ -218,10 +227,18 @@ mod tests {
 
     #[test]
     fn ordered_scale_down_waits_for_unhealthy_lower_pods() {
-        let pods = vec![pod(0, "new", true), pod(1, "new", false), pod(2, "new", true)];
+        let pods = vec![
+            pod(0, "new", true),
+            pod(1, "new", false),
+            pod(2, "new", true),
+        ];
         assert!(plan(&policy(1, true, Some(0)), &pods).is_empty());
         // The unhealthy pod is the highest: it goes.
-        let pods = vec![pod(0, "new", true), pod(1, "new", true), pod(2, "new", false)];
+        let pods = vec![
+            pod(0, "new", true),
+            pod(1, "new", true),
+            pod(2, "new", false),
+        ];
         assert_eq!(deleted(&plan(&policy(1, true, Some(0)), &pods)), ["web-2"]);
     }
 
@@ -229,11 +246,26 @@ mod tests {
     fn rolling_update_respects_the_partition_from_the_top() {
         let pods: Vec<_> = (0..3).map(|o| pod(o, "old", true)).collect();
         assert_eq!(deleted(&plan(&policy(3, true, Some(1)), &pods)), ["web-2"]);
-        let pods = vec![pod(0, "old", true), pod(1, "old", true), pod(2, "new", false)];
-        assert!(plan(&policy(3, true, Some(1)), &pods).is_empty(), "waits for 2");
-        let pods = vec![pod(0, "old", true), pod(1, "old", true), pod(2, "new", true)];
+        let pods = vec![
+            pod(0, "old", true),
+            pod(1, "old", true),
+            pod(2, "new", false),
+        ];
+        assert!(
+            plan(&policy(3, true, Some(1)), &pods).is_empty(),
+            "waits for 2"
+        );
+        let pods = vec![
+            pod(0, "old", true),
+            pod(1, "old", true),
+            pod(2, "new", true),
+        ];
         assert_eq!(deleted(&plan(&policy(3, true, Some(1)), &pods)), ["web-1"]);
-        let pods = vec![pod(0, "old", true), pod(1, "new", true), pod(2, "new", true)];
+        let pods = vec![
+            pod(0, "old", true),
+            pod(1, "new", true),
+            pod(2, "new", true),
+        ];
         assert!(plan(&policy(3, true, Some(1)), &pods).is_empty(), "0 stays");
         // OnDelete: never.
         let pods: Vec<_> = (0..3).map(|o| pod(o, "old", true)).collect();
@@ -245,7 +277,10 @@ mod tests {
         let pods = vec![pod(1, "new", true)];
         assert_eq!(
             plan(&policy(2, true, Some(1)), &pods),
-            vec![Step::Create { ordinal: 0, current: true }]
+            vec![Step::Create {
+                ordinal: 0,
+                current: true
+            }]
         );
     }
 

@@ -62,7 +62,11 @@ pub fn compute(
         .and_then(|u| u.type_.as_deref())
         .is_none_or(|t| t == "RollingUpdate");
     let updated = status.updated_replicas.unwrap_or(0);
-    if rolling && updated == status.replicas && updated == want && status.ready_replicas == Some(want) {
+    if rolling
+        && updated == status.replicas
+        && updated == want
+        && status.ready_replicas == Some(want)
+    {
         status.current_revision = status.update_revision.clone();
         status.current_replicas = status.updated_replicas;
     }

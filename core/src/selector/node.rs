@@ -119,7 +119,10 @@ pub fn required_matches(spec: &PodSpec, node: &Node) -> bool {
         .affinity
         .as_ref()
         .and_then(|a| a.node_affinity.as_ref())
-        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
         .is_none_or(|req| terms_match(&req.node_selector_terms, node));
     selector_ok && affinity_ok
 }
