@@ -316,3 +316,65 @@ async fn rolling_update_with_partition_goes_from_the_top() {
     assert_eq!(numbers, [1, 2]);
     controller.abort();
 }
+
+#[tokio::test]
+async fn claims_follow_the_retention_policy() {
+    let (_server, client) = cluster().await;
+    let controller =
+        tokio::spawn(skiff_controllers::statefulset::run(client.clone()).for_each(|_| async {}));
+    let gc = tokio::spawn(skiff_controllers::gc::GarbageCollector::new(client.clone()).run());
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let mut s = set("db", 2, "Parallel");
+    s.spec
+        .as_mut()
+        .unwrap()
+        .persistent_volume_claim_retention_policy = Some(
+        serde_json::from_value(json!({"whenDeleted": "Delete", "whenScaled": "Delete"})).unwrap(),
+    );
+    let created = sets.create(&s, &PostParams::default()).await.unwrap();
+    let uid = created.metadata.uid.unwrap();
+    let claim_names = || {
+        let claims = claims.clone();
+        async move {
+            let mut names: Vec<String> = claims
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|c| c.metadata.deletion_timestamp.is_none())
+                .filter_map(|c| c.metadata.name)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    wait_for("two claims", WAIT, || async {
+        (claim_names().await == ["data-db-0", "data-db-1"]).then_some(())
+    })
+    .await;
+    let claim = claims.get("data-db-0").await.unwrap();
+    assert!(
+        claim
+            .metadata
+            .owner_references
+            .unwrap()
+            .iter()
+            .any(|r| r.uid == uid && r.kind == "StatefulSet"),
+        "whenDeleted: Delete makes the set an owner"
+    );
+    sets.patch(
+        "db",
+        &Patch::Merge(json!({"spec": {"replicas": 1}})),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    wait_for("the condemned pod's claim collected", WAIT, || async {
+        (claim_names().await == ["data-db-0"]).then_some(())
+    })
+    .await;
+    gc.abort();
+    controller.abort();
+}

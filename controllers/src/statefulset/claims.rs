@@ -78,8 +78,8 @@ pub async fn ensure(
     Ok(created)
 }
 
-/// Makes `pod` an owner of its claims, so they go when it goes (scale down with
-/// `whenScaled: Delete`).
+/// Makes `pod` the owner of its claims in place of the set, so they go when it goes
+/// (scale down with `whenScaled: Delete`).
 pub async fn hand_to_pod(
     client: &Arc<dyn Client>,
     set: &StatefulSet,
@@ -103,6 +103,9 @@ pub async fn hand_to_pod(
         if refs.iter().any(|r| r.uid == pod_uid) {
             continue;
         }
+        // The collector deletes a dependent once all its owners are gone: the pod
+        // alone must own the claim.
+        refs.retain(|r| Some(&r.uid) != set.metadata.uid.as_ref());
         refs.push(owner_of("v1", "Pod", &pod_name, &pod_uid));
         let patch = json!({"metadata": {"ownerReferences": refs,
             "resourceVersion": existing.metadata.resource_version}});
