@@ -14,8 +14,8 @@
 //! - [`daemonset`]: one pod per eligible node; rolling updates.
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
-//! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`]: what the
-//!   controllers share.
+//! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`], [`adoption`]:
+//!   what the controllers share.
 //!
 //! ```no_run
 //! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+pub mod adoption;
 pub mod daemonset;
 pub mod deployment;
 pub mod expectations;
