@@ -378,3 +378,42 @@ async fn claims_follow_the_retention_policy() {
     gc.abort();
     controller.abort();
 }
+
+#[tokio::test]
+async fn orphans_named_for_the_set_are_adopted() {
+    let (_server, client) = cluster().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    for name in ["web-0", "stranger"] {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}
+        }))
+        .unwrap();
+        pods.create(&pod, &PostParams::default()).await.unwrap();
+    }
+    let controller =
+        tokio::spawn(skiff_controllers::statefulset::run(client.clone()).for_each(|_| async {}));
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    let created = sets
+        .create(&set("web", 1, "OrderedReady"), &PostParams::default())
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.unwrap();
+    wait_for("web-0 adopted", WAIT, || {
+        let (pods, uid) = (pods.clone(), uid.clone());
+        async move {
+            let p = pods.get("web-0").await.unwrap();
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.uid == uid && r.controller == Some(true))
+                .then_some(())
+        }
+    })
+    .await;
+    wait_status(&sets, "web", "the adopted pod counted", |s| s.replicas == 1).await;
+    let stranger = pods.get("stranger").await.unwrap();
+    assert!(stranger.metadata.owner_references.is_none(), "not a member");
+    controller.abort();
+}

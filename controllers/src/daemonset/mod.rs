@@ -21,7 +21,8 @@
 //! - [`crate::revisions`]: the ControllerRevisions (shared with StatefulSets).
 //!
 //! Pods on a node that no longer exists are deleted by this controller (Kubernetes
-//! leaves them to the pod garbage collector). Not done: adopting orphan pods.
+//! leaves them to the pod garbage collector). Orphan pods matching the selector are
+//! adopted.
 
 pub mod eligibility;
 pub mod placement;
@@ -44,7 +45,7 @@ use skiff_core::client::{
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
-use skiff_core::runtime::{controller_of, now, watcher, Controller, ObjectRef};
+use skiff_core::runtime::{now, watcher, Controller, ObjectRef};
 use skiff_core::selector::LabelSelector;
 
 use crate::deployment::rollout::scaled_value;
@@ -137,16 +138,21 @@ pub fn run(
     let ctl = Controller::<DaemonSet>::new(client, None, watcher::Config::default());
     let sets = ctl.store();
     // Any node change may change where every DaemonSet belongs.
-    ctl.owns_stream(pod_events)
-        .owns_stream(rev_events)
-        .watches_stream(node_events, move |_: &Node| {
-            sets.list()
-                .iter()
-                .map(|ds| ObjectRef::from_obj(ds.as_ref()))
-                .collect()
+    let pod_sets = sets.clone();
+    ctl.watches_stream(pod_events, move |pod: &Pod| {
+        crate::adoption::owners_to_sync(pod, &pod_sets, |ds: &DaemonSet| {
+            ds.spec.as_ref().map(|s| &s.selector)
         })
-        .concurrency(5)
-        .run(reconcile, |_, _, _| Action::requeue_rate_limited(), ctx)
+    })
+    .owns_stream(rev_events)
+    .watches_stream(node_events, move |_: &Node| {
+        sets.list()
+            .iter()
+            .map(|ds| ObjectRef::from_obj(ds.as_ref()))
+            .collect()
+    })
+    .concurrency(5)
+    .run(reconcile, |_, _, _| Action::requeue_rate_limited(), ctx)
 }
 
 fn name_of(ds: &DaemonSet) -> String {
@@ -220,12 +226,10 @@ pub async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Context>) -> Result<Action, 
         })
     };
     let in_sync = ctx.expectations.satisfied(&key, cached);
-    let mut owned: Vec<Arc<Pod>> = all
-        .iter()
-        .filter(|p| controller_of(&p.metadata).is_some_and(|c| c.uid == uid))
-        .filter(|p| selector.matches(&p.metadata.labels.clone().unwrap_or_default()))
-        .cloned()
-        .collect();
+    let mut owned =
+        crate::adoption::claim_pods(&ctx.client, ds.as_ref(), &all, &selector, |_| true)
+            .await
+            .map_err(client_err("adopting or releasing pods"))?;
     owned.sort_by_key(|p| {
         (
             p.metadata

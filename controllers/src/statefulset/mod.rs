@@ -18,7 +18,8 @@
 //! - [`status`]: the status from the pods.
 //! - [`crate::revisions`]: the ControllerRevisions (shared with DaemonSets).
 //!
-//! Not done: adopting orphan pods and claims, `spec.ordinals.start`,
+//! Orphan pods named for the set and matching its selector are adopted.
+//! Not done: adopting orphan claims, `spec.ordinals.start`,
 //! `rollingUpdate.maxUnavailable` (updates go one pod at a time).
 
 pub mod claims;
@@ -41,7 +42,7 @@ use skiff_core::client::{
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
-use skiff_core::runtime::{controller_of, watcher, Controller, ObjectRef};
+use skiff_core::runtime::{watcher, Controller, ObjectRef};
 use skiff_core::selector::LabelSelector;
 
 use crate::pods;
@@ -115,11 +116,16 @@ pub fn run(
         revisions,
         recorder: Recorder::new(client.clone(), Reporter::new("statefulset-controller")),
     });
-    Controller::<StatefulSet>::new(client, None, watcher::Config::default())
-        .owns_stream(pod_events)
-        .owns_stream(rev_events)
-        .concurrency(5)
-        .run(reconcile, |_, _, _| Action::requeue_rate_limited(), ctx)
+    let ctl = Controller::<StatefulSet>::new(client, None, watcher::Config::default());
+    let sets = ctl.store();
+    ctl.watches_stream(pod_events, move |pod: &Pod| {
+        crate::adoption::owners_to_sync(pod, &sets, |s: &StatefulSet| {
+            s.spec.as_ref().map(|s| &s.selector)
+        })
+    })
+    .owns_stream(rev_events)
+    .concurrency(5)
+    .run(reconcile, |_, _, _| Action::requeue_rate_limited(), ctx)
 }
 
 fn name_of(set: &StatefulSet) -> String {
@@ -196,13 +202,21 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
         .and_then(|r| revisions::template_of(r))
         .unwrap_or_else(|| spec.template.clone());
 
-    let owned: Vec<Arc<Pod>> = ctx
-        .pods
-        .by_index(index::NAMESPACE, &ns)
-        .into_iter()
-        .filter(|p| controller_of(&p.metadata).is_some_and(|c| c.uid == uid))
-        .filter(|p| selector.matches(&p.metadata.labels.clone().unwrap_or_default()))
-        .collect();
+    let candidates = ctx.pods.by_index(index::NAMESPACE, &ns);
+    let owned = crate::adoption::claim_pods(
+        &ctx.client,
+        set.as_ref(),
+        &candidates,
+        &selector,
+        |pod: &Pod| {
+            pod.metadata
+                .name
+                .as_deref()
+                .is_some_and(|n| identity::ordinal_of(&name, n).is_some())
+        },
+    )
+    .await
+    .map_err(client_err("adopting or releasing pods"))?;
     let views: Vec<PodView> = owned
         .iter()
         .filter_map(|p| {
