@@ -166,7 +166,8 @@ where
                 }
             }
             None if matches && !deleting && pods::is_active(pod) && member(pod) => {
-                if adopt(client, owner, pod).await? {
+                let adopted = adopt(client, owner, pod).await?;
+                if adopted {
                     owned.push(pod.clone());
                 }
             }
