@@ -365,3 +365,61 @@ async fn on_delete_replaces_only_deleted_pods() {
     );
     controller.abort();
 }
+
+#[tokio::test]
+async fn max_surge_starts_the_new_pod_before_the_old_one_goes() {
+    let (_server, client) = cluster().await;
+    let controller =
+        tokio::spawn(skiff_controllers::daemonset::run(client.clone()).for_each(|_| async {}));
+    let nodes: Api<Node> = Api::all(client.clone());
+    let sets: Api<DaemonSet> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    add_node(&nodes, "a", json!({}), json!([])).await;
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}});
+    sets.create(
+        &daemon_set("agent", Value::Null, strategy),
+        &PostParams::default(),
+    )
+    .await
+    .unwrap();
+    let before = wait_on_nodes(&pods, &["a"]).await;
+    let old = name(&before["a"][0]);
+    mark_ready(&pods, &old).await;
+    wait_status(&sets, "agent", "1 available", |s| {
+        s.number_available == Some(1)
+    })
+    .await;
+    sets.patch(
+        "agent",
+        &Patch::Strategic(json!({"spec": {"template": {"spec": {
+            "containers": [{"name": "c", "image": "agent:2"}]}}}})),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    // The new pod starts beside the old one, which stays until the new one is ready.
+    let surged = wait_for("a second pod on a", WAIT, || {
+        let pods = pods.clone();
+        async move {
+            let by_node = pods_by_node(&pods).await;
+            let on_a = by_node.get("a")?;
+            (on_a.len() == 2).then(|| on_a.clone())
+        }
+    })
+    .await;
+    let new = surged.iter().map(name).find(|n| *n != old).unwrap();
+    wait_status(&sets, "agent", "surge observed", |s| {
+        s.observed_generation == Some(2)
+    })
+    .await;
+    assert!(pods.get_opt(&old).await.unwrap().is_some(), "old pod kept");
+    mark_ready(&pods, &new).await;
+    let after = wait_on_nodes(&pods, &["a"]).await;
+    assert_eq!(name(&after["a"][0]), new);
+    wait_status(&sets, "agent", "rollout complete", |s| {
+        s.updated_number_scheduled == Some(1) && s.number_available == Some(1)
+    })
+    .await;
+    controller.abort();
+}
