@@ -19,7 +19,7 @@
 //! - [`crate::revisions`]: the ControllerRevisions (shared with DaemonSets).
 //!
 //! Orphan pods named for the set and matching its selector are adopted.
-//! Not done: adopting orphan claims, `spec.ordinals.start`,
+//! `spec.ordinals.start` shifts the ordinals. Not done: adopting orphan claims,
 //! `rollingUpdate.maxUnavailable` (updates go one pod at a time).
 
 pub mod claims;
@@ -244,6 +244,11 @@ pub async fn reconcile(set: Arc<StatefulSet>, ctx: Arc<Context>) -> Result<Actio
     };
     let policy = Policy {
         replicas: usize::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0),
+        start: spec
+            .ordinals
+            .as_ref()
+            .and_then(|o| o.start)
+            .map_or(0, |s| usize::try_from(s).unwrap_or(0)),
         ordered: spec.pod_management_policy.as_deref() != Some("Parallel"),
         partition,
         update_revision: update_name.clone(),

@@ -1,18 +1,18 @@
 //! The next steps of a StatefulSet, decided from its pods alone (no I/O), in the order
 //! Kubernetes' StatefulSet controller takes them:
 //!
-//! 1. Replicas `0..replicas`: create a missing pod, delete a failed one. With
+//! 1. Replicas `start..start + replicas` (`spec.ordinals.start`, 0 by default): create a missing pod, delete a failed one. With
 //!    `OrderedReady` stop at the first pod created, deleted, terminating or not
 //!    Running and Ready; with `Parallel` go on.
-//! 2. Condemned pods (ordinal ≥ replicas), highest ordinal first: delete. With
+//! 2. Condemned pods (ordinals outside that range), highest ordinal first: delete. With
 //!    `OrderedReady` one at a time, only once every other pod is healthy.
-//! 3. `RollingUpdate`: from the highest ordinal down to `partition`, delete the first
+//! 3. `RollingUpdate`: from the highest ordinal down to `start + partition`, delete the first
 //!    pod not at the update revision (it comes back at it), waiting on any pod not
 //!    Running and Ready. `OnDelete` updates nothing.
 //!
 //! ```
 //! use skiff_controllers::statefulset::plan::{plan, PodView, Policy, Step};
-//! let policy = Policy { replicas: 2, ordered: true, partition: Some(0), update_revision: "r2".into() };
+//! let policy = Policy { replicas: 2, start: 0, ordered: true, partition: Some(0), update_revision: "r2".into() };
 //! // Nothing yet: create pod 0 only.
 //! assert_eq!(plan(&policy, &[]), vec![Step::Create { ordinal: 0, current: false }]);
 //! // Pod 0 not ready: wait.
@@ -47,6 +47,8 @@ pub struct PodView {
 pub struct Policy {
     /// `spec.replicas`.
     pub replicas: usize,
+    /// `spec.ordinals.start`: the first ordinal (pods are `start..start + replicas`).
+    pub start: usize,
     /// `podManagementPolicy: OrderedReady`.
     pub ordered: bool,
     /// The partition of a `RollingUpdate` (`None` for `OnDelete`).
@@ -89,10 +91,11 @@ fn delete(pod: &PodView, reason: &'static str) -> Step {
 pub fn plan(policy: &Policy, pods: &[PodView]) -> Vec<Step> {
     let mut steps = Vec::new();
     let slot = |ord: usize| pods.iter().find(|p| p.ordinal == ord);
-    for ord in 0..policy.replicas {
+    let end = policy.start + policy.replicas;
+    for ord in policy.start..end {
         match slot(ord) {
             None => {
-                let current = policy.partition.is_some_and(|p| ord < p);
+                let current = policy.partition.is_some_and(|p| ord - policy.start < p);
                 steps.push(Step::Create {
                     ordinal: ord,
                     current,
@@ -113,7 +116,7 @@ pub fn plan(policy: &Policy, pods: &[PodView]) -> Vec<Step> {
     }
     let mut condemned: Vec<&PodView> = pods
         .iter()
-        .filter(|p| p.ordinal >= policy.replicas)
+        .filter(|p| p.ordinal < policy.start || p.ordinal >= end)
         .collect();
     condemned.sort_by_key(|p| std::cmp::Reverse(p.ordinal));
     let first_unhealthy = condemned
@@ -142,7 +145,7 @@ pub fn plan(policy: &Policy, pods: &[PodView]) -> Vec<Step> {
     if !steps.is_empty() {
         return steps;
     }
-    for ord in (partition..policy.replicas).rev() {
+    for ord in (policy.start + partition..end).rev() {
         let Some(pod) = slot(ord) else {
             return steps;
         };
@@ -176,6 +179,7 @@ mod tests {
     fn policy(replicas: usize, ordered: bool, partition: Option<usize>) -> Policy {
         Policy {
             replicas,
+            start: 0,
             ordered,
             partition,
             update_revision: "new".into(),
@@ -289,5 +293,34 @@ mod tests {
         let mut p = pod(0, "new", false);
         p.failed = true;
         assert_eq!(deleted(&plan(&policy(1, true, Some(0)), &[p])), ["web-0"]);
+    }
+
+    #[test]
+    fn ordinals_start_shifts_every_range() {
+        let mut p = policy(2, true, Some(1));
+        p.start = 5;
+        assert_eq!(
+            plan(&p, &[]),
+            vec![Step::Create {
+                ordinal: 5,
+                current: true
+            }]
+        );
+        let pods = vec![
+            pod(0, "new", true),
+            pod(5, "new", true),
+            pod(6, "old", true),
+        ];
+        assert_eq!(
+            deleted(&plan(&p, &pods)),
+            ["web-0"],
+            "below start is condemned"
+        );
+        let pods = vec![pod(5, "old", true), pod(6, "old", true)];
+        assert_eq!(
+            deleted(&plan(&p, &pods)),
+            ["web-6"],
+            "5 is below the partition"
+        );
     }
 }
