@@ -237,4 +237,16 @@ fn daemonset_rollout_status() {
         history.contains("\n1 ") && history.contains("\n2 "),
         "{history}"
     );
+
+    server.ok(&["rollout", "undo", "daemonset/agent"]);
+    rollout_status(&server, "daemonset/agent");
+    server.wait_until("pods back at agent:1", || {
+        let images = server.ok(&[
+            "get",
+            "pods",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ]);
+        images == "agent:1 agent:1"
+    });
 }
