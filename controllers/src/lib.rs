@@ -11,9 +11,13 @@
 //! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
 //! - [`job`]: pods of a Job until enough succeed; back-off, deadline, Indexed, TTL.
 //! - [`cronjob`]: Jobs on a cron schedule (time zones, concurrency, history).
+//! - [`statefulset`]: ordered pods with stable names and claims; partitioned rolling
+//!   updates.
+//! - [`daemonset`]: one pod per eligible node; rolling updates.
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
-//! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
+//! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`], [`adoption`]:
+//!   what the controllers share.
 //!
 //! ```no_run
 //! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
@@ -22,15 +26,20 @@
 //! # }
 //! ```
 
+pub mod adoption;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod expectations;
 pub mod gc;
+pub mod hash;
 pub mod job;
 pub mod manager;
 pub mod namespace;
 pub mod pods;
 pub mod replicaset;
 pub mod resources;
+pub mod revisions;
+pub mod statefulset;
 
 pub use manager::ControllerManager;

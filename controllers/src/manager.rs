@@ -40,17 +40,23 @@ pub enum Kind {
     Job,
     /// [`crate::cronjob`].
     CronJob,
+    /// [`crate::statefulset`].
+    StatefulSet,
+    /// [`crate::daemonset`].
+    DaemonSet,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
         Kind::Deployment,
         Kind::Job,
         Kind::CronJob,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -62,6 +68,8 @@ impl Kind {
             Kind::Deployment => "deployment",
             Kind::Job => "job",
             Kind::CronJob => "cronjob",
+            Kind::StatefulSet => "statefulset",
+            Kind::DaemonSet => "daemonset",
         }
     }
 
@@ -144,6 +152,12 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
             }
             Kind::CronJob => {
                 tasks.spawn(drain(crate::cronjob::run(client, Default::default())));
+            }
+            Kind::StatefulSet => {
+                tasks.spawn(drain(crate::statefulset::run(client)));
+            }
+            Kind::DaemonSet => {
+                tasks.spawn(drain(crate::daemonset::run(client)));
             }
         }
     }

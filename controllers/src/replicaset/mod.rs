@@ -24,15 +24,13 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use serde_json::json;
 use skiff_core::client::{
-    Api, Client, ClientError, DeleteParams, ObjectTarget, Patch, PatchParams, PostParams,
-    ResourceRef,
+    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
 };
-use skiff_core::runtime::controller::{self, owner_key, Action};
+use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
-use skiff_core::runtime::{controller_of, watcher, Controller, ObjectRef};
+use skiff_core::runtime::{watcher, Controller, ObjectRef};
 use skiff_core::selector::LabelSelector;
 
 use crate::expectations::Expectations;
@@ -87,30 +85,13 @@ pub fn run(
         expectations: Expectations::default(),
         recorder: Recorder::new(client, Reporter::new("replicaset-controller")),
     });
-    ctl.watches_stream(pod_events, move |pod: &Pod| owners_to_sync(pod, &sets))
-        .concurrency(5)
-        .run(reconcile, |_, _, _| Action::requeue_rate_limited(), ctx)
-}
-
-/// The ReplicaSets a pod change concerns: its controller, or (an orphan) every
-/// ReplicaSet of its namespace whose selector matches it.
-fn owners_to_sync(pod: &Pod, sets: &Store<ReplicaSet>) -> Vec<ObjectRef> {
-    if controller_of(&pod.metadata).is_some() {
-        return owner_key(pod, "ReplicaSet", "apps").into_iter().collect();
-    }
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let labels = pod.metadata.labels.clone().unwrap_or_default();
-    sets.list()
-        .into_iter()
-        .filter(|rs| rs.metadata.namespace.as_deref() == Some(ns.as_str()))
-        .filter(|rs| {
-            rs.spec
-                .as_ref()
-                .and_then(|s| LabelSelector::from_label_selector(&s.selector).ok())
-                .is_some_and(|sel| !sel.is_everything() && sel.matches(&labels))
+    ctl.watches_stream(pod_events, move |pod: &Pod| {
+        crate::adoption::owners_to_sync(pod, &sets, |rs: &ReplicaSet| {
+            rs.spec.as_ref().map(|s| &s.selector)
         })
-        .map(|rs| ObjectRef::from_obj(rs.as_ref()))
-        .collect()
+    })
+    .concurrency(5)
+    .run(reconcile, |_, _, _| Action::requeue_rate_limited(), ctx)
 }
 
 fn rs_name(rs: &ReplicaSet) -> String {
@@ -121,7 +102,6 @@ fn rs_name(rs: &ReplicaSet) -> String {
 pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action, Error> {
     let key = ObjectRef::from_obj(rs.as_ref());
     let ns = key.namespace.clone().unwrap_or_default();
-    let uid = rs.metadata.uid.clone().unwrap_or_default();
     let spec = rs.spec.clone().unwrap_or_default();
     let selector = LabelSelector::from_label_selector(&spec.selector)
         .map_err(|e| Error::InvalidSelector(rs_name(&rs), e.to_string()))?;
@@ -133,28 +113,14 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
     };
     let in_sync = ctx.expectations.satisfied(&key, cached);
 
-    let mut owned: Vec<Arc<Pod>> = Vec::new();
     let deleting = rs.metadata.deletion_timestamp.is_some();
-    for pod in &all {
-        let labels = pod.metadata.labels.clone().unwrap_or_default();
-        let matches = !selector.is_everything() && selector.matches(&labels);
-        match controller_of(&pod.metadata) {
-            Some(c) if c.uid == uid => {
-                if matches {
-                    owned.push(pod.clone());
-                } else if !deleting {
-                    release(&ctx, &rs, pod).await?;
-                }
-            }
-            None if matches && !deleting && pods::is_active(pod) => {
-                let adopted = adopt(&ctx, &rs, pod).await?;
-                if adopted {
-                    owned.push(pod.clone());
-                }
-            }
-            _ => {}
-        }
-    }
+    let owned = crate::adoption::claim_pods(&ctx.client, rs.as_ref(), &all, &selector, |_| true)
+        .await
+        .map_err(|source| Error::Client {
+            action: "adopting or releasing pods",
+            rs: rs_name(&rs),
+            source,
+        })?;
     let active: Vec<Arc<Pod>> = owned
         .iter()
         .filter(|p| pods::is_active(p))
@@ -265,74 +231,4 @@ async fn manage_replicas(
         }
     }
     Ok(None)
-}
-
-/// Takes an orphan pod that matches: adds the controller reference (compare-and-swap
-/// on the pod's resourceVersion), after re-reading the ReplicaSet to make sure it is
-/// not being deleted (the cache may be behind). Returns whether it adopted.
-async fn adopt(ctx: &Context, rs: &ReplicaSet, pod: &Pod) -> Result<bool, Error> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let fresh = sets
-        .get_opt(rs.metadata.name.as_deref().unwrap_or_default())
-        .await
-        .map_err(|source| Error::Client {
-            action: "re-reading before adoption",
-            rs: rs_name(rs),
-            source,
-        })?;
-    match fresh {
-        Some(f) if f.metadata.uid == rs.metadata.uid && f.metadata.deletion_timestamp.is_none() => {
-        }
-        _ => return Ok(false),
-    }
-    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
-    refs.push(pods::controller_ref(rs));
-    let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": pod.metadata.resource_version}});
-    patch_pod(ctx, rs, pod, patch, "adopting a pod").await
-}
-
-/// Lets go of an owned pod that no longer matches the selector.
-async fn release(ctx: &Context, rs: &ReplicaSet, pod: &Pod) -> Result<bool, Error> {
-    let uid = rs.metadata.uid.clone().unwrap_or_default();
-    let refs: Vec<_> = pod
-        .metadata
-        .owner_references
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.uid != uid)
-        .collect();
-    let refs = if refs.is_empty() {
-        serde_json::Value::Null
-    } else {
-        json!(refs)
-    };
-    let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": pod.metadata.resource_version}});
-    patch_pod(ctx, rs, pod, patch, "releasing a pod").await
-}
-
-async fn patch_pod(
-    ctx: &Context,
-    rs: &ReplicaSet,
-    pod: &Pod,
-    patch: serde_json::Value,
-    action: &'static str,
-) -> Result<bool, Error> {
-    let ns = pod.metadata.namespace.clone().unwrap_or_default();
-    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    match pods_api
-        .patch(&name, &Patch::Merge(patch), &PatchParams::default())
-        .await
-    {
-        Ok(_) => Ok(true),
-        // Gone, or changed since the cache saw it: its next event brings us back.
-        Err(e) if e.is_not_found() || e.is_conflict() => Ok(false),
-        Err(source) => Err(Error::Client {
-            action,
-            rs: rs_name(rs),
-            source,
-        }),
-    }
 }

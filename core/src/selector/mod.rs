@@ -25,6 +25,7 @@
 mod field;
 mod label;
 mod label_parser;
+pub mod node;
 
 use std::collections::{BTreeMap, HashMap};
 

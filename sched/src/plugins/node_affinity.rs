@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, NodeAffinity as Affinity, Pod, PreferredSchedulingTerm};
 
-use super::helpers::{default_normalize_score, selector_matches, term_matches, terms_match};
+use super::helpers::{default_normalize_score, term_matches};
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{
     ClusterEvent, CycleState, FilterPlugin, NodeScore, Plugin, PreFilterPlugin, PreFilterResult,
@@ -33,18 +33,9 @@ fn node_affinity(pod: &Pod) -> Option<&Affinity> {
 
 /// Whether the pod's nodeSelector and required node affinity both match `node`.
 pub fn required_matches(pod: &Pod, node: &Node) -> bool {
-    let selector_ok = pod
-        .spec
+    pod.spec
         .as_ref()
-        .and_then(|s| s.node_selector.as_ref())
-        .is_none_or(|sel| selector_matches(sel, node));
-    let affinity_ok = node_affinity(pod)
-        .and_then(|a| {
-            a.required_during_scheduling_ignored_during_execution
-                .as_ref()
-        })
-        .is_none_or(|req| terms_match(&req.node_selector_terms, node));
-    selector_ok && affinity_ok
+        .is_none_or(|spec| skiff_core::selector::node::required_matches(spec, node))
 }
 
 /// The sum of the weights of the preferred terms that match `node`.
