@@ -79,7 +79,7 @@ pub async fn run(args: ControllerManagerArgs) -> Result<(), ControllerManagerCmd
 }
 
 /// `hostname_pid`, unique per process on a machine.
-fn default_identity() -> String {
+pub fn default_identity() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "skiff".to_owned());
