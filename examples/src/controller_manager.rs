@@ -17,8 +17,8 @@ pub struct ControllerManagerArgs {
     /// `skiff apiserver`).
     #[arg(long)]
     pub kubeconfig: PathBuf,
-    /// Controllers to run, comma-separated (namespace, garbagecollector, replicaset,
-    /// deployment); all of them when not given.
+    /// Controllers to run, comma-separated, by Kubernetes' controller names (such as
+    /// namespace,garbagecollector,replicaset,deployment); all of them when not given.
     #[arg(long, value_delimiter = ',')]
     pub controllers: Vec<String>,
     /// Run only while holding the kube-system/skiff-controller-manager Lease, so
