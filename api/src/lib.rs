@@ -17,6 +17,8 @@
 //!   that serves every watch.
 //! - [`ApiServer::client`]: a `skiff_core::client::Client` calling the server
 //!   in-process (no socket).
+//! - [`standalone`]: a complete server from a data directory (certificates, admin
+//!   kubeconfig, authentication, HTTPS), as `skiff apiserver` and `skiff up` run it.
 //! - [`testing`]: an in-process server for tests, and a `kube::Client` on it
 //!   (the counterpart of controller-runtime's envtest).
 //!
@@ -46,6 +48,7 @@ pub mod protobuf;
 pub mod registry;
 pub mod serve;
 mod server;
+pub mod standalone;
 pub mod strategy;
 pub mod table;
 pub mod testing;

@@ -17,8 +17,9 @@ pub struct ControllerManagerArgs {
     /// `skiff apiserver`).
     #[arg(long)]
     pub kubeconfig: PathBuf,
-    /// Controllers to run, comma-separated (namespace, garbagecollector, replicaset,
-    /// deployment, job, cronjob, statefulset, daemonset); all of them when not given.
+    /// Controllers to run, comma-separated, by Kubernetes' controller names
+    /// (namespace, garbagecollector, replicaset, deployment, job, cronjob, statefulset,
+    /// daemonset); all of them when not given.
     #[arg(long, value_delimiter = ',')]
     pub controllers: Vec<String>,
     /// Run only while holding the kube-system/skiff-controller-manager Lease, so
@@ -79,7 +80,7 @@ pub async fn run(args: ControllerManagerArgs) -> Result<(), ControllerManagerCmd
 }
 
 /// `hostname_pid`, unique per process on a machine.
-fn default_identity() -> String {
+pub fn default_identity() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "skiff".to_owned());

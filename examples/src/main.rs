@@ -3,41 +3,61 @@
 
 mod apiserver;
 mod controller_manager;
+mod kubeconfig;
+mod logging;
+mod node;
+mod scheduler;
 mod store;
+mod up;
 
-use std::io::IsTerminal;
-
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use clap::{Parser, Subcommand};
 
 /// Skiff: a Kubernetes-compatible orchestrator.
 #[derive(Parser, Debug)]
 #[command(name = "skiff", version, about)]
+struct Cli {
+    /// Log lines as text or as one JSON object per line (level filter: RUST_LOG).
+    #[arg(long, value_enum, global = true, default_value_t = logging::LogFormat::Text)]
+    log_format: logging::LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a whole cluster in one process: store, API server, controllers, scheduler
+    /// and node agents (admin kubeconfig in --data-dir).
+    Up(up::UpArgs),
     /// Run the store: a single-member etcd speaking the etcd v3 gRPC API.
     Store(store::StoreArgs),
     /// Run the Kubernetes API server over HTTPS (admin kubeconfig in --data-dir).
     Apiserver(apiserver::ApiServerArgs),
-    /// Run the controllers (ReplicaSet, Deployment, namespace, garbage collector)
+    /// Run the controllers (ReplicaSet, Deployment, namespace, garbage collector, ...)
     /// against an API server given by a kubeconfig.
     ControllerManager(controller_manager::ControllerManagerArgs),
+    /// Run the scheduler against an API server given by a kubeconfig.
+    Scheduler(scheduler::SchedulerArgs),
+    /// Run node agents (one real node, or many hollow ones) against an API server
+    /// given by a kubeconfig.
+    Node(node::NodeArgs),
+    /// Issue a kubeconfig for a user or a node, signed by the cluster CA.
+    Kubeconfig(kubeconfig::KubeconfigArgs),
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let result = match Command::parse() {
+    let cli = Cli::parse();
+    logging::init(cli.log_format);
+    let result = match cli.command {
+        Command::Up(args) => up::run(args).await.map_err(|e| e.to_string()),
         Command::Store(args) => store::run(args).await.map_err(|e| e.to_string()),
         Command::Apiserver(args) => apiserver::run(args).await.map_err(|e| e.to_string()),
         Command::ControllerManager(args) => controller_manager::run(args)
             .await
             .map_err(|e| e.to_string()),
+        Command::Scheduler(args) => scheduler::run(args).await.map_err(|e| e.to_string()),
+        Command::Node(args) => node::run(args).await.map_err(|e| e.to_string()),
+        Command::Kubeconfig(args) => kubeconfig::run(args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -19,8 +19,11 @@
 //!   workers.
 //! - [`process`]: the process runtime (each container a host process).
 //! - [`sim`]: the simulated runtime (no processes; hollow nodes).
+//! - [`fleet`]: N agents on one runtime kind, started and stopped together (what
+//!   `skiff up` and `skiff node` run).
 
 pub mod agent;
+pub mod fleet;
 pub mod process;
 pub mod runtime;
 pub mod sim;

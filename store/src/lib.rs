@@ -13,11 +13,14 @@
 //! - [`proto`]: etcd v3's protobuf messages and gRPC server and client code.
 //! - [`grpc`]: the etcd v3 gRPC API over any [`KvStore`] (what `skiff store` serves).
 //! - [`RemoteStore`]: a [`KvStore`] that is a client of a remote etcd (or `skiff store`).
+//! - [`location`]: the `--store` flag of a server (`embedded` or `etcd://...`) and
+//!   opening the store it names.
 
 pub mod backend;
 mod error;
 pub mod grpc;
 mod kv;
+pub mod location;
 mod mvcc;
 pub mod proto;
 mod remote;

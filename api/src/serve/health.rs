@@ -82,6 +82,18 @@ impl HealthChecks {
         }
     }
 
+    /// Runs every check, as `/readyz` does; the name and reason of each that fails
+    /// (empty when all pass). For a program that embeds the server and waits for it.
+    pub async fn failures(&self) -> Vec<(String, String)> {
+        let mut failed = Vec::new();
+        for check in self.checks.iter() {
+            if let Err(why) = check.check().await {
+                failed.push((check.name().to_owned(), why));
+            }
+        }
+        failed
+    }
+
     /// The router serving `/healthz`, `/livez`, `/readyz` and `/{endpoint}/{check}`.
     pub fn router(self) -> axum::Router {
         let mut router = axum::Router::new();

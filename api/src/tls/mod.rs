@@ -3,14 +3,15 @@
 //! `DIR/pki/`, and the rustls server configuration built from them.
 //!
 //! # Organization
-//! - [`ClusterPki`]: load the PEM files, or create the missing ones ([`ClusterPki::load_or_create`]).
+//! - [`ClusterPki`]: load the PEM files, or create the missing ones ([`ClusterPki::load_or_create`]);
+//!   issue client certificates for users and nodes ([`ClusterPki::issue_client_certificate`]).
 //! - [`server_config`]: a rustls `ServerConfig` that serves the certificate and asks for
 //!   (but does not require) client certificates signed by the CA, so bearer tokens still work.
 
 mod pki;
 mod server_config;
 
-pub use pki::{write_private_file, ClusterPki, PkiFiles};
+pub use pki::{write_private_file, ClientCredentials, ClusterPki, PkiFiles};
 pub use server_config::server_config;
 
 /// Why the certificates could not be loaded, created or used.

@@ -140,6 +140,55 @@ impl ClusterPki {
     }
 }
 
+/// A client certificate issued by the cluster CA, with what a kubeconfig needs.
+#[derive(Clone, Debug)]
+pub struct ClientCredentials {
+    /// The CA certificate (what the client trusts the server with).
+    pub ca_cert_pem: String,
+    /// The client certificate.
+    pub cert_pem: String,
+    /// The client certificate's private key.
+    pub key_pem: String,
+}
+
+impl ClusterPki {
+    /// Issue a client certificate for `user` (its common name) in `group` (its
+    /// organization, if any), signed by the CA under `data_dir/pki`, which must exist
+    /// already (it is never created here). Nothing is written: the caller decides where
+    /// the key goes. For a node: user `system:node:NAME`, group `system:nodes`.
+    pub fn issue_client_certificate(
+        data_dir: &Path,
+        user: &str,
+        group: Option<&str>,
+    ) -> Result<ClientCredentials, TlsError> {
+        let files = PkiFiles::new(data_dir);
+        let ca_key = KeyPair::from_pem(&read_required(&files.ca_key())?)?;
+        let ca_cert_pem = read_required(&files.ca_cert())?;
+        let issuer = Issuer::new(ca_params(), ca_key);
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, user);
+        if let Some(group) = group {
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, group);
+        }
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        set_validity(&mut params);
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok(ClientCredentials {
+            ca_cert_pem,
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
+    }
+}
+
 /// The CA's parameters (deterministic: used both to create it and to issue with it).
 fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
@@ -252,6 +301,26 @@ mod tests {
         let second = ClusterPki::load_or_create(dir.path(), &hosts).unwrap();
         assert_eq!(first.ca_cert_pem, second.ca_cert_pem);
         assert_ne!(first.serving_cert_pem, second.serving_cert_pem);
+    }
+
+    #[test]
+    fn issues_client_certificates_from_the_existing_ca_only() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ClusterPki::issue_client_certificate(dir.path(), "alice", None).is_err());
+        let pki = ClusterPki::load_or_create(dir.path(), &["localhost".to_string()]).unwrap();
+        let node = ClusterPki::issue_client_certificate(
+            dir.path(),
+            "system:node:n1",
+            Some("system:nodes"),
+        )
+        .unwrap();
+        assert_eq!(node.ca_cert_pem, pki.ca_cert_pem);
+        use rustls::pki_types::pem::PemObject;
+        let der =
+            rustls::pki_types::CertificateDer::from_pem_slice(node.cert_pem.as_bytes()).unwrap();
+        let subject = crate::auth::subject_of(&der).unwrap();
+        assert_eq!(subject.common_name.as_deref(), Some("system:node:n1"));
+        assert_eq!(subject.organizations, vec!["system:nodes".to_string()]);
     }
 
     #[cfg(unix)]

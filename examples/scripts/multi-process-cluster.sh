@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A Skiff cluster of separate processes on loopback, as Kubernetes runs its components:
+# the store, two API servers on that store (one CA), two controller managers and two
+# schedulers with leader election, and three node agents, each with its own kubeconfig
+# and data directory.
+#
+#   examples/scripts/multi-process-cluster.sh start [DIR]   # default DIR: .skiff-multi
+#   kubectl --kubeconfig DIR/a/admin.kubeconfig get nodes
+#   examples/scripts/multi-process-cluster.sh stop [DIR]    # SIGTERM to every component
+#
+# SKIFF names the binary (default: target/release/skiff, built if missing). Logs go to
+# DIR/logs/NAME.log, process ids to DIR/pids. examples/tests/multi_process.rs runs the
+# same layout and its failovers.
+set -euo pipefail
+
+command=${1:-start}
+dir=${2:-.skiff-multi}
+skiff=${SKIFF:-target/release/skiff}
+store_port=${STORE_PORT:-2379}
+api_ports=(${API_PORTS:-6443 6444})
+
+start_component() { # NAME ARGS...
+  local name=$1; shift
+  "$skiff" "$@" >"$dir/logs/$name.log" 2>&1 &
+  echo "$! $name" >>"$dir/pids"
+  echo "started $name (pid $!)"
+}
+
+wait_for() { # WHAT COMMAND...
+  local what=$1; shift
+  for _ in $(seq 1 100); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.3
+  done
+  echo "timed out waiting for $what" >&2
+  return 1
+}
+
+case $command in
+start)
+  [ -x "$skiff" ] || cargo build --release -p skiff
+  mkdir -p "$dir/logs"
+  : >"$dir/pids"
+  start_component store store --data-dir "$dir/store" \
+    --listen-client-urls "http://127.0.0.1:$store_port"
+  for i in 0 1; do
+    name=$([ $i = 0 ] && echo a || echo b)
+    if [ $i = 1 ]; then mkdir -p "$dir/b/pki" && cp "$dir"/a/pki/* "$dir/b/pki/"; fi
+    start_component "apiserver-$name" apiserver --store "etcd://127.0.0.1:$store_port" \
+      --data-dir "$dir/$name" --secure-port "${api_ports[$i]}"
+    wait_for "apiserver-$name" test -s "$dir/$name/admin.kubeconfig"
+  done
+  for i in 0 1; do
+    name=$([ $i = 0 ] && echo a || echo b)
+    url="https://127.0.0.1:${api_ports[$i]}"
+    "$skiff" kubeconfig --data-dir "$dir/a" --user "admin-$name" --group system:masters \
+      --server "$url" --output "$dir/admin-$name.kubeconfig"
+    start_component "controller-manager-$i" controller-manager --leader-elect \
+      --leader-elect-identity "cm-$i" --kubeconfig "$dir/admin-$name.kubeconfig"
+    start_component "scheduler-$i" scheduler --leader-elect \
+      --leader-elect-identity "sched-$i" --kubeconfig "$dir/admin-$name.kubeconfig"
+  done
+  for i in 1 2 3; do
+    port=${api_ports[$(( i == 2 ? 1 : 0 ))]}
+    "$skiff" kubeconfig --data-dir "$dir/a" --user "system:node:node-$i" \
+      --group system:nodes --server "https://127.0.0.1:$port" \
+      --output "$dir/node-$i.kubeconfig"
+    start_component "node-$i" node --kubeconfig "$dir/node-$i.kubeconfig" \
+      --node-name "node-$i" --data-dir "$dir/nodes"
+  done
+  echo
+  echo "cluster started; try: kubectl --kubeconfig $dir/a/admin.kubeconfig get nodes"
+  ;;
+stop)
+  [ -f "$dir/pids" ] || { echo "no $dir/pids: nothing to stop" >&2; exit 1; }
+  # Nodes first (they stop their pods), the store last.
+  tac "$dir/pids" | while read -r pid name; do
+    if kill -TERM "$pid" 2>/dev/null; then
+      echo "stopping $name (pid $pid)"
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    fi
+  done
+  rm -f "$dir/pids"
+  ;;
+*)
+  echo "usage: $0 start|stop [DIR]" >&2
+  exit 2
+  ;;
+esac

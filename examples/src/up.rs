@@ -1,0 +1,125 @@
+//! `skiff up`: a whole cluster in one process: the embedded store, the API server over
+//! HTTPS, the controller manager (every controller), the scheduler and N node agents,
+//! until Ctrl-C or SIGTERM. Every component but the API server uses the server's
+//! in-process client, exactly as it would use a remote one.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use skiff_api::standalone::{RunningServer, ServingOptions, StartError};
+use skiff_controllers::manager::ControllerManager;
+use skiff_node::fleet::{node_names, Fleet, FleetConfig};
+use skiff_sched::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
+use skiff_store::location::StoreLocation;
+
+use crate::node::RuntimeArg;
+
+/// Flags of `skiff up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Directory for everything the cluster keeps: certificates (DIR/pki), the admin
+    /// kubeconfig (DIR/admin.kubeconfig), the store (DIR/store) and the nodes' pods
+    /// (DIR/nodes). Starting again with the same directory brings the cluster back.
+    #[arg(long, default_value = ".skiff")]
+    pub data_dir: PathBuf,
+    /// How many node agents to run.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// Where the pods' containers run: `process` (host processes) or `sim` (hollow
+    /// nodes, no processes).
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Process)]
+    pub runtime: RuntimeArg,
+    /// The API server's HTTPS port (0 picks a free port; the kubeconfig names it).
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: u16,
+    /// The address the API server listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: IpAddr,
+}
+
+/// Why `skiff up` could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    /// The store could not be opened.
+    #[error("cannot open the store: {0}")]
+    Store(#[from] skiff_store::StoreError),
+    /// The API server could not start.
+    #[error(transparent)]
+    ApiServer(#[from] StartError),
+    /// The scheduler could not be built.
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+    /// The signal handlers could not be installed.
+    #[error("installing signal handlers: {0}")]
+    Signal(std::io::Error),
+}
+
+/// Runs the cluster until Ctrl-C or SIGTERM; then stops the pods, the components and
+/// the server, and closes the store.
+pub async fn run(args: UpArgs) -> Result<(), UpError> {
+    let store = StoreLocation::Embedded(args.data_dir.join("store"))
+        .open()
+        .await?;
+    let server = RunningServer::start(
+        ServingOptions {
+            data_dir: args.data_dir.clone(),
+            bind_address: args.bind_address,
+            secure_port: args.secure_port,
+            token_auth_file: None,
+        },
+        store.store(),
+    )
+    .await?;
+    let client = server.client();
+
+    let controllers = tokio::spawn(ControllerManager::new(client.clone()).run());
+    tracing::info!("controller manager started");
+    let scheduler = Scheduler::new(client.clone(), SchedulerConfig::default())?;
+    let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = tokio::spawn(async move {
+        scheduler
+            .run(async move {
+                let _ = scheduler_stopped.await;
+            })
+            .await;
+    });
+    tracing::info!("scheduler started");
+    let names = node_names(None, args.nodes, args.runtime.into());
+    let fleet = Fleet::start(
+        client.clone(),
+        FleetConfig::new(args.runtime.into(), names, args.data_dir.join("nodes")),
+    );
+    tracing::info!(nodes = ?fleet.names(), runtime = ?args.runtime, "node agents started");
+    println!(
+        "Skiff is starting. Use it with:\n\n    kubectl --kubeconfig {} get nodes\n",
+        server.kubeconfig().display()
+    );
+
+    let ready = async {
+        while !server.readiness_failures().await.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        crate::node::wait_until_ready(&fleet, &client).await;
+    };
+    let signal = tokio::select! {
+        () = ready => {
+            tracing::info!(url = server.url(), nodes = fleet.len(), "cluster ready");
+            crate::store::wait_for_signal().await
+        }
+        signal = crate::store::wait_for_signal() => signal,
+    }
+    .map_err(UpError::Signal)?;
+
+    tracing::info!(signal, "stopping: node agents stop their pods");
+    fleet.stop().await;
+    let _ = stop_scheduler.send(());
+    let _ = scheduler.await;
+    controllers.abort();
+    let _ = controllers.await;
+    drop(client);
+    server.stop().await;
+    crate::apiserver::close_store(store).await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! The node agents of one program: N agents on the process runtime (real host
+//! processes) or on the simulated one (hollow nodes), started and stopped together,
+//! as `skiff up` and `skiff node` run them.
+//!
+//! ```no_run
+//! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
+//! use skiff_node::fleet::{node_names, Fleet, FleetConfig, RuntimeKind};
+//! let names = node_names(None, 50, RuntimeKind::Sim); // hollow-node-1 ... hollow-node-50
+//! let fleet = Fleet::start(client.clone(), FleetConfig::new(RuntimeKind::Sim, names, ".skiff/nodes".into()));
+//! while fleet.ready_count(&client).await.unwrap_or(0) < fleet.len() {
+//!     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+//! }
+//! fleet.stop().await; // the pods' containers are stopped
+//! # }
+//! ```
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Node;
+use skiff_core::client::{Api, Client, ClientError, ListParams};
+
+use crate::agent::{AgentConfig, NodeAgent, NodeResources, RunningAgent};
+use crate::process::{ProcessRuntime, ProcessRuntimeConfig};
+use crate::sim::SimRuntime;
+
+/// Which runtime the agents run their pods on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeKind {
+    /// Each container a host process ([`crate::process`]).
+    Process,
+    /// No processes: hollow nodes for scale tests ([`crate::sim`]).
+    Sim,
+}
+
+/// What to start.
+#[derive(Clone, Debug)]
+pub struct FleetConfig {
+    /// The runtime of every agent.
+    pub runtime: RuntimeKind,
+    /// One agent per name.
+    pub names: Vec<String>,
+    /// The process runtime keeps each node's pods, logs and images under
+    /// `data_dir/NAME` (unused by hollow nodes).
+    pub data_dir: PathBuf,
+}
+
+impl FleetConfig {
+    /// Agents named `names` on `runtime`, with their files under `data_dir`.
+    pub fn new(runtime: RuntimeKind, names: Vec<String>, data_dir: PathBuf) -> Self {
+        FleetConfig {
+            runtime,
+            names,
+            data_dir,
+        }
+    }
+}
+
+/// The names of `count` nodes: with one process node and no `base`, the host name (as
+/// a kubelet names its node); otherwise `BASE-1` ... `BASE-N` (default base
+/// `skiff-node`, or `hollow-node` for hollow nodes); exactly `base` for one node.
+pub fn node_names(base: Option<&str>, count: usize, runtime: RuntimeKind) -> Vec<String> {
+    if count == 1 {
+        if let Some(base) = base {
+            return vec![base.to_owned()];
+        }
+        if runtime == RuntimeKind::Process {
+            if let Some(host) = host_name() {
+                return vec![host];
+            }
+        }
+    }
+    let base = base.unwrap_or(match runtime {
+        RuntimeKind::Process => "skiff-node",
+        RuntimeKind::Sim => "hollow-node",
+    });
+    (1..=count).map(|i| format!("{base}-{i}")).collect()
+}
+
+/// This machine's host name, if it is a valid node name (a lowercase DNS subdomain).
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim().to_ascii_lowercase();
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    valid.then_some(name)
+}
+
+/// Started agents.
+pub struct Fleet {
+    agents: Vec<(String, RunningAgent)>,
+    /// When the agents started, in whole seconds since the epoch (the precision of a
+    /// heartbeat time): a Ready condition older than this is a previous run's.
+    started: i64,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("nodes", &self.names())
+            .finish()
+    }
+}
+
+impl Fleet {
+    /// Starts one agent per name on the current tokio runtime, each with its own
+    /// runtime instance.
+    pub fn start(client: Arc<dyn Client>, config: FleetConfig) -> Fleet {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if config.runtime == RuntimeKind::Process {
+            if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
+                tracing::warn!(dir = %config.data_dir.display(), error = %e, "cannot create the nodes' directory");
+            }
+        }
+        let agents = config
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let mut agent = AgentConfig::new(name);
+                let runtime: Arc<dyn crate::runtime::Runtime> = match config.runtime {
+                    RuntimeKind::Process => {
+                        let root = config.data_dir.join(name);
+                        agent.resources = NodeResources::from_machine(&config.data_dir);
+                        Arc::new(ProcessRuntime::new(ProcessRuntimeConfig::new(root)))
+                    }
+                    RuntimeKind::Sim => {
+                        agent.resources = NodeResources::hollow();
+                        Arc::new(SimRuntime::with_ip_prefix(&hollow_ip_prefix(i)))
+                    }
+                };
+                let running = NodeAgent::new(client.clone(), runtime, agent).start();
+                (name.clone(), running)
+            })
+            .collect();
+        Fleet { agents, started }
+    }
+
+    /// The nodes' names.
+    pub fn names(&self) -> Vec<&str> {
+        self.agents.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// How many agents there are.
+    pub fn len(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.agents.is_empty()
+    }
+
+    /// How many of this fleet's nodes the API server reports Ready with a heartbeat
+    /// from this run (a node stopped while Ready still says so until the node
+    /// lifecycle controller notices).
+    pub async fn ready_count(&self, client: &Arc<dyn Client>) -> Result<usize, ClientError> {
+        let names: HashSet<&str> = self.names().into_iter().collect();
+        let nodes = Api::<Node>::all(client.clone())
+            .list(&ListParams::default())
+            .await?;
+        Ok(nodes
+            .items
+            .iter()
+            .filter(|n| {
+                n.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|m| names.contains(m))
+            })
+            .filter(|n| ready_since(n, self.started))
+            .count())
+    }
+
+    /// Stops every agent at once: heartbeats end and each pod's containers are
+    /// stopped (their processes are gone when this returns).
+    pub async fn stop(self) {
+        futures::future::join_all(self.agents.into_iter().map(|(_, a)| a.stop())).await;
+    }
+}
+
+/// Whether the node's `Ready` condition is `True` with a heartbeat at or after
+/// `since` (seconds since the epoch).
+fn ready_since(node: &Node, since: i64) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.type_ == "Ready"
+                    && c.status == "True"
+                    && c.last_heartbeat_time
+                        .as_ref()
+                        .is_some_and(|t| t.0.as_second() >= since)
+            })
+        })
+}
+
+/// A distinct /24 of pod IPs for the hollow node at `index`.
+fn hollow_ip_prefix(index: usize) -> String {
+    format!("10.{}.{}", 128 + (index / 256) % 128, index % 256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_count_and_runtime() {
+        assert_eq!(
+            node_names(None, 2, RuntimeKind::Process),
+            ["skiff-node-1", "skiff-node-2"]
+        );
+        assert_eq!(node_names(None, 1, RuntimeKind::Sim), ["hollow-node-1"]);
+        assert_eq!(node_names(Some("n"), 1, RuntimeKind::Sim), ["n"]);
+        assert_eq!(node_names(Some("n"), 2, RuntimeKind::Sim), ["n-1", "n-2"]);
+        let one = node_names(None, 1, RuntimeKind::Process);
+        assert_eq!(one.len(), 1);
+        assert!(!one[0].is_empty());
+        assert!(node_names(None, 0, RuntimeKind::Process).is_empty());
+    }
+
+    #[test]
+    fn only_a_fresh_ready_heartbeat_counts() {
+        let node = |status: &str, at: &str| -> Node {
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "n"},
+                "status": {"conditions": [
+                    {"type": "Ready", "status": status, "lastHeartbeatTime": at}
+                ]}
+            }))
+            .unwrap()
+        };
+        let t = 1_700_000_000; // 2023-11-14T22:13:20Z
+        assert!(ready_since(&node("True", "2023-11-14T22:13:20Z"), t));
+        assert!(!ready_since(&node("True", "2023-11-14T22:13:19Z"), t));
+        assert!(!ready_since(&node("False", "2023-11-14T22:13:30Z"), t));
+        assert!(!ready_since(&Node::default(), t));
+    }
+
+    #[test]
+    fn hollow_nodes_get_distinct_prefixes() {
+        let prefixes: HashSet<String> = (0..5000).map(hollow_ip_prefix).collect();
+        assert_eq!(prefixes.len(), 5000);
+    }
+}
