@@ -9,6 +9,8 @@
 //! - [`gc`]: the garbage collector (ownerReferences; background, foreground, orphan).
 //! - [`replicaset`]: pods to match a ReplicaSet's replicas; adoption; status.
 //! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
+//! - [`endpoints`]: Endpoints and EndpointSlices of the services with a selector.
+//! - [`serviceaccount`]: a `default` ServiceAccount in every namespace.
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
@@ -21,6 +23,7 @@
 //! ```
 
 pub mod deployment;
+pub mod endpoints;
 pub mod expectations;
 pub mod gc;
 pub mod manager;
@@ -28,5 +31,6 @@ pub mod namespace;
 pub mod pods;
 pub mod replicaset;
 pub mod resources;
+pub mod serviceaccount;
 
 pub use manager::ControllerManager;

@@ -36,15 +36,24 @@ pub enum Kind {
     ReplicaSet,
     /// [`crate::deployment`].
     Deployment,
+    /// [`crate::endpoints::run_endpoints`].
+    Endpoints,
+    /// [`crate::endpoints::run_slices`].
+    EndpointSlice,
+    /// [`crate::serviceaccount`].
+    ServiceAccount,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
         Kind::Deployment,
+        Kind::Endpoints,
+        Kind::EndpointSlice,
+        Kind::ServiceAccount,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -54,6 +63,9 @@ impl Kind {
             Kind::GarbageCollector => "garbagecollector",
             Kind::ReplicaSet => "replicaset",
             Kind::Deployment => "deployment",
+            Kind::Endpoints => "endpoints",
+            Kind::EndpointSlice => "endpointslice",
+            Kind::ServiceAccount => "serviceaccount",
         }
     }
 
@@ -130,6 +142,15 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
             }
             Kind::Deployment => {
                 tasks.spawn(drain(crate::deployment::run(client)));
+            }
+            Kind::Endpoints => {
+                tasks.spawn(drain(crate::endpoints::run_endpoints(client)));
+            }
+            Kind::EndpointSlice => {
+                tasks.spawn(drain(crate::endpoints::run_slices(client)));
+            }
+            Kind::ServiceAccount => {
+                tasks.spawn(drain(crate::serviceaccount::run(client)));
             }
         }
     }
