@@ -11,6 +11,7 @@
 //! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
 //! - [`endpoints`]: Endpoints and EndpointSlices of the services with a selector.
 //! - [`serviceaccount`]: a `default` ServiceAccount in every namespace.
+//! - [`node_lifecycle`]: heartbeats, `Unknown` nodes, taints, taint-based eviction.
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
@@ -28,6 +29,7 @@ pub mod expectations;
 pub mod gc;
 pub mod manager;
 pub mod namespace;
+pub mod node_lifecycle;
 pub mod pods;
 pub mod replicaset;
 pub mod resources;

@@ -42,11 +42,13 @@ pub enum Kind {
     EndpointSlice,
     /// [`crate::serviceaccount`].
     ServiceAccount,
+    /// [`crate::node_lifecycle`].
+    NodeLifecycle,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
@@ -54,6 +56,7 @@ impl Kind {
         Kind::Endpoints,
         Kind::EndpointSlice,
         Kind::ServiceAccount,
+        Kind::NodeLifecycle,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -66,6 +69,7 @@ impl Kind {
             Kind::Endpoints => "endpoints",
             Kind::EndpointSlice => "endpointslice",
             Kind::ServiceAccount => "serviceaccount",
+            Kind::NodeLifecycle => "nodelifecycle",
         }
     }
 
@@ -75,11 +79,19 @@ impl Kind {
     }
 }
 
+/// The settings of the controllers that have some (kube-controller-manager's flags).
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// The node lifecycle controller's periods.
+    pub node_lifecycle: crate::node_lifecycle::Config,
+}
+
 /// The controllers of a cluster, run together.
 pub struct ControllerManager {
     client: Arc<dyn Client>,
     enabled: Vec<Kind>,
     election: Option<(String, LeaseConfig)>,
+    settings: Settings,
 }
 
 impl ControllerManager {
@@ -89,7 +101,15 @@ impl ControllerManager {
             client,
             enabled: Kind::ALL.to_vec(),
             election: None,
+            settings: Settings::default(),
         }
+    }
+
+    /// Uses `settings` for the controllers that have some.
+    #[must_use]
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Runs only `kinds`.
@@ -111,7 +131,7 @@ impl ControllerManager {
     /// leadership is lost (a manager that lost its lease should exit, as
     /// kube-controller-manager does, and be restarted).
     pub async fn run(self) {
-        let controllers = run_controllers(self.client.clone(), self.enabled);
+        let controllers = run_controllers(self.client.clone(), self.enabled, self.settings);
         match self.election {
             None => controllers.await,
             Some((identity, config)) => {
@@ -125,7 +145,7 @@ impl ControllerManager {
     }
 }
 
-async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
+async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>, settings: Settings) {
     let mut tasks = JoinSet::new();
     for kind in enabled {
         let client = client.clone();
@@ -151,6 +171,11 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
             }
             Kind::ServiceAccount => {
                 tasks.spawn(drain(crate::serviceaccount::run(client)));
+            }
+            Kind::NodeLifecycle => {
+                let controller = crate::node_lifecycle::NodeLifecycleController::new(client)
+                    .config(settings.node_lifecycle);
+                tasks.spawn(controller.run());
             }
         }
     }
