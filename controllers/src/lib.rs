@@ -12,6 +12,7 @@
 //! - [`endpoints`]: Endpoints and EndpointSlices of the services with a selector.
 //! - [`serviceaccount`]: a `default` ServiceAccount in every namespace.
 //! - [`node_lifecycle`]: heartbeats, `Unknown` nodes, taints, taint-based eviction.
+//! - [`node_ipam`]: a pod CIDR for every node.
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
@@ -29,6 +30,7 @@ pub mod expectations;
 pub mod gc;
 pub mod manager;
 pub mod namespace;
+pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod pods;
 pub mod replicaset;

@@ -44,11 +44,13 @@ pub enum Kind {
     ServiceAccount,
     /// [`crate::node_lifecycle`].
     NodeLifecycle,
+    /// [`crate::node_ipam`] (only with [`Settings::node_ipam`] set).
+    NodeIpam,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
@@ -57,6 +59,7 @@ impl Kind {
         Kind::EndpointSlice,
         Kind::ServiceAccount,
         Kind::NodeLifecycle,
+        Kind::NodeIpam,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -70,6 +73,7 @@ impl Kind {
             Kind::EndpointSlice => "endpointslice",
             Kind::ServiceAccount => "serviceaccount",
             Kind::NodeLifecycle => "nodelifecycle",
+            Kind::NodeIpam => "nodeipam",
         }
     }
 
@@ -84,6 +88,9 @@ impl Kind {
 pub struct Settings {
     /// The node lifecycle controller's periods.
     pub node_lifecycle: crate::node_lifecycle::Config,
+    /// The cluster CIDR node IPAM allocates from; `None` (the default, as
+    /// `--allocate-node-cidrs=false`) leaves nodes' pod CIDRs alone.
+    pub node_ipam: Option<crate::node_ipam::Config>,
 }
 
 /// The controllers of a cluster, run together.
@@ -177,6 +184,15 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>, settings: 
                     .config(settings.node_lifecycle);
                 tasks.spawn(controller.run());
             }
+            Kind::NodeIpam => match settings.node_ipam {
+                None => tracing::info!("node CIDR allocation is off; nodeipam idle"),
+                Some(config) => match crate::node_ipam::run(client, config) {
+                    Ok(results) => {
+                        tasks.spawn(drain(results));
+                    }
+                    Err(e) => tracing::error!(error = %e, "nodeipam not started"),
+                },
+            },
         }
     }
     while tasks.join_next().await.is_some() {}
