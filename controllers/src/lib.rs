@@ -13,6 +13,7 @@
 //! - [`serviceaccount`]: a `default` ServiceAccount in every namespace.
 //! - [`node_lifecycle`]: heartbeats, `Unknown` nodes, taints, taint-based eviction.
 //! - [`node_ipam`]: a pod CIDR for every node.
+//! - [`disruption`]: PodDisruptionBudget status (the eviction subresource reads it).
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`]: what the controllers share.
@@ -25,6 +26,7 @@
 //! ```
 
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod expectations;
 pub mod gc;

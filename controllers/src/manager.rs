@@ -46,11 +46,13 @@ pub enum Kind {
     NodeLifecycle,
     /// [`crate::node_ipam`] (only with [`Settings::node_ipam`] set).
     NodeIpam,
+    /// [`crate::disruption`].
+    Disruption,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
@@ -60,6 +62,7 @@ impl Kind {
         Kind::ServiceAccount,
         Kind::NodeLifecycle,
         Kind::NodeIpam,
+        Kind::Disruption,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -74,6 +77,7 @@ impl Kind {
             Kind::ServiceAccount => "serviceaccount",
             Kind::NodeLifecycle => "nodelifecycle",
             Kind::NodeIpam => "nodeipam",
+            Kind::Disruption => "disruption",
         }
     }
 
@@ -183,6 +187,9 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>, settings: 
                 let controller = crate::node_lifecycle::NodeLifecycleController::new(client)
                     .config(settings.node_lifecycle);
                 tasks.spawn(controller.run());
+            }
+            Kind::Disruption => {
+                tasks.spawn(drain(crate::disruption::run(client)));
             }
             Kind::NodeIpam => match settings.node_ipam {
                 None => tracing::info!("node CIDR allocation is off; nodeipam idle"),
