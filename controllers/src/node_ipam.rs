@@ -247,12 +247,12 @@ impl Tracker {
     }
 }
 
+/// The outcomes of the controller's reconciles.
+pub type Results = BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>>;
+
 /// Runs node IPAM over `config` (checked by [`Config::new`]); dropping the stream stops
 /// it.
-pub fn run(
-    client: Arc<dyn Client>,
-    config: Config,
-) -> Result<BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>>, Error> {
+pub fn run(client: Arc<dyn Client>, config: Config) -> Result<Results, Error> {
     let config = Config::new(&config.cluster_cidr.to_string(), config.node_mask)?;
     let set = Arc::new(Mutex::new(CidrSet::new(&config)));
     let mut tracker = Tracker {
