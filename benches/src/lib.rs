@@ -5,10 +5,15 @@
 //! recorded with date and machine in `benches/BENCHMARKS.md`.
 //!
 //! # Organization
+//! - [`apiserver_setup`]: the API server under benchmark (durable store, in-process and
+//!   HTTPS clients).
+//! - [`apiserver_workload`]: creates, gets, lists and watch fan-out over any client.
 //! - [`server_process`]: store servers (etcd, `skiff store`) as child processes.
 //! - [`store_workload`]: the store benchmark's workloads over any `KvStore` client.
 //! - [`latency`]: latency histograms and throughput.
 
+pub mod apiserver_setup;
+pub mod apiserver_workload;
 pub mod latency;
 pub mod server_process;
 pub mod store_workload;

@@ -9,6 +9,8 @@
 //! - [`gc`]: the garbage collector (ownerReferences; background, foreground, orphan).
 //! - [`replicaset`]: pods to match a ReplicaSet's replicas; adoption; status.
 //! - [`deployment`]: ReplicaSets per template, rolling update and recreate, revisions.
+//! - [`job`]: pods of a Job until enough succeed; back-off, deadline, Indexed, TTL.
+//! - [`cronjob`]: Jobs on a cron schedule (time zones, concurrency, history).
 //! - [`endpoints`]: Endpoints and EndpointSlices of the services with a selector.
 //! - [`serviceaccount`]: a `default` ServiceAccount in every namespace.
 //! - [`node_lifecycle`]: heartbeats, `Unknown` nodes, taints, taint-based eviction.
@@ -25,11 +27,13 @@
 //! # }
 //! ```
 
+pub mod cronjob;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod expectations;
 pub mod gc;
+pub mod job;
 pub mod manager;
 pub mod namespace;
 pub mod node_ipam;

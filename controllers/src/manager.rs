@@ -36,6 +36,10 @@ pub enum Kind {
     ReplicaSet,
     /// [`crate::deployment`].
     Deployment,
+    /// [`crate::job`].
+    Job,
+    /// [`crate::cronjob`].
+    CronJob,
     /// [`crate::endpoints::run_endpoints`].
     Endpoints,
     /// [`crate::endpoints::run_slices`].
@@ -52,11 +56,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
         Kind::Deployment,
+        Kind::Job,
+        Kind::CronJob,
         Kind::Endpoints,
         Kind::EndpointSlice,
         Kind::ServiceAccount,
@@ -72,6 +78,8 @@ impl Kind {
             Kind::GarbageCollector => "garbagecollector",
             Kind::ReplicaSet => "replicaset",
             Kind::Deployment => "deployment",
+            Kind::Job => "job",
+            Kind::CronJob => "cronjob",
             Kind::Endpoints => "endpoints",
             Kind::EndpointSlice => "endpointslice",
             Kind::ServiceAccount => "serviceaccount",
@@ -173,6 +181,12 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>, settings: 
             }
             Kind::Deployment => {
                 tasks.spawn(drain(crate::deployment::run(client)));
+            }
+            Kind::Job => {
+                tasks.spawn(drain(crate::job::run(client, Default::default())));
+            }
+            Kind::CronJob => {
+                tasks.spawn(drain(crate::cronjob::run(client, Default::default())));
             }
             Kind::Endpoints => {
                 tasks.spawn(drain(crate::endpoints::run_endpoints(client)));

@@ -18,7 +18,7 @@ pub struct ControllerManagerArgs {
     #[arg(long)]
     pub kubeconfig: PathBuf,
     /// Controllers to run, comma-separated (namespace, garbagecollector, replicaset,
-    /// deployment); all of them when not given.
+    /// deployment, job, cronjob); all of them when not given.
     #[arg(long, value_delimiter = ',')]
     pub controllers: Vec<String>,
     /// Run only while holding the kube-system/skiff-controller-manager Lease, so

@@ -16,6 +16,8 @@ use crate::auth::PeerCertificate;
 
 /// How long a client may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent HTTP/2 streams per connection (kube-apiserver's default).
+const MAX_STREAMS_PER_CONNECTION: u32 = 1000;
 /// How long requests in flight may run after a stop before their connections are cut.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -75,7 +77,12 @@ pub async fn serve_https(
                     router.clone().oneshot(request.map(axum::body::Body::new))
                 },
             );
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // kube-apiserver's --http2-max-streams-per-connection default: a client
+            // multiplexing many watches on one connection is not held back.
+            builder
+                .http2()
+                .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
             if let Err(e) = builder
                 .serve_connection_with_upgrades(TokioIo::new(tls), service)
                 .await

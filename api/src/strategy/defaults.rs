@@ -199,16 +199,69 @@ pub fn daemon_set(obj: &mut Value) {
     template(obj);
 }
 
-/// Jobs: one completion, parallelism one, back-off limit six.
+/// Jobs: one completion and parallelism one when both are unset (a job with only
+/// parallelism set is a work queue, without completions), back-off limit six; and,
+/// unless `spec.manualSelector` is true, the generated selector on
+/// `batch.kubernetes.io/controller-uid` with the `controller-uid` and `job-name`
+/// labels (legacy and `batch.kubernetes.io/` forms) on the pod template, as
+/// Kubernetes' job strategy does on create. A Job with no labels gets its template's.
 pub fn job(obj: &mut Value) {
+    job_selector(obj);
     if let Some(spec) = child(obj, "spec") {
-        default_field(spec, "completions", json!(1));
+        let unset = |k: &str| spec.get(k).is_none_or(Value::is_null);
+        if unset("completions") && unset("parallelism") {
+            default_field(spec, "completions", json!(1));
+        }
         default_field(spec, "parallelism", json!(1));
         default_field(spec, "backoffLimit", json!(6));
         default_field(spec, "completionMode", json!("NonIndexed"));
         default_field(spec, "suspend", json!(false));
     }
     template(obj);
+}
+
+/// The selector and template labels Kubernetes generates for a Job created without a
+/// selector (needs the uid, which create assigns before defaulting).
+fn job_selector(obj: &mut Value) {
+    let uid = obj["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
+    let manual = spec["manualSelector"].as_bool() == Some(true);
+    let has_selector = spec.get("selector").is_some_and(|s| !s.is_null());
+    if manual || has_selector || uid.is_empty() {
+        return;
+    }
+    let Some(labels) = child(spec, "template")
+        .and_then(|t| child(t, "metadata"))
+        .and_then(|m| child(m, "labels"))
+    else {
+        return;
+    };
+    for key in ["job-name", "batch.kubernetes.io/job-name"] {
+        default_field(labels, key, json!(name));
+    }
+    for key in ["controller-uid", "batch.kubernetes.io/controller-uid"] {
+        default_field(labels, key, json!(uid));
+    }
+    let template_labels = labels.clone();
+    spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    if let Some(meta) = child(obj, "metadata") {
+        let empty = meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_none_or(Map::is_empty);
+        if empty {
+            meta["labels"] = template_labels;
+        }
+    }
 }
 
 /// CronJobs: concurrency Allow, history limits 3 and 1.
@@ -244,6 +297,31 @@ mod tests {
         deployment(&mut d);
         assert_eq!(d["spec"]["replicas"], 3);
         assert_eq!(d["spec"]["template"]["spec"]["dnsPolicy"], "ClusterFirst");
+    }
+
+    #[test]
+    fn jobs_get_a_generated_selector_and_work_queues_no_completions() {
+        let mut j = json!({"metadata": {"name": "pi", "uid": "u1"},
+            "spec": {"parallelism": 2, "template": {"spec": {"containers": []}}}});
+        job(&mut j);
+        assert_eq!(
+            j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "u1"
+        );
+        assert_eq!(
+            j["spec"]["template"]["metadata"]["labels"]["job-name"],
+            "pi"
+        );
+        assert_eq!(
+            j["metadata"]["labels"]["batch.kubernetes.io/job-name"],
+            "pi"
+        );
+        assert!(j["spec"].get("completions").is_none());
+        let mut manual = json!({"metadata": {"name": "m", "uid": "u2"},
+            "spec": {"manualSelector": true, "template": {}}});
+        job(&mut manual);
+        assert!(manual["spec"].get("selector").is_none());
+        assert_eq!(manual["spec"]["completions"], 1);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! before ready, newer before older. [`Expectations`](crate::expectations) keep a
 //! reconcile that sees a stale cache from creating or deleting twice.
 
-mod rank;
+pub(crate) mod rank;
 mod status;
 
 use std::collections::BTreeMap;

@@ -37,7 +37,7 @@ mod fake;
 mod tests;
 
 pub use backoff::Backoff;
-pub use clock::{now, Clock, SystemClock};
+pub use clock::{now, Clock, ManualClock, SystemClock};
 pub use controller::{Action, Controller};
 pub use object::{controller_of, resource_version, DynamicObject, Object, ObjectRef};
 pub use queue::WorkQueue;
