@@ -14,6 +14,11 @@
 //! - [`statefulset`]: ordered pods with stable names and claims; partitioned rolling
 //!   updates.
 //! - [`daemonset`]: one pod per eligible node; rolling updates.
+//! - [`endpoints`]: Endpoints and EndpointSlices of the services with a selector.
+//! - [`serviceaccount`]: a `default` ServiceAccount in every namespace.
+//! - [`node_lifecycle`]: heartbeats, `Unknown` nodes, taints, taint-based eviction.
+//! - [`node_ipam`]: a pod CIDR for every node.
+//! - [`disruption`]: PodDisruptionBudget status (the eviction subresource reads it).
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`], [`adoption`]:
@@ -30,16 +35,21 @@ pub mod adoption;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
+pub mod endpoints;
 pub mod expectations;
 pub mod gc;
 pub mod hash;
 pub mod job;
 pub mod manager;
 pub mod namespace;
+pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod pods;
 pub mod replicaset;
 pub mod resources;
 pub mod revisions;
 pub mod statefulset;
+pub mod serviceaccount;
 
 pub use manager::ControllerManager;

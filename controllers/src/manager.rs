@@ -44,11 +44,23 @@ pub enum Kind {
     StatefulSet,
     /// [`crate::daemonset`].
     DaemonSet,
+    /// [`crate::endpoints::run_endpoints`].
+    Endpoints,
+    /// [`crate::endpoints::run_slices`].
+    EndpointSlice,
+    /// [`crate::serviceaccount`].
+    ServiceAccount,
+    /// [`crate::node_lifecycle`].
+    NodeLifecycle,
+    /// [`crate::node_ipam`] (only with [`Settings::node_ipam`] set).
+    NodeIpam,
+    /// [`crate::disruption`].
+    Disruption,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
@@ -57,6 +69,12 @@ impl Kind {
         Kind::CronJob,
         Kind::StatefulSet,
         Kind::DaemonSet,
+        Kind::Endpoints,
+        Kind::EndpointSlice,
+        Kind::ServiceAccount,
+        Kind::NodeLifecycle,
+        Kind::NodeIpam,
+        Kind::Disruption,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -70,6 +88,12 @@ impl Kind {
             Kind::CronJob => "cronjob",
             Kind::StatefulSet => "statefulset",
             Kind::DaemonSet => "daemonset",
+            Kind::Endpoints => "endpoints",
+            Kind::EndpointSlice => "endpointslice",
+            Kind::ServiceAccount => "serviceaccount",
+            Kind::NodeLifecycle => "nodelifecycle",
+            Kind::NodeIpam => "nodeipam",
+            Kind::Disruption => "disruption",
         }
     }
 
@@ -79,11 +103,22 @@ impl Kind {
     }
 }
 
+/// The settings of the controllers that have some (kube-controller-manager's flags).
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// The node lifecycle controller's periods.
+    pub node_lifecycle: crate::node_lifecycle::Config,
+    /// The cluster CIDR node IPAM allocates from; `None` (the default, as
+    /// `--allocate-node-cidrs=false`) leaves nodes' pod CIDRs alone.
+    pub node_ipam: Option<crate::node_ipam::Config>,
+}
+
 /// The controllers of a cluster, run together.
 pub struct ControllerManager {
     client: Arc<dyn Client>,
     enabled: Vec<Kind>,
     election: Option<(String, LeaseConfig)>,
+    settings: Settings,
 }
 
 impl ControllerManager {
@@ -93,7 +128,15 @@ impl ControllerManager {
             client,
             enabled: Kind::ALL.to_vec(),
             election: None,
+            settings: Settings::default(),
         }
+    }
+
+    /// Uses `settings` for the controllers that have some.
+    #[must_use]
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
     }
 
     /// Runs only `kinds`.
@@ -115,7 +158,7 @@ impl ControllerManager {
     /// leadership is lost (a manager that lost its lease should exit, as
     /// kube-controller-manager does, and be restarted).
     pub async fn run(self) {
-        let controllers = run_controllers(self.client.clone(), self.enabled);
+        let controllers = run_controllers(self.client.clone(), self.enabled, self.settings);
         match self.election {
             None => controllers.await,
             Some((identity, config)) => {
@@ -129,7 +172,7 @@ impl ControllerManager {
     }
 }
 
-async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
+async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>, settings: Settings) {
     let mut tasks = JoinSet::new();
     for kind in enabled {
         let client = client.clone();
@@ -159,6 +202,32 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>) {
             Kind::DaemonSet => {
                 tasks.spawn(drain(crate::daemonset::run(client)));
             }
+            Kind::Endpoints => {
+                tasks.spawn(drain(crate::endpoints::run_endpoints(client)));
+            }
+            Kind::EndpointSlice => {
+                tasks.spawn(drain(crate::endpoints::run_slices(client)));
+            }
+            Kind::ServiceAccount => {
+                tasks.spawn(drain(crate::serviceaccount::run(client)));
+            }
+            Kind::NodeLifecycle => {
+                let controller = crate::node_lifecycle::NodeLifecycleController::new(client)
+                    .config(settings.node_lifecycle);
+                tasks.spawn(controller.run());
+            }
+            Kind::Disruption => {
+                tasks.spawn(drain(crate::disruption::run(client)));
+            }
+            Kind::NodeIpam => match settings.node_ipam {
+                None => tracing::info!("node CIDR allocation is off; nodeipam idle"),
+                Some(config) => match crate::node_ipam::run(client, config) {
+                    Ok(results) => {
+                        tasks.spawn(drain(results));
+                    }
+                    Err(e) => tracing::error!(error = %e, "nodeipam not started"),
+                },
+            },
         }
     }
     while tasks.join_next().await.is_some() {}

@@ -8,10 +8,12 @@
 //! - `verbs.rs`: get, list, create, update, delete, deletecollection.
 //! - `patch.rs`: JSON patch, merge patch, strategic merge patch, server-side apply.
 //! - `subresource.rs`: status, scale, binding, eviction, finalize.
+//! - `eviction.rs`: pods' `eviction`, honouring PodDisruptionBudgets.
 //! - `watch.rs`: watch requests served from the watch cache (as Tables on request).
 //! - `response.rs`: JSON and `Status` responses, [`ResponseTransform`].
 
 mod body;
+mod eviction;
 mod params;
 mod patch;
 mod path;

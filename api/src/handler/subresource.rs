@@ -10,7 +10,7 @@ use skiff_core::status::{success_status, ApiError};
 use super::patch::{apply, patch_body, patch_object};
 use super::{response, RequestContext};
 use crate::crd::{jsonpath, ScalePaths};
-use crate::registry::{meta, DeleteOptions, UpdateTarget};
+use crate::registry::{meta, UpdateTarget};
 
 /// Handles `{object}/{sub}`.
 pub async fn handle(
@@ -65,7 +65,7 @@ pub async fn handle(
             ))
         }
         ("binding", &Method::POST) => bind(ctx, body).await,
-        ("eviction", &Method::POST) => evict(ctx, body).await,
+        ("eviction", &Method::POST) => super::eviction::evict(ctx, body).await,
         ("finalize", &Method::PUT) if ctx.served.resource.kind == "Namespace" => {
             finalize(ctx, body).await
         }
@@ -277,24 +277,6 @@ async fn bind(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
                 Ok(next)
             },
         )
-        .await?;
-    Ok(response::json(StatusCode::CREATED, &success_status(None)))
-}
-
-/// POST pods/{name}/eviction: deletes the pod with the eviction's delete options.
-/// (PodDisruptionBudgets are not consulted yet.)
-async fn evict(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
-    let eviction = ctx.object_body(body).await?;
-    let mut opts = DeleteOptions {
-        dry_run: ctx.params.dry_run,
-        ..Default::default()
-    };
-    if let Some(delete_options) = eviction.get("deleteOptions") {
-        super::verbs::apply_delete_options(&mut opts, delete_options)?;
-    }
-    ctx.served
-        .registry
-        .delete(ctx.namespace.as_deref(), ctx.object_name()?, &opts)
         .await?;
     Ok(response::json(StatusCode::CREATED, &success_status(None)))
 }

@@ -18,6 +18,7 @@
 //! assert_eq!(strategy.field_value(&pod, "spec.nodeName").unwrap().as_deref(), Some("n1"));
 //! ```
 
+pub mod default_tolerations;
 mod defaults;
 mod fields;
 pub mod kinds;
