@@ -20,10 +20,10 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::{
     parallel_map, ClusterEvent, CycleState, EnabledPlugin, ExtensionPoint, Handle, NodeScore,
-    NodeStatuses, PermitWait, Plugin, PreFilterResult, Profile, Registry, RegistryError, Status,
-    MAX_NODE_SCORE,
+    NodeStatuses, PermitWait, Plugin, PostFilterContext, PreFilterResult, Profile, Registry,
+    RegistryError, Status, MAX_NODE_SCORE,
 };
-use crate::cache::{NodeInfo, Snapshot};
+use crate::cache::{NodeInfo, PodInfo, Snapshot};
 
 /// The answer of the Permit point.
 #[derive(Debug)]
@@ -236,6 +236,53 @@ impl Framework {
         (result, Status::success())
     }
 
+    /// Runs the PreFilter extensions' `AddPod` (plugins skipped this cycle excluded).
+    pub fn run_pre_filter_add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        added: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in &self.pre_filter {
+            if state.skips_filter(p.name()) {
+                continue;
+            }
+            let Some(pf) = p.as_pre_filter() else {
+                continue;
+            };
+            let status = pf.add_pod(state, pod, added, node);
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs the PreFilter extensions' `RemovePod` (plugins skipped this cycle
+    /// excluded).
+    pub fn run_pre_filter_remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        removed: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in &self.pre_filter {
+            if state.skips_filter(p.name()) {
+                continue;
+            }
+            let Some(pf) = p.as_pre_filter() else {
+                continue;
+            };
+            let status = pf.remove_pod(state, pod, removed, node);
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
     /// Runs the Filter plugins on one node; the first rejection is the answer.
     pub fn run_filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
         for p in &self.filter {
@@ -257,14 +304,19 @@ impl Framework {
         &self,
         state: &CycleState,
         pod: &Pod,
+        snapshot: &Snapshot,
         statuses: &NodeStatuses,
     ) -> (Option<String>, Status) {
         let mut reasons = Vec::new();
+        let ctx = PostFilterContext {
+            framework: self,
+            snapshot,
+        };
         for p in &self.post_filter {
             let Some(pf) = p.as_post_filter() else {
                 continue;
             };
-            let (nominated, status) = pf.post_filter(state, pod, statuses).await;
+            let (nominated, status) = pf.post_filter(&ctx, state, pod, statuses).await;
             if status.is_success() {
                 return (nominated, status.with_plugin(p.name()));
             }

@@ -48,8 +48,9 @@ impl Scheduler {
                 let message = match err {
                     ScheduleError::Unfit(mut fit) => {
                         if fw.has_post_filter() {
-                            let (node, status) =
-                                fw.run_post_filter(&state, &pod, &fit.node_statuses).await;
+                            let (node, status) = fw
+                                .run_post_filter(&state, &pod, snapshot, &fit.node_statuses)
+                                .await;
                             nominated = node;
                             fit.post_filter_msg = Some(status.message());
                         }
