@@ -27,6 +27,7 @@ use std::sync::Arc;
 use crate::framework::{Plugin, Registry, RegistryError};
 
 pub mod default_binder;
+pub mod default_preemption;
 pub mod fixtures;
 pub mod helpers;
 pub mod image_locality;
@@ -53,6 +54,7 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     (node_resources::FIT, 1),
     (pod_topology_spread::NAME, 2),
     (inter_pod_affinity::NAME, 2),
+    (default_preemption::NAME, 1),
     (node_resources::BALANCED_ALLOCATION, 1),
     (image_locality::NAME, 1),
     (default_binder::NAME, 1),
@@ -112,6 +114,11 @@ pub fn default_registry() -> Registry {
     let _ = r.register(inter_pod_affinity::NAME, |args, _| {
         Ok(Arc::new(inter_pod_affinity::InterPodAffinity::from_args(
             args,
+        )?))
+    });
+    let _ = r.register(default_preemption::NAME, |args, handle| {
+        Ok(Arc::new(default_preemption::DefaultPreemption::from_args(
+            args, handle,
         )?))
     });
     let _ = r.register(default_binder::NAME, |args, handle| {

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 
 use super::Scheduler;
 use crate::framework::ClusterEvent;
@@ -65,6 +65,41 @@ impl Scheduler {
                     }
                 }
                 self.move_on(ClusterEvent::NodeAdd);
+            }
+        }
+    }
+
+    /// Handles a namespace informer event (namespace labels feed the namespace
+    /// selectors of pod affinity terms).
+    pub fn on_namespace_event(&self, event: InformerEvent<Namespace>) {
+        let labels = |ns: &Namespace| ns.metadata.labels.clone().unwrap_or_default();
+        match event {
+            InformerEvent::Applied(ns) => {
+                if let Some(name) = ns.metadata.name.as_deref() {
+                    self.shared.cache().set_namespace(name, labels(&ns));
+                }
+            }
+            InformerEvent::Deleted(ns) => {
+                if let Some(name) = ns.metadata.name.as_deref() {
+                    self.shared.cache().remove_namespace(name);
+                }
+            }
+            InformerEvent::Relisted(all) => {
+                let mut cache = self.shared.cache();
+                let names: HashSet<String> =
+                    all.iter().filter_map(|n| n.metadata.name.clone()).collect();
+                for gone in cache
+                    .namespace_names()
+                    .into_iter()
+                    .filter(|n| !names.contains(n))
+                {
+                    cache.remove_namespace(&gone);
+                }
+                for ns in &all {
+                    if let Some(name) = ns.metadata.name.as_deref() {
+                        cache.set_namespace(name, labels(ns));
+                    }
+                }
             }
         }
     }

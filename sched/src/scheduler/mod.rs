@@ -29,7 +29,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use skiff_core::client::{Api, Client, ListParams};
 
 pub use cycle::{
@@ -212,6 +212,15 @@ impl Scheduler {
         }));
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
+            run_informer(
+                Api::<Namespace>::all(me.shared.client.clone()),
+                ListParams::default(),
+                |e| me.on_namespace_event(e),
+            )
+            .await;
+        }));
+        let me = self.clone();
+        tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
@@ -227,6 +236,7 @@ impl Scheduler {
             percentage_of_nodes_to_score: self.config.percentage_of_nodes_to_score,
         };
         let mut snapshot = Snapshot::default();
+        self.shared.cache().mark_all_dirty();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
