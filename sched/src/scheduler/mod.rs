@@ -21,6 +21,7 @@
 mod cycle;
 mod fit_error;
 mod handlers;
+mod leader;
 mod reporting;
 mod schedule_one;
 
@@ -36,6 +37,7 @@ pub use cycle::{
     num_feasible_nodes_to_find, select_host, Algorithm, ScheduleError, ScheduleResult,
 };
 pub use fit_error::FitError;
+pub use leader::{RunOutcome, LEASE_NAME, LEASE_NAMESPACE};
 pub use reporting::{unschedulable_condition, Reporter, COMPONENT};
 
 use crate::cache::{Cache, Snapshot};
@@ -99,6 +101,8 @@ pub(crate) struct Shared {
     pub(crate) queue: SchedulingQueue,
     pub(crate) reporter: Reporter,
     pub(crate) waiting_pods: WaitingPods,
+    /// Pods this scheduler bound.
+    pub(crate) bound: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -171,6 +175,7 @@ impl Scheduler {
             cache: Mutex::new(Cache::new(config.assumed_pod_ttl)),
             queue: SchedulingQueue::new(config.queue.clone(), sort),
             waiting_pods,
+            bound: std::sync::atomic::AtomicU64::new(0),
         };
         Ok(Scheduler {
             shared: Arc::new(shared),
@@ -183,15 +188,22 @@ impl Scheduler {
         &self.shared.queue
     }
 
+    /// How many pods this scheduler has bound.
+    pub fn bound_pods(&self) -> u64 {
+        self.shared.bound.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The number of nodes in the cache.
     pub fn node_count(&self) -> usize {
         self.shared.cache().node_count()
     }
 
-    /// Runs until `shutdown` completes: starts the pod and node informers, the
-    /// assumed-pod cleanup, and the scheduling loop.
+    /// Runs until `shutdown` completes: starts the pod, node and namespace
+    /// informers, the assumed-pod cleanup, and the scheduling loop. Dropping the
+    /// returned future stops everything it started. A scheduler runs once: build a
+    /// new one to run again.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        let mut tasks = Vec::new();
+        let mut tasks = AbortOnDrop(Vec::new());
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
             run_informer(
@@ -248,7 +260,23 @@ impl Scheduler {
             }
         }
         self.shared.queue.close();
-        for t in tasks {
+        drop(tasks);
+    }
+}
+
+/// Background tasks aborted when the scheduler's run ends or is dropped (as when
+/// leadership is lost).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn push(&mut self, t: tokio::task::JoinHandle<()>) {
+        self.0.push(t);
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
             t.abort();
         }
     }

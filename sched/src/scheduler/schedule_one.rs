@@ -130,6 +130,9 @@ async fn bind_cycle(
     shared
         .cache()
         .finish_binding(&info.key, std::time::Instant::now());
+    shared
+        .bound
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     shared.queue.done(&info.key);
     fw.run_post_bind(&state, &pod, &node).await;
     let msg = format!("Successfully assigned {} to {node}", namespaced_name(&pod));
