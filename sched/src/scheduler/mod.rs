@@ -19,6 +19,7 @@
 //! ```
 
 mod cycle;
+mod file_config;
 mod fit_error;
 mod handlers;
 mod leader;
@@ -36,6 +37,7 @@ use skiff_core::client::{Api, Client, ListParams};
 pub use cycle::{
     num_feasible_nodes_to_find, select_host, Algorithm, ScheduleError, ScheduleResult,
 };
+pub use file_config::{parse_duration, ConfigError, KubeSchedulerConfiguration};
 pub use fit_error::FitError;
 pub use leader::{RunOutcome, LEASE_NAME, LEASE_NAMESPACE};
 pub use reporting::{unschedulable_condition, Reporter, COMPONENT};
