@@ -196,6 +196,8 @@ pub struct PostFilterContext<'a> {
     pub framework: &'a super::Framework,
     /// The nodes of the cycle.
     pub snapshot: &'a Snapshot,
+    /// Pods nominated to nodes (they keep the room they preempted for).
+    pub nominated: &'a crate::cache::NominatedPods,
 }
 
 /// Runs when no node passed the filters (preemption lives here).

@@ -23,7 +23,7 @@ use super::{
     NodeStatuses, PermitWait, Plugin, PostFilterContext, PreFilterResult, Profile, Registry,
     RegistryError, Status, MAX_NODE_SCORE,
 };
-use crate::cache::{NodeInfo, PodInfo, Snapshot};
+use crate::cache::{NodeInfo, NominatedPods, PodInfo, Snapshot};
 
 /// The answer of the Permit point.
 #[derive(Debug)]
@@ -283,6 +283,43 @@ impl Framework {
         Status::success()
     }
 
+    /// Runs the filters on one node counting the pods nominated to it with a
+    /// priority at least the pod's (kube-scheduler's
+    /// `RunFilterPluginsWithNominatedPods`): first with them on the node, then, if
+    /// that passes, without them (the nominated pods may never arrive).
+    pub fn run_filter_with_nominated(
+        &self,
+        state: &CycleState,
+        pod: &Pod,
+        node: &NodeInfo,
+        nominated: &NominatedPods,
+    ) -> Status {
+        let prio = crate::pod::priority(pod);
+        let key = crate::pod::pod_key(pod);
+        let extra: Vec<&PodInfo> = nominated
+            .for_node(node.name())
+            .iter()
+            .filter(|p| p.key != key && crate::pod::priority(&p.pod) >= prio)
+            .collect();
+        if extra.is_empty() {
+            return self.run_filter(state, pod, node);
+        }
+        let mut info = node.clone();
+        let mut with = state.clone();
+        for p in extra {
+            info.add_pod_info(p.clone());
+            let s = self.run_pre_filter_add_pod(&mut with, pod, p, &info);
+            if !s.is_success() {
+                return s;
+            }
+        }
+        let s = self.run_filter(&with, pod, &info);
+        if !s.is_success() {
+            return s;
+        }
+        self.run_filter(state, pod, node)
+    }
+
     /// Runs the Filter plugins on one node; the first rejection is the answer.
     pub fn run_filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
         for p in &self.filter {
@@ -305,12 +342,14 @@ impl Framework {
         state: &CycleState,
         pod: &Pod,
         snapshot: &Snapshot,
+        nominated: &NominatedPods,
         statuses: &NodeStatuses,
     ) -> (Option<String>, Status) {
         let mut reasons = Vec::new();
         let ctx = PostFilterContext {
             framework: self,
             snapshot,
+            nominated,
         };
         for p in &self.post_filter {
             let Some(pf) = p.as_post_filter() else {

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Pod;
 use rand::Rng;
 
 use super::FitError;
-use crate::cache::{NodeInfo, Snapshot};
+use crate::cache::{NodeInfo, NominatedPods, Snapshot};
 use crate::framework::{parallel_map, CycleState, Framework, Status};
 
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -94,6 +94,7 @@ impl Algorithm {
         state: &mut CycleState,
         pod: &Pod,
         snapshot: &Snapshot,
+        nominated: &NominatedPods,
     ) -> Result<ScheduleResult, ScheduleError> {
         let n = snapshot.len();
         if n == 0 {
@@ -137,7 +138,7 @@ impl Algorithm {
             if found.load(Ordering::Relaxed) >= want {
                 return None;
             }
-            let s = fw.run_filter(state_ref, pod, &candidates[i]);
+            let s = fw.run_filter_with_nominated(state_ref, pod, &candidates[i], nominated);
             if s.is_success() {
                 found.fetch_add(1, Ordering::Relaxed);
             }

@@ -138,6 +138,7 @@ impl Scheduler {
         if node_name(&pod).is_some() {
             let known = self.shared.cache().contains_pod(&key);
             self.shared.queue.delete(&key);
+            self.shared.nominated().remove(&key);
             self.shared.cache().add_pod(pod);
             self.move_on(if known {
                 ClusterEvent::AssignedPodUpdate
@@ -158,6 +159,7 @@ impl Scheduler {
 
     fn delete_pod(&self, key: &str) {
         self.shared.queue.delete(key);
+        self.shared.nominated().remove(key);
         self.shared.waiting_pods.reject(key, "", "pod was deleted");
         let was_counted = {
             let mut cache = self.shared.cache();

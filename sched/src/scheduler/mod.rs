@@ -42,7 +42,7 @@ pub use fit_error::FitError;
 pub use leader::{RunOutcome, LEASE_NAME, LEASE_NAMESPACE};
 pub use reporting::{unschedulable_condition, Reporter, COMPONENT};
 
-use crate::cache::{Cache, Snapshot};
+use crate::cache::{Cache, NominatedPods, Snapshot};
 use crate::framework::{Framework, Handle, Profile, Registry, RegistryError, WaitingPods};
 use crate::informer::run_informer;
 use crate::queue::{QueueConfig, SchedulingQueue};
@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub(crate) queue: SchedulingQueue,
     pub(crate) reporter: Reporter,
     pub(crate) waiting_pods: WaitingPods,
+    /// Pods nominated to nodes after preempting; guards only short sections.
+    pub(crate) nominated: Mutex<NominatedPods>,
     /// Pods this scheduler bound.
     pub(crate) bound: std::sync::atomic::AtomicU64,
 }
@@ -110,6 +112,12 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn cache(&self) -> MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn nominated(&self) -> MutexGuard<'_, NominatedPods> {
+        self.nominated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -178,6 +186,7 @@ impl Scheduler {
             queue: SchedulingQueue::new(config.queue.clone(), sort),
             waiting_pods,
             bound: std::sync::atomic::AtomicU64::new(0),
+            nominated: Mutex::new(NominatedPods::default()),
         };
         Ok(Scheduler {
             shared: Arc::new(shared),

@@ -169,7 +169,7 @@ impl DefaultPreemption {
             let mut non_violating = 0;
             for i in 0..potential.len() {
                 let node = potential[(offset + i) % potential.len()];
-                match select_victims_on_node(ctx.framework, state, pod, node, pdbs) {
+                match select_victims_on_node(ctx.framework, state, pod, node, pdbs, ctx.nominated) {
                     Ok(c) => {
                         if c.num_pdb_violations == 0 {
                             non_violating += 1;

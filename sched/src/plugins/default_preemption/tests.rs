@@ -41,7 +41,7 @@ fn victims_on_first(
     let (_, s) = fw.run_pre_filter(&mut state, preemptor, &snap);
     assert!(s.is_success(), "{s}");
     let first = snap.nodes()[0].clone();
-    select_victims_on_node(&fw, &state, preemptor, &first, pdbs)
+    select_victims_on_node(&fw, &state, preemptor, &first, pdbs, &Default::default())
         .map(|c| {
             (
                 c.victims

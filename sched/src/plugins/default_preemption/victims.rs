@@ -10,7 +10,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use skiff_core::selector::LabelSelector;
 
-use crate::cache::{NodeInfo, PodInfo};
+use crate::cache::{NodeInfo, NominatedPods, PodInfo};
 use crate::framework::{CycleState, Framework, Status};
 use crate::pod::{namespace, priority};
 
@@ -121,10 +121,22 @@ pub fn select_victims_on_node(
     pod: &Pod,
     node: &NodeInfo,
     pdbs: &[PodDisruptionBudget],
+    nominated: &NominatedPods,
 ) -> Result<Candidate, Status> {
     let mut info = node.clone();
     let mut state = state.clone();
     let prio = priority(pod);
+    // Pods nominated here with at least this priority keep their room.
+    let key = crate::pod::pod_key(pod);
+    for p in nominated.for_node(node.name()) {
+        if p.key != key && priority(&p.pod) >= prio {
+            info.add_pod_info(p.clone());
+            let s = fw.run_pre_filter_add_pod(&mut state, pod, p, &info);
+            if !s.is_success() {
+                return Err(s);
+            }
+        }
+    }
     let mut potential: Vec<PodInfo> = info
         .pods()
         .iter()
