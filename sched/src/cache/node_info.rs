@@ -147,7 +147,7 @@ impl PodInfo {
 /// A node, the pods the scheduler counts on it (bound and assumed) and their sums.
 #[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
-    name: String,
+    name: Arc<str>,
     node: Option<Arc<Node>>,
     pods: Vec<PodInfo>,
     requested: Resource,
@@ -171,14 +171,14 @@ impl NodeInfo {
     /// An entry for pods whose node the cache has not seen (yet, or any more).
     pub fn placeholder(name: &str) -> NodeInfo {
         NodeInfo {
-            name: name.to_owned(),
+            name: name.into(),
             ..NodeInfo::default()
         }
     }
 
     /// Replaces the node object (allocatable, labels, taints, images).
     pub fn set_node(&mut self, node: Node) {
-        self.name = node.metadata.name.clone().unwrap_or_default();
+        self.name = node.metadata.name.as_deref().unwrap_or_default().into();
         let status = node.status.as_ref();
         self.allocatable = status
             .and_then(|s| s.allocatable.as_ref())
@@ -204,6 +204,11 @@ impl NodeInfo {
     /// The node's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The node's name, shared (cheap to clone into per-node results).
+    pub fn name_arc(&self) -> Arc<str> {
+        self.name.clone()
     }
 
     /// The node object, when known.

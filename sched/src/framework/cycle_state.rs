@@ -46,6 +46,9 @@ pub struct CycleState {
     pub(crate) skip_filter: HashSet<String>,
     /// Score plugins whose PreScore answered `Skip`.
     pub(crate) skip_score: HashSet<String>,
+    /// Per Filter plugin of the framework, in order: whether it runs this cycle
+    /// (computed once after PreFilter, so filtering a node hashes no names).
+    pub(crate) filter_mask: Vec<bool>,
 }
 
 impl std::fmt::Debug for CycleState {
@@ -68,6 +71,7 @@ impl Clone for CycleState {
                 .collect(),
             skip_filter: self.skip_filter.clone(),
             skip_score: self.skip_score.clone(),
+            filter_mask: self.filter_mask.clone(),
         }
     }
 }

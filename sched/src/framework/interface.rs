@@ -235,7 +235,7 @@ pub trait PreScorePlugin: Plugin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeScore {
     /// The node.
-    pub name: String,
+    pub name: Arc<str>,
     /// The score, 0..=[`MAX_NODE_SCORE`] after normalization.
     pub score: i64,
 }

@@ -233,6 +233,11 @@ impl Framework {
                 }
             }
         }
+        state.filter_mask = self
+            .filter
+            .iter()
+            .map(|p| !state.skip_filter.contains(p.name()))
+            .collect();
         (result, Status::success())
     }
 
@@ -294,6 +299,9 @@ impl Framework {
         node: &NodeInfo,
         nominated: &NominatedPods,
     ) -> Status {
+        if nominated.for_node(node.name()).is_empty() {
+            return self.run_filter(state, pod, node);
+        }
         let prio = crate::pod::priority(pod);
         let key = crate::pod::pod_key(pod);
         let extra: Vec<&PodInfo> = nominated
@@ -322,8 +330,15 @@ impl Framework {
 
     /// Runs the Filter plugins on one node; the first rejection is the answer.
     pub fn run_filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
-        for p in &self.filter {
-            if state.skips_filter(p.name()) {
+        let mask = &state.filter_mask;
+        let prepared = mask.len() == self.filter.len();
+        for (i, p) in self.filter.iter().enumerate() {
+            let skip = if prepared {
+                !mask[i]
+            } else {
+                state.skips_filter(p.name())
+            };
+            if skip {
                 continue;
             }
             let Some(f) = p.as_filter() else { continue };
@@ -410,25 +425,38 @@ impl Framework {
         if plugins.is_empty() {
             return Ok(totals);
         }
-        // raw[node][plugin]
-        let raw: Vec<Result<Vec<i64>, Status>> = parallel_map(nodes.len(), workers, |i| {
-            plugins
-                .iter()
-                .map(|(name, s, _)| {
-                    s.score(state, pod, &nodes[i])
-                        .map_err(|e| e.with_plugin(name))
-                })
-                .collect()
-        });
-        let mut per_plugin: Vec<Vec<NodeScore>> =
-            vec![Vec::with_capacity(nodes.len()); plugins.len()];
-        for (i, row) in raw.into_iter().enumerate() {
-            for (j, score) in row?.into_iter().enumerate() {
-                per_plugin[j].push(NodeScore {
-                    name: nodes[i].name().to_owned(),
-                    score,
-                });
+        // raw[node * plugins + plugin]
+        let np = plugins.len();
+        let raw: Vec<Result<i64, Status>> = if nodes.len() < super::PARALLEL_THRESHOLD {
+            let mut v = Vec::with_capacity(nodes.len() * np);
+            for n in nodes {
+                for (name, s, _) in &plugins {
+                    v.push(s.score(state, pod, n).map_err(|e| e.with_plugin(name)));
+                }
             }
+            v
+        } else {
+            parallel_map(nodes.len(), workers, |i| {
+                plugins
+                    .iter()
+                    .map(|(name, s, _)| {
+                        s.score(state, pod, &nodes[i])
+                            .map_err(|e| e.with_plugin(name))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect()
+        };
+        let mut per_plugin: Vec<Vec<NodeScore>> =
+            (0..np).map(|_| Vec::with_capacity(nodes.len())).collect();
+        for (k, score) in raw.into_iter().enumerate() {
+            let (i, j) = (k / np, k % np);
+            per_plugin[j].push(NodeScore {
+                name: nodes[i].name_arc(),
+                score: score?,
+            });
         }
         for ((name, s, weight), scores) in plugins.iter().zip(per_plugin.iter_mut()) {
             let status = s.normalize_score(state, pod, scores);

@@ -539,7 +539,7 @@ fn scores(p: &InterPodAffinity, pod: &Pod, snap: &Snapshot) -> Option<Vec<i64>> 
     let mut v: Vec<NodeScore> = nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name().to_owned(),
+            name: n.name_arc(),
             score: p.score(&state, pod, n).expect("score"),
         })
         .collect();

@@ -337,7 +337,7 @@ fn scores(p: &Pod, s: &Snapshot) -> Option<Vec<i64>> {
     let mut v: Vec<NodeScore> = nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name().to_owned(),
+            name: n.name_arc(),
             score: PodTopologySpread.score(&state, p, n).expect("score"),
         })
         .collect();
