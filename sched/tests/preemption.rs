@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{add_node, add_pod, finish_terminating_pods, server, wait_for};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use serde_json::json;
 use skiff_core::client::{Api, Client, ObjectTarget, PostParams, ResourceRef};
 use skiff_sched::scheduler::{Scheduler, SchedulerConfig};
@@ -97,6 +97,20 @@ async fn high_priority_pod_preempts_where_no_budget_is_violated() {
         Some("free"),
         "the preemptor was nominated to the node it preempted on"
     );
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let preempted = wait_for(WAIT, "Preempted events", || async {
+        let list = events.list(&Default::default()).await.ok()?;
+        let mut names: Vec<String> = list
+            .items
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("Preempted"))
+            .filter_map(|e| e.involved_object.name)
+            .collect();
+        names.sort();
+        (names.len() == 2).then_some(names)
+    })
+    .await;
+    assert_eq!(preempted, vec!["batch-1", "batch-2"]);
     scheduler.abort();
     kubelet.abort();
 }

@@ -9,7 +9,8 @@
 //!    `max(minCandidateNodesAbsolute, minCandidateNodesPercentage% of nodes)`
 //!    candidates are found, at least one violating no PodDisruptionBudget.
 //! 3. [`pick_one_node`] picks the cheapest; its victims get a `DisruptionTarget`
-//!    condition and are deleted (pods waiting at Permit are rejected instead).
+//!    condition, are deleted (pods waiting at Permit are rejected instead) and get a
+//!    `Preempted` Event.
 //! 4. The pod is nominated to the node (`status.nominatedNodeName`, written by the
 //!    scheduler) and requeued; the victims' deletions move it back to active.
 //!
@@ -225,6 +226,15 @@ impl DefaultPreemption {
                 Err(e) => return Err(Status::error(format!("preempting pod {ns}/{name}: {e}"))),
             }
             tracing::info!(victim = %format!("{ns}/{name}"), preemptor = %crate::pod::namespaced_name(pod), node = %c.node, "preempted");
+            let reporter = crate::scheduler::Reporter::new(self.handle.client.clone(), true);
+            let msg = format!(
+                "Preempted by pod {} on node {}",
+                pod.metadata.uid.as_deref().unwrap_or_default(),
+                c.node
+            );
+            if let Err(e) = reporter.event(&v.pod, "Normal", "Preempted", &msg).await {
+                tracing::debug!(error = %e, "recording the Preempted event");
+            }
         }
         Ok(())
     }
