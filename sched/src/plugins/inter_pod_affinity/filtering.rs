@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME};
+use super::{count, node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME};
 use crate::cache::{AffinityTerm, NodeInfo, PodInfo, Snapshot};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
@@ -34,11 +34,16 @@ pub(crate) struct PreFilterState {
 }
 
 fn bump(counts: &mut TopologyCounts, node: &NodeInfo, key: &str, by: i64) {
-    if let Some(v) = node_labels(node).get(key) {
-        let e = counts.entry((key.to_owned(), v.clone())).or_insert(0);
-        *e += by;
-        if *e == 0 {
-            counts.remove(&(key.to_owned(), v.clone()));
+    let Some(v) = node_labels(node).get(key) else {
+        return;
+    };
+    let values = counts.entry(key.to_owned()).or_default();
+    let e = values.entry(v.clone()).or_insert(0);
+    *e += by;
+    if *e == 0 {
+        values.remove(v);
+        if values.is_empty() {
+            counts.remove(key);
         }
     }
 }
@@ -180,12 +185,7 @@ fn satisfies_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
             // Every topology key must be on the node.
             return false;
         };
-        if s.affinity_counts
-            .get(&(t.topology_key.clone(), v.clone()))
-            .copied()
-            .unwrap_or(0)
-            <= 0
-        {
+        if count(&s.affinity_counts, &t.topology_key, v) <= 0 {
             pods_exist = false;
         }
     }
@@ -200,13 +200,9 @@ fn satisfies_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
 fn satisfies_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
     let labels = node_labels(node);
     s.incoming.terms.required_anti_affinity.iter().all(|t| {
-        labels.get(&t.topology_key).is_none_or(|v| {
-            s.anti_affinity_counts
-                .get(&(t.topology_key.clone(), v.clone()))
-                .copied()
-                .unwrap_or(0)
-                <= 0
-        })
+        labels
+            .get(&t.topology_key)
+            .is_none_or(|v| count(&s.anti_affinity_counts, &t.topology_key, v) <= 0)
     })
 }
 
@@ -214,12 +210,12 @@ fn satisfies_existing_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool
     if s.existing_anti_affinity_counts.is_empty() {
         return true;
     }
-    node_labels(node).iter().all(|(k, v)| {
-        s.existing_anti_affinity_counts
-            .get(&(k.clone(), v.clone()))
-            .copied()
-            .unwrap_or(0)
-            <= 0
+    // Only the keys some term uses matter; look those up on the node.
+    let labels = node_labels(node);
+    s.existing_anti_affinity_counts.iter().all(|(k, values)| {
+        labels
+            .get(k)
+            .is_none_or(|v| values.get(v).copied().unwrap_or(0) <= 0)
     })
 }
 

@@ -41,11 +41,18 @@ pub use filtering::{
 /// The plugin's name.
 pub const NAME: &str = "InterPodAffinity";
 
-/// A topology domain: `(topologyKey, value)`.
-pub type TopologyPair = (String, String);
+/// Counts per topology domain: topologyKey → value → count (nested, so lookups by
+/// a node's labels need no allocation).
+pub type TopologyCounts = HashMap<String, HashMap<String, i64>>;
 
-/// Counts per topology domain.
-pub type TopologyCounts = HashMap<TopologyPair, i64>;
+/// The count of domain `(key, value)`.
+pub(crate) fn count(counts: &TopologyCounts, key: &str, value: &str) -> i64 {
+    counts
+        .get(key)
+        .and_then(|m| m.get(value))
+        .copied()
+        .unwrap_or(0)
+}
 
 /// The InterPodAffinity filter and score.
 #[derive(Clone, Debug)]
