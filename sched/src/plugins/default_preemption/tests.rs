@@ -10,6 +10,14 @@ use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{Code, CycleState};
 use crate::plugins::testing::{default_framework, info, sized_node};
 
+/// name, pods on the node, budgets, expected victims and violations (or the code).
+type VictimCase = (
+    &'static str,
+    Vec<Pod>,
+    Vec<PodDisruptionBudget>,
+    Result<(Vec<String>, usize), Code>,
+);
+
 fn pod(name: &str, prio: i32, cpu: &str, labels: Value, extra: Value) -> Pod {
     let mut spec = json!({"priority": prio, "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]});
     for (k, v) in extra.as_object().into_iter().flatten() {
@@ -64,12 +72,7 @@ fn pdb(app: &str, allowed: i32) -> PodDisruptionBudget {
 #[test]
 fn selects_the_fewest_least_important_victims() {
     let high = pod("p", 100, "2", json!({}), json!({}));
-    let cases: Vec<(
-        &str,
-        Vec<Pod>,
-        Vec<PodDisruptionBudget>,
-        Result<(Vec<String>, usize), Code>,
-    )> = vec![
+    let cases: Vec<VictimCase> = vec![
         (
             "the higher-priority pod is reprieved",
             vec![

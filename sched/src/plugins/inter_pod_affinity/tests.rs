@@ -10,6 +10,11 @@ use super::*;
 use crate::framework::{Code, CycleState, NodeScore};
 use crate::plugins::testing::{info, node};
 
+/// name, incoming pod, pods on the node, expected verdict.
+type FilterCase = (&'static str, Pod, Vec<Pod>, (Code, String));
+/// name, incoming pod, pods on three nodes, expected scores.
+type ScoreCase = (&'static str, Pod, [Vec<Pod>; 3], Option<Vec<i64>>);
+
 fn pod(name: &str, ns: &str, labels: Value, affinity: Value) -> Pod {
     serde_json::from_value(json!({
         "metadata": {"name": name, "namespace": ns, "uid": name, "labels": labels},
@@ -100,7 +105,7 @@ fn required_affinity_single_node() {
         )
     };
     let aff = |t: Value| required("podAffinity", json!([t]));
-    let cases: Vec<(&str, Pod, Vec<Pod>, (Code, String))> = vec![
+    let cases: Vec<FilterCase> = vec![
         (
             "no affinity, empty node",
             pod("p", "default", json!({}), json!(null)),
@@ -571,7 +576,7 @@ fn preferred_affinity_scores() {
         json!([weighted(5, "security", json!(["S1"]), "region")]),
     );
     let default = InterPodAffinity::default();
-    let cases: Vec<(&str, Pod, [Vec<Pod>; 3], Option<Vec<i64>>)> = vec![
+    let cases: Vec<ScoreCase> = vec![
         (
             "no terms anywhere: skipped",
             pod("p", "default", json!({"security": "S1"}), json!(null)),

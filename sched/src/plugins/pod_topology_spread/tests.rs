@@ -9,6 +9,9 @@ use crate::cache::Snapshot;
 use crate::framework::{Code, CycleState, NodeScore};
 use crate::plugins::testing::{info, node};
 
+/// name, incoming pod, pods on the four nodes, expected codes.
+type SpreadCase = (&'static str, Pod, Vec<Vec<Pod>>, Vec<Code>);
+
 fn pod(name: &str, ns: &str, labels: Value, spec: Value) -> Pod {
     let mut spec = spec;
     if spec.get("containers").is_none() {
@@ -84,7 +87,7 @@ const X: Code = Code::UnschedulableAndUnresolvable;
 fn filter_single_constraint() {
     let hard = |skew, key: &str, extra: Value| constraint(skew, key, "DoNotSchedule", extra);
     let me = |spec: Value| pod("p", "default", json!({"foo": ""}), spec);
-    let cases: Vec<(&str, Pod, Vec<Vec<Pod>>, Vec<Code>)> = vec![
+    let cases: Vec<SpreadCase> = vec![
         (
             "no constraints",
             me(json!({})),
