@@ -10,11 +10,14 @@
 //!   [`framework::Framework`] that runs them.
 //! - [`cache`]: nodes, the pods counted on them (assumed pods included) and the
 //!   per-cycle [`cache::Snapshot`].
-//! - [`plugins`]: the default plugins (resources fit, node name, ports, affinity,
-//!   taints, unschedulable, balanced allocation, image locality, binder).
+//! - [`plugins`]: the default plugins (resources fit, node name, ports, node
+//!   affinity, taints, unschedulable, pod topology spread, inter-pod affinity,
+//!   preemption, balanced allocation, image locality, binder).
 //! - [`queue`]: the scheduling queue (active, back-off, unschedulable).
 //! - [`scheduler`]: the scheduling loop, asynchronous binding, pod conditions and
-//!   events.
+//!   events, leader election on the `kube-system/kube-scheduler` Lease
+//!   ([`scheduler::Scheduler::run_with_leader_election`]) and the
+//!   `KubeSchedulerConfiguration` reader ([`scheduler::KubeSchedulerConfiguration`]).
 //! - [`informer`]: a small list+watch loop feeding the scheduler (to be replaced by
 //!   the core runtime's watcher).
 //!

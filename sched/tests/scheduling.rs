@@ -141,7 +141,8 @@ async fn binds_pods_respecting_resources_taints_and_selectors() {
     assert_eq!(condition.reason.as_deref(), Some("Unschedulable"));
     assert_eq!(
         condition.message.as_deref(),
-        Some("0/4 nodes are available: 1 node(s) had untolerated taint {dedicated: db}, 3 Insufficient cpu.")
+        Some("0/4 nodes are available: 1 node(s) had untolerated taint {dedicated: db}, 3 Insufficient cpu. \
+             preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling.")
     );
     assert!(node_of(&pods, "huge").await.is_none());
 
@@ -212,7 +213,10 @@ async fn assumed_pods_count_and_new_nodes_wake_pending_pods() {
     .await;
     assert_eq!(
         pending.1.message.as_deref(),
-        Some("0/3 nodes are available: 3 Insufficient cpu.")
+        Some(
+            "0/3 nodes are available: 3 Insufficient cpu. \
+             preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
+        )
     );
 
     // A new node is a cluster event that moves the pod back; it lands there.

@@ -14,12 +14,16 @@
 //! assert!(snapshot.is_empty());
 //! ```
 
+mod affinity;
 mod node_info;
+mod nominated;
 mod resource;
 mod snapshot;
 mod store;
 
+pub use affinity::{AffinityError, AffinityTerm, PodAffinityTerms, WeightedAffinityTerm};
 pub use node_info::{pod_host_ports, HostPort, NodeInfo, PodInfo};
+pub use nominated::NominatedPods;
 pub use resource::{
     pod_non_zero_requests, pod_requests, Resource, DEFAULT_MEMORY_REQUEST,
     DEFAULT_MILLI_CPU_REQUEST,

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
+use super::affinity::PodAffinityTerms;
 use super::resource::{pod_non_zero_requests, pod_requests, Resource};
 use crate::pod::pod_key;
 
@@ -91,6 +92,9 @@ pub struct PodInfo {
     pub host_ports: Vec<HostPort>,
     /// Whether it has pod affinity or anti-affinity terms.
     pub has_affinity: bool,
+    /// Its parsed pod (anti-)affinity terms (`None` when it has none, or when they
+    /// do not parse: such terms are ignored on existing pods).
+    pub affinity: Option<Arc<PodAffinityTerms>>,
 }
 
 impl PodInfo {
@@ -101,21 +105,49 @@ impl PodInfo {
             .as_ref()
             .and_then(|s| s.affinity.as_ref())
             .is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some());
+        let affinity = if has_affinity {
+            PodAffinityTerms::from_pod(&pod)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(Arc::new)
+        } else {
+            None
+        };
         PodInfo {
             key: pod_key(&pod),
             requests: pod_requests(&pod),
             non_zero_requests: pod_non_zero_requests(&pod),
             host_ports: pod_host_ports(&pod),
             has_affinity,
+            affinity,
             pod,
         }
+    }
+
+    /// Whether the pod has required anti-affinity terms.
+    pub fn has_required_anti_affinity(&self) -> bool {
+        self.affinity
+            .as_ref()
+            .is_some_and(|a| !a.required_anti_affinity.is_empty())
+    }
+
+    /// The pod's labels (empty when it has none).
+    pub fn labels(&self) -> &std::collections::BTreeMap<String, String> {
+        static EMPTY: std::collections::BTreeMap<String, String> =
+            std::collections::BTreeMap::new();
+        self.pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// The pod's namespace.
+    pub fn namespace(&self) -> &str {
+        crate::pod::namespace(&self.pod)
     }
 }
 
 /// A node, the pods the scheduler counts on it (bound and assumed) and their sums.
 #[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
-    name: String,
+    name: Arc<str>,
     node: Option<Arc<Node>>,
     pods: Vec<PodInfo>,
     requested: Resource,
@@ -125,6 +157,7 @@ pub struct NodeInfo {
     /// Image name → size in bytes, for every name of every image on the node.
     images: HashMap<String, i64>,
     pods_with_affinity: usize,
+    pods_with_required_anti_affinity: usize,
 }
 
 impl NodeInfo {
@@ -138,14 +171,14 @@ impl NodeInfo {
     /// An entry for pods whose node the cache has not seen (yet, or any more).
     pub fn placeholder(name: &str) -> NodeInfo {
         NodeInfo {
-            name: name.to_owned(),
+            name: name.into(),
             ..NodeInfo::default()
         }
     }
 
     /// Replaces the node object (allocatable, labels, taints, images).
     pub fn set_node(&mut self, node: Node) {
-        self.name = node.metadata.name.clone().unwrap_or_default();
+        self.name = node.metadata.name.as_deref().unwrap_or_default().into();
         let status = node.status.as_ref();
         self.allocatable = status
             .and_then(|s| s.allocatable.as_ref())
@@ -171,6 +204,11 @@ impl NodeInfo {
     /// The node's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The node's name, shared (cheap to clone into per-node results).
+    pub fn name_arc(&self) -> Arc<str> {
+        self.name.clone()
     }
 
     /// The node object, when known.
@@ -218,6 +256,11 @@ impl NodeInfo {
         self.pods_with_affinity
     }
 
+    /// How many pods on the node have required pod anti-affinity terms.
+    pub fn pods_with_required_anti_affinity(&self) -> usize {
+        self.pods_with_required_anti_affinity
+    }
+
     /// The node's labels.
     pub fn labels(&self) -> Option<&std::collections::BTreeMap<String, String>> {
         self.node.as_ref().and_then(|n| n.metadata.labels.as_ref())
@@ -235,6 +278,9 @@ impl NodeInfo {
         self.used_ports.extend(info.host_ports.iter().cloned());
         if info.has_affinity {
             self.pods_with_affinity += 1;
+        }
+        if info.has_required_anti_affinity() {
+            self.pods_with_required_anti_affinity += 1;
         }
         self.pods.push(info);
     }
@@ -254,6 +300,9 @@ impl NodeInfo {
         }
         if info.has_affinity {
             self.pods_with_affinity -= 1;
+        }
+        if info.has_required_anti_affinity() {
+            self.pods_with_required_anti_affinity -= 1;
         }
         true
     }

@@ -15,7 +15,7 @@
 //! assert!(snap.get("n1").is_some());
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::NodeInfo;
@@ -27,9 +27,48 @@ pub struct Snapshot {
     nodes: Vec<Arc<NodeInfo>>,
     index: HashMap<String, usize>,
     image_nodes: HashMap<String, usize>,
+    namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
 }
 
 impl Snapshot {
+    /// A snapshot of these nodes (tests, simulations, custom schedulers).
+    pub fn from_nodes(nodes: impl IntoIterator<Item = NodeInfo>) -> Snapshot {
+        let mut s = Snapshot::default();
+        for n in nodes {
+            let name = n.name().to_owned();
+            s.set(&name, Some(Arc::new(n)));
+        }
+        s
+    }
+
+    /// The same snapshot with these namespaces and their labels (what namespace
+    /// selectors of pod affinity terms match).
+    #[must_use]
+    pub fn with_namespaces(
+        mut self,
+        namespaces: HashMap<String, BTreeMap<String, String>>,
+    ) -> Self {
+        self.namespaces = Arc::new(namespaces);
+        self
+    }
+
+    /// The namespaces the scheduler knows, with their labels.
+    pub fn namespaces(&self) -> &HashMap<String, BTreeMap<String, String>> {
+        &self.namespaces
+    }
+
+    /// The labels of namespace `name`, when known.
+    pub fn namespace_labels(&self, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.namespaces.get(name)
+    }
+
+    pub(crate) fn set_namespaces(
+        &mut self,
+        namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
+    ) {
+        self.namespaces = namespaces;
+    }
+
     /// The nodes.
     pub fn nodes(&self) -> &[Arc<NodeInfo>] {
         &self.nodes

@@ -26,7 +26,7 @@
 //! assert!(!cache.is_assumed("u1"));
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,10 @@ pub struct Cache {
     ttl: Duration,
     /// Nodes changed since the last `update_snapshot`.
     dirty: HashSet<String>,
+    /// Namespace name → labels (for namespace selectors of pod affinity terms).
+    namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
+    /// Whether `namespaces` changed since the last `update_snapshot`.
+    namespaces_dirty: bool,
 }
 
 impl Default for Cache {
@@ -79,6 +83,8 @@ impl Cache {
             pods: HashMap::new(),
             ttl,
             dirty: HashSet::new(),
+            namespaces: Arc::default(),
+            namespaces_dirty: false,
         }
     }
 
@@ -237,9 +243,41 @@ impl Cache {
         self.nodes.get(name)
     }
 
+    /// Records a namespace and its labels.
+    pub fn set_namespace(&mut self, name: &str, labels: BTreeMap<String, String>) {
+        if self.namespaces.get(name) != Some(&labels) {
+            Arc::make_mut(&mut self.namespaces).insert(name.to_owned(), labels);
+            self.namespaces_dirty = true;
+        }
+    }
+
+    /// Forgets a namespace.
+    pub fn remove_namespace(&mut self, name: &str) {
+        if self.namespaces.contains_key(name) {
+            Arc::make_mut(&mut self.namespaces).remove(name);
+            self.namespaces_dirty = true;
+        }
+    }
+
+    /// The names of the namespaces the cache knows.
+    pub fn namespace_names(&self) -> Vec<String> {
+        self.namespaces.keys().cloned().collect()
+    }
+
+    /// Makes the next `update_snapshot` refresh every node and the namespaces (for a
+    /// snapshot that starts empty).
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.nodes.keys().cloned());
+        self.namespaces_dirty = true;
+    }
+
     /// Brings `snapshot` up to date with the nodes changed since the last call (only
     /// nodes with a node object appear in snapshots).
     pub fn update_snapshot(&mut self, snapshot: &mut Snapshot) {
+        if self.namespaces_dirty {
+            snapshot.set_namespaces(self.namespaces.clone());
+            self.namespaces_dirty = false;
+        }
         for name in self.dirty.drain() {
             let info = self
                 .nodes

@@ -16,14 +16,39 @@
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 
+/// A value in the cycle state: any `Clone` type, so the whole state can be copied
+/// for preemption's what-if runs (as kube-scheduler's `StateData.Clone`).
+trait StateData: Any + Send + Sync {
+    fn clone_box(&self) -> Box<dyn StateData>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any + Send + Sync + Clone> StateData for T {
+    fn clone_box(&self) -> Box<dyn StateData> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// Per-cycle data, keyed by string, plus the plugins PreFilter/PreScore chose to skip.
+/// Cloning copies every value (preemption filters a pod against what-if nodes with a
+/// copy, leaving the original untouched).
 #[derive(Default)]
 pub struct CycleState {
-    data: HashMap<String, Box<dyn Any + Send + Sync>>,
+    data: HashMap<String, Box<dyn StateData>>,
     /// Filter plugins whose PreFilter answered `Skip`.
     pub(crate) skip_filter: HashSet<String>,
     /// Score plugins whose PreScore answered `Skip`.
     pub(crate) skip_score: HashSet<String>,
+    /// Per Filter plugin of the framework, in order: whether it runs this cycle
+    /// (computed once after PreFilter, so filtering a node hashes no names).
+    pub(crate) filter_mask: Vec<bool>,
 }
 
 impl std::fmt::Debug for CycleState {
@@ -36,6 +61,21 @@ impl std::fmt::Debug for CycleState {
     }
 }
 
+impl Clone for CycleState {
+    fn clone(&self) -> Self {
+        CycleState {
+            data: self
+                .data
+                .iter()
+                .map(|(k, v)| (k.clone(), (**v).clone_box()))
+                .collect(),
+            skip_filter: self.skip_filter.clone(),
+            skip_score: self.skip_score.clone(),
+            filter_mask: self.filter_mask.clone(),
+        }
+    }
+}
+
 impl CycleState {
     /// An empty state.
     pub fn new() -> Self {
@@ -43,13 +83,23 @@ impl CycleState {
     }
 
     /// Stores `value` under `key`, replacing what was there.
-    pub fn write<T: Any + Send + Sync>(&mut self, key: &str, value: T) {
+    pub fn write<T: Any + Send + Sync + Clone>(&mut self, key: &str, value: T) {
         self.data.insert(key.to_owned(), Box::new(value));
     }
 
     /// The value under `key`, if there is one of type `T`.
     pub fn read<T: Any>(&self, key: &str) -> Option<&T> {
-        self.data.get(key).and_then(|v| v.downcast_ref::<T>())
+        self.data
+            .get(key)
+            .and_then(|v| (**v).as_any().downcast_ref::<T>())
+    }
+
+    /// The value under `key` for updating (PreFilter extensions adjust their state
+    /// when preemption adds or removes pods).
+    pub fn read_mut<T: Any>(&mut self, key: &str) -> Option<&mut T> {
+        self.data
+            .get_mut(key)
+            .and_then(|v| (**v).as_any_mut().downcast_mut::<T>())
     }
 
     /// Whether the Filter of `plugin` is skipped in this cycle.

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::{CycleState, Status};
-use crate::cache::{NodeInfo, Snapshot};
+use crate::cache::{NodeInfo, PodInfo, Snapshot};
 use crate::queue::QueuedPodInfo;
 
 /// A plugin: a name, plus one accessor per extension point that returns the plugin
@@ -148,6 +148,30 @@ pub trait PreFilterPlugin: Plugin {
         pod: &Pod,
         snapshot: &Snapshot,
     ) -> (PreFilterResult, Status);
+
+    /// PreFilterExtensions `AddPod`: `added` now counts on `node` (preemption's
+    /// what-if runs). A plugin whose PreFilter state depends on other pods updates
+    /// it here; the default does nothing. Codes: `Success`, `Error`.
+    fn add_pod(
+        &self,
+        _state: &mut CycleState,
+        _pod: &Pod,
+        _added: &PodInfo,
+        _node: &NodeInfo,
+    ) -> Status {
+        Status::success()
+    }
+
+    /// PreFilterExtensions `RemovePod`: `removed` no longer counts on `node`.
+    fn remove_pod(
+        &self,
+        _state: &mut CycleState,
+        _pod: &Pod,
+        _removed: &PodInfo,
+        _node: &NodeInfo,
+    ) -> Status {
+        Status::success()
+    }
 }
 
 /// Decides whether the pod fits one node. Runs for many nodes in parallel, so it must
@@ -165,6 +189,17 @@ pub trait FilterPlugin: Plugin {
 /// The rejection of each node a filter rejected, by node name.
 pub type NodeStatuses = std::collections::HashMap<String, Status>;
 
+/// What a PostFilter plugin sees besides the pod: the framework (to run the filters
+/// against what-if nodes) and the snapshot the cycle filtered.
+pub struct PostFilterContext<'a> {
+    /// The profile's framework.
+    pub framework: &'a super::Framework,
+    /// The nodes of the cycle.
+    pub snapshot: &'a Snapshot,
+    /// Pods nominated to nodes (they keep the room they preempted for).
+    pub nominated: &'a crate::cache::NominatedPods,
+}
+
 /// Runs when no node passed the filters (preemption lives here).
 ///
 /// Codes: `Success` (the pod may fit later on the returned nominated node),
@@ -175,6 +210,7 @@ pub trait PostFilterPlugin: Plugin {
     /// Tries to make room; returns the nominated node name on success.
     async fn post_filter(
         &self,
+        ctx: &PostFilterContext<'_>,
         state: &CycleState,
         pod: &Pod,
         statuses: &NodeStatuses,
@@ -199,7 +235,7 @@ pub trait PreScorePlugin: Plugin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeScore {
     /// The node.
-    pub name: String,
+    pub name: Arc<str>,
     /// The score, 0..=[`MAX_NODE_SCORE`] after normalization.
     pub score: i64,
 }

@@ -32,8 +32,8 @@ mod waiting_pods;
 pub use cycle_state::CycleState;
 pub use interface::{
     BindPlugin, ClusterEvent, FilterPlugin, NodeScore, NodeStatuses, PermitPlugin, Plugin,
-    PostBindPlugin, PostFilterPlugin, PreBindPlugin, PreFilterPlugin, PreFilterResult,
-    PreScorePlugin, QueueSortPlugin, ReservePlugin, ScorePlugin, MAX_NODE_SCORE,
+    PostBindPlugin, PostFilterContext, PostFilterPlugin, PreBindPlugin, PreFilterPlugin,
+    PreFilterResult, PreScorePlugin, QueueSortPlugin, ReservePlugin, ScorePlugin, MAX_NODE_SCORE,
 };
 pub use parallel::{parallel_map, PARALLEL_THRESHOLD};
 pub use profile::{EnabledPlugin, ExtensionPoint, Profile, DEFAULT_SCHEDULER_NAME};

@@ -135,6 +135,13 @@ impl Profile {
         self
     }
 
+    /// Sets or clears `percentageOfNodesToScore`.
+    #[must_use]
+    pub fn percentage_of_nodes_to_score_opt(mut self, pct: Option<u32>) -> Self {
+        self.percentage_of_nodes_to_score = pct;
+        self
+    }
+
     /// Sets `percentageOfNodesToScore` (clamped to 1..=100 when used).
     #[must_use]
     pub fn percentage_of_nodes_to_score(mut self, pct: u32) -> Self {

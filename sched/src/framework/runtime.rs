@@ -20,10 +20,10 @@ use k8s_openapi::api::core::v1::Pod;
 
 use super::{
     parallel_map, ClusterEvent, CycleState, EnabledPlugin, ExtensionPoint, Handle, NodeScore,
-    NodeStatuses, PermitWait, Plugin, PreFilterResult, Profile, Registry, RegistryError, Status,
-    MAX_NODE_SCORE,
+    NodeStatuses, PermitWait, Plugin, PostFilterContext, PreFilterResult, Profile, Registry,
+    RegistryError, Status, MAX_NODE_SCORE,
 };
-use crate::cache::{NodeInfo, Snapshot};
+use crate::cache::{NodeInfo, NominatedPods, PodInfo, Snapshot};
 
 /// The answer of the Permit point.
 #[derive(Debug)]
@@ -233,13 +233,112 @@ impl Framework {
                 }
             }
         }
+        state.filter_mask = self
+            .filter
+            .iter()
+            .map(|p| !state.skip_filter.contains(p.name()))
+            .collect();
         (result, Status::success())
+    }
+
+    /// Runs the PreFilter extensions' `AddPod` (plugins skipped this cycle excluded).
+    pub fn run_pre_filter_add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        added: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in &self.pre_filter {
+            if state.skips_filter(p.name()) {
+                continue;
+            }
+            let Some(pf) = p.as_pre_filter() else {
+                continue;
+            };
+            let status = pf.add_pod(state, pod, added, node);
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs the PreFilter extensions' `RemovePod` (plugins skipped this cycle
+    /// excluded).
+    pub fn run_pre_filter_remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        removed: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in &self.pre_filter {
+            if state.skips_filter(p.name()) {
+                continue;
+            }
+            let Some(pf) = p.as_pre_filter() else {
+                continue;
+            };
+            let status = pf.remove_pod(state, pod, removed, node);
+            if !status.is_success() {
+                return status.with_plugin(p.name());
+            }
+        }
+        Status::success()
+    }
+
+    /// Runs the filters on one node counting the pods nominated to it with a
+    /// priority at least the pod's (kube-scheduler's
+    /// `RunFilterPluginsWithNominatedPods`): first with them on the node, then, if
+    /// that passes, without them (the nominated pods may never arrive).
+    pub fn run_filter_with_nominated(
+        &self,
+        state: &CycleState,
+        pod: &Pod,
+        node: &NodeInfo,
+        nominated: &NominatedPods,
+    ) -> Status {
+        if nominated.for_node(node.name()).is_empty() {
+            return self.run_filter(state, pod, node);
+        }
+        let prio = crate::pod::priority(pod);
+        let key = crate::pod::pod_key(pod);
+        let extra: Vec<&PodInfo> = nominated
+            .for_node(node.name())
+            .iter()
+            .filter(|p| p.key != key && crate::pod::priority(&p.pod) >= prio)
+            .collect();
+        if extra.is_empty() {
+            return self.run_filter(state, pod, node);
+        }
+        let mut info = node.clone();
+        let mut with = state.clone();
+        for p in extra {
+            info.add_pod_info(p.clone());
+            let s = self.run_pre_filter_add_pod(&mut with, pod, p, &info);
+            if !s.is_success() {
+                return s;
+            }
+        }
+        let s = self.run_filter(&with, pod, &info);
+        if !s.is_success() {
+            return s;
+        }
+        self.run_filter(state, pod, node)
     }
 
     /// Runs the Filter plugins on one node; the first rejection is the answer.
     pub fn run_filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
-        for p in &self.filter {
-            if state.skips_filter(p.name()) {
+        let mask = &state.filter_mask;
+        let prepared = mask.len() == self.filter.len();
+        for (i, p) in self.filter.iter().enumerate() {
+            let skip = if prepared {
+                !mask[i]
+            } else {
+                state.skips_filter(p.name())
+            };
+            if skip {
                 continue;
             }
             let Some(f) = p.as_filter() else { continue };
@@ -257,14 +356,21 @@ impl Framework {
         &self,
         state: &CycleState,
         pod: &Pod,
+        snapshot: &Snapshot,
+        nominated: &NominatedPods,
         statuses: &NodeStatuses,
     ) -> (Option<String>, Status) {
         let mut reasons = Vec::new();
+        let ctx = PostFilterContext {
+            framework: self,
+            snapshot,
+            nominated,
+        };
         for p in &self.post_filter {
             let Some(pf) = p.as_post_filter() else {
                 continue;
             };
-            let (nominated, status) = pf.post_filter(state, pod, statuses).await;
+            let (nominated, status) = pf.post_filter(&ctx, state, pod, statuses).await;
             if status.is_success() {
                 return (nominated, status.with_plugin(p.name()));
             }
@@ -319,25 +425,38 @@ impl Framework {
         if plugins.is_empty() {
             return Ok(totals);
         }
-        // raw[node][plugin]
-        let raw: Vec<Result<Vec<i64>, Status>> = parallel_map(nodes.len(), workers, |i| {
-            plugins
-                .iter()
-                .map(|(name, s, _)| {
-                    s.score(state, pod, &nodes[i])
-                        .map_err(|e| e.with_plugin(name))
-                })
-                .collect()
-        });
-        let mut per_plugin: Vec<Vec<NodeScore>> =
-            vec![Vec::with_capacity(nodes.len()); plugins.len()];
-        for (i, row) in raw.into_iter().enumerate() {
-            for (j, score) in row?.into_iter().enumerate() {
-                per_plugin[j].push(NodeScore {
-                    name: nodes[i].name().to_owned(),
-                    score,
-                });
+        // raw[node * plugins + plugin]
+        let np = plugins.len();
+        let raw: Vec<Result<i64, Status>> = if nodes.len() < super::PARALLEL_THRESHOLD {
+            let mut v = Vec::with_capacity(nodes.len() * np);
+            for n in nodes {
+                for (name, s, _) in &plugins {
+                    v.push(s.score(state, pod, n).map_err(|e| e.with_plugin(name)));
+                }
             }
+            v
+        } else {
+            parallel_map(nodes.len(), workers, |i| {
+                plugins
+                    .iter()
+                    .map(|(name, s, _)| {
+                        s.score(state, pod, &nodes[i])
+                            .map_err(|e| e.with_plugin(name))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .into_iter()
+            .flatten()
+            .collect()
+        };
+        let mut per_plugin: Vec<Vec<NodeScore>> =
+            (0..np).map(|_| Vec::with_capacity(nodes.len())).collect();
+        for (k, score) in raw.into_iter().enumerate() {
+            let (i, j) = (k / np, k % np);
+            per_plugin[j].push(NodeScore {
+                name: nodes[i].name_arc(),
+                score: score?,
+            });
         }
         for ((name, s, weight), scores) in plugins.iter().zip(per_plugin.iter_mut()) {
             let status = s.normalize_score(state, pod, scores);

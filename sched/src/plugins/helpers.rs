@@ -44,7 +44,7 @@ mod tests {
         let mk = |v: &[i64]| {
             v.iter()
                 .map(|s| NodeScore {
-                    name: String::new(),
+                    name: "".into(),
                     score: *s,
                 })
                 .collect::<Vec<_>>()

@@ -50,6 +50,7 @@ pub fn calculate_priority(sum_scores: i64, num_containers: usize) -> i64 {
 
 /// Per cycle: the pod's normalized image names, how many nodes hold each, and the
 /// number of nodes.
+#[derive(Clone)]
 struct ImageSpread {
     images: Vec<(String, usize)>,
     total_nodes: usize,

@@ -10,6 +10,9 @@
 //! | NodeAffinity | PreFilter, Filter, Score (preferred) |
 //! | NodePorts | PreFilter, Filter |
 //! | NodeResourcesFit | PreFilter, Filter, Score (LeastAllocated / MostAllocated) |
+//! | PodTopologySpread | PreFilter, Filter, Score (ScheduleAnyway) |
+//! | InterPodAffinity | PreFilter, Filter, Score (preferred terms) |
+//! | DefaultPreemption | PostFilter |
 //! | NodeResourcesBalancedAllocation | Score |
 //! | ImageLocality | Score |
 //! | DefaultBinder | Bind |
@@ -24,14 +27,17 @@ use std::sync::Arc;
 use crate::framework::{Plugin, Registry, RegistryError};
 
 pub mod default_binder;
+pub mod default_preemption;
 pub mod fixtures;
 pub mod helpers;
 pub mod image_locality;
+pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
 pub mod node_resources;
 pub mod node_unschedulable;
+pub mod pod_topology_spread;
 pub mod queue_sort;
 pub mod taint_toleration;
 #[cfg(test)]
@@ -46,6 +52,9 @@ pub const DEFAULT_PLUGINS: &[(&str, i64)] = &[
     (node_affinity::NAME, 2),
     (node_ports::NAME, 1),
     (node_resources::FIT, 1),
+    (pod_topology_spread::NAME, 2),
+    (inter_pod_affinity::NAME, 2),
+    (default_preemption::NAME, 1),
     (node_resources::BALANCED_ALLOCATION, 1),
     (image_locality::NAME, 1),
     (default_binder::NAME, 1),
@@ -68,7 +77,10 @@ fn no_args(name: &str, args: &serde_json::Value) -> Result<(), RegistryError> {
 /// A registry with every default plugin.
 pub fn default_registry() -> Registry {
     let mut r = Registry::new();
-    let simple: [(&str, MakePlugin); 8] = [
+    let simple: [(&str, MakePlugin); 9] = [
+        (pod_topology_spread::NAME, || {
+            Arc::new(pod_topology_spread::PodTopologySpread)
+        }),
         (queue_sort::NAME, || Arc::new(queue_sort::PrioritySort)),
         (node_unschedulable::NAME, || {
             Arc::new(node_unschedulable::NodeUnschedulable)
@@ -98,6 +110,16 @@ pub fn default_registry() -> Registry {
     }
     let _ = r.register(node_resources::FIT, |args, _| {
         Ok(Arc::new(node_resources::Fit::from_args(args)?))
+    });
+    let _ = r.register(inter_pod_affinity::NAME, |args, _| {
+        Ok(Arc::new(inter_pod_affinity::InterPodAffinity::from_args(
+            args,
+        )?))
+    });
+    let _ = r.register(default_preemption::NAME, |args, handle| {
+        Ok(Arc::new(default_preemption::DefaultPreemption::from_args(
+            args, handle,
+        )?))
     });
     let _ = r.register(default_binder::NAME, |args, handle| {
         no_args(default_binder::NAME, args)?;

@@ -289,7 +289,7 @@ mod tests {
         let mut scores: Vec<NodeScore> = nodes
             .iter()
             .map(|n| NodeScore {
-                name: String::new(),
+                name: "".into(),
                 score: NodeAffinity.score(&state, &p, n).unwrap(),
             })
             .collect();

@@ -54,3 +54,95 @@ pub fn requesting(cpu: &str, memory: &str) -> Pod {
     }
     pod(json!({"containers": [{"name": "c", "resources": {"requests": req}}]}))
 }
+
+/// A client for unit tests that never reaches a cluster: every call fails with a
+/// transport error.
+pub struct Unreachable;
+
+#[async_trait::async_trait]
+impl skiff_core::client::Client for Unreachable {
+    async fn get(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+    ) -> Result<Value, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn list(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: &skiff_core::client::ListParams,
+    ) -> Result<Value, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn watch(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: &skiff_core::client::ListParams,
+    ) -> Result<skiff_core::client::WatchStream, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn create(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: Value,
+        _: &skiff_core::client::PostParams,
+    ) -> Result<Value, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn replace(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: Value,
+        _: &skiff_core::client::PostParams,
+    ) -> Result<Value, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn patch(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: &skiff_core::client::Patch,
+        _: &skiff_core::client::PatchParams,
+    ) -> Result<Value, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn delete(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: &skiff_core::client::DeleteParams,
+    ) -> Result<Value, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn delete_collection(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: &skiff_core::client::ListParams,
+        _: &skiff_core::client::DeleteParams,
+    ) -> Result<Value, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+    async fn logs(
+        &self,
+        _: &skiff_core::client::ObjectTarget,
+        _: &skiff_core::client::LogParams,
+    ) -> Result<skiff_core::client::ByteStream, skiff_core::client::ClientError> {
+        Err(unreachable_error())
+    }
+}
+
+fn unreachable_error() -> skiff_core::client::ClientError {
+    skiff_core::client::ClientError::Transport("unit tests have no cluster".into())
+}
+
+/// The default profile's framework over the [`Unreachable`] client.
+pub fn default_framework() -> crate::framework::Framework {
+    let handle = crate::framework::Handle {
+        client: Arc::new(Unreachable),
+        waiting_pods: crate::framework::WaitingPods::default(),
+    };
+    crate::framework::Framework::new(
+        &crate::framework::Profile::default_profile(),
+        &super::default_registry(),
+        &handle,
+    )
+    .expect("the default profile builds")
+}

@@ -362,11 +362,17 @@ impl SchedulingQueue {
     ) {
         let mut s = self.lock();
         s.move_request_cycle = s.scheduling_cycle;
+        // Only parked pods (backoff, unschedulable) can be unschedulable: scan those,
+        // not every queued pod.
         let keys: Vec<String> = s
-            .entries
-            .iter()
-            .filter(|(_, e)| e.place == Place::Unschedulable)
-            .map(|(k, _)| k.clone())
+            .parked
+            .keys()
+            .filter(|k| {
+                s.entries
+                    .get(*k)
+                    .is_some_and(|e| e.place == Place::Unschedulable)
+            })
+            .cloned()
             .collect();
         let mut moved = false;
         for k in keys {
@@ -457,13 +463,13 @@ impl SchedulingQueue {
             }
         }
         let stale: Vec<String> = s
-            .entries
+            .parked
             .iter()
-            .filter(|(k, e)| {
-                e.place == Place::Unschedulable
-                    && s.parked.get(*k).is_some_and(|i| {
-                        now.duration_since(i.timestamp) >= self.config.max_in_unschedulable
-                    })
+            .filter(|(k, i)| {
+                s.entries
+                    .get(*k)
+                    .is_some_and(|e| e.place == Place::Unschedulable)
+                    && now.duration_since(i.timestamp) >= self.config.max_in_unschedulable
             })
             .map(|(k, _)| k.clone())
             .collect();

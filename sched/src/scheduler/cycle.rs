@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Pod;
 use rand::Rng;
 
 use super::FitError;
-use crate::cache::{NodeInfo, Snapshot};
+use crate::cache::{NodeInfo, NominatedPods, Snapshot};
 use crate::framework::{parallel_map, CycleState, Framework, Status};
 
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
@@ -94,6 +94,7 @@ impl Algorithm {
         state: &mut CycleState,
         pod: &Pod,
         snapshot: &Snapshot,
+        nominated: &NominatedPods,
     ) -> Result<ScheduleResult, ScheduleError> {
         let n = snapshot.len();
         if n == 0 {
@@ -111,21 +112,21 @@ impl Algorithm {
             }
             return Err(ScheduleError::Plugin(status));
         }
-        // Candidates: all nodes from the rotating start, or the PreFilter's subset.
-        let candidates: Vec<Arc<NodeInfo>> = match &pre.node_names {
+        // Candidates: all nodes from the rotating start (indexed in place, not
+        // copied), or the PreFilter's subset.
+        let subset: Vec<Arc<NodeInfo>> = match &pre.node_names {
             Some(names) => names
                 .iter()
                 .filter_map(|nm| snapshot.get(nm).cloned())
                 .collect(),
-            None => {
-                let nodes = snapshot.nodes();
-                let start = self.next_start_node_index % n;
-                nodes[start..]
-                    .iter()
-                    .chain(&nodes[..start])
-                    .cloned()
-                    .collect()
-            }
+            None => Vec::new(),
+        };
+        let all = snapshot.nodes();
+        let start = self.next_start_node_index % n;
+        let candidates = Candidates {
+            subset: pre.node_names.as_ref().map(|_| subset.as_slice()),
+            all,
+            start,
         };
         let pct = fw
             .percentage_of_nodes_to_score()
@@ -137,7 +138,7 @@ impl Algorithm {
             if found.load(Ordering::Relaxed) >= want {
                 return None;
             }
-            let s = fw.run_filter(state_ref, pod, &candidates[i]);
+            let s = fw.run_filter_with_nominated(state_ref, pod, candidates.get(i), nominated);
             if s.is_success() {
                 found.fetch_add(1, Ordering::Relaxed);
             }
@@ -153,9 +154,9 @@ impl Algorithm {
             }
             evaluated = i + 1;
             if s.is_success() {
-                feasible.push(candidates[i].clone());
+                feasible.push(candidates.get(i).clone());
             } else if s.is_rejected() {
-                diagnosis.record(candidates[i].name(), s);
+                diagnosis.record(candidates.get(i).name(), s);
             } else {
                 return Err(ScheduleError::Plugin(s));
             }
@@ -183,6 +184,27 @@ impl Algorithm {
             .map_err(ScheduleError::Plugin)?;
         let best = select_host(&totals, &mut rand::rng());
         Ok(result(&feasible[best]))
+    }
+}
+
+/// The nodes to filter: a PreFilter's subset, or every node of the snapshot from a
+/// rotating start.
+struct Candidates<'a> {
+    subset: Option<&'a [Arc<NodeInfo>]>,
+    all: &'a [Arc<NodeInfo>],
+    start: usize,
+}
+
+impl Candidates<'_> {
+    fn len(&self) -> usize {
+        self.subset.map_or(self.all.len(), <[_]>::len)
+    }
+
+    fn get(&self, i: usize) -> &Arc<NodeInfo> {
+        match self.subset {
+            Some(s) => &s[i],
+            None => &self.all[(self.start + i) % self.all.len()],
+        }
     }
 }
 

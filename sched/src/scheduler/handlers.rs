@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 
 use super::Scheduler;
 use crate::framework::ClusterEvent;
@@ -69,6 +69,41 @@ impl Scheduler {
         }
     }
 
+    /// Handles a namespace informer event (namespace labels feed the namespace
+    /// selectors of pod affinity terms).
+    pub fn on_namespace_event(&self, event: InformerEvent<Namespace>) {
+        let labels = |ns: &Namespace| ns.metadata.labels.clone().unwrap_or_default();
+        match event {
+            InformerEvent::Applied(ns) => {
+                if let Some(name) = ns.metadata.name.as_deref() {
+                    self.shared.cache().set_namespace(name, labels(&ns));
+                }
+            }
+            InformerEvent::Deleted(ns) => {
+                if let Some(name) = ns.metadata.name.as_deref() {
+                    self.shared.cache().remove_namespace(name);
+                }
+            }
+            InformerEvent::Relisted(all) => {
+                let mut cache = self.shared.cache();
+                let names: HashSet<String> =
+                    all.iter().filter_map(|n| n.metadata.name.clone()).collect();
+                for gone in cache
+                    .namespace_names()
+                    .into_iter()
+                    .filter(|n| !names.contains(n))
+                {
+                    cache.remove_namespace(&gone);
+                }
+                for ns in &all {
+                    if let Some(name) = ns.metadata.name.as_deref() {
+                        cache.set_namespace(name, labels(ns));
+                    }
+                }
+            }
+        }
+    }
+
     /// Handles a pod informer event.
     pub fn on_pod_event(&self, event: InformerEvent<Pod>) {
         match event {
@@ -103,6 +138,7 @@ impl Scheduler {
         if node_name(&pod).is_some() {
             let known = self.shared.cache().contains_pod(&key);
             self.shared.queue.delete(&key);
+            self.shared.nominated().remove(&key);
             self.shared.cache().add_pod(pod);
             self.move_on(if known {
                 ClusterEvent::AssignedPodUpdate
@@ -123,6 +159,7 @@ impl Scheduler {
 
     fn delete_pod(&self, key: &str) {
         self.shared.queue.delete(key);
+        self.shared.nominated().remove(key);
         self.shared.waiting_pods.reject(key, "", "pod was deleted");
         let was_counted = {
             let mut cache = self.shared.cache();

@@ -19,8 +19,10 @@
 //! ```
 
 mod cycle;
+mod file_config;
 mod fit_error;
 mod handlers;
+mod leader;
 mod reporting;
 mod schedule_one;
 
@@ -29,16 +31,18 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use skiff_core::client::{Api, Client, ListParams};
 
 pub use cycle::{
     num_feasible_nodes_to_find, select_host, Algorithm, ScheduleError, ScheduleResult,
 };
+pub use file_config::{parse_duration, ConfigError, KubeSchedulerConfiguration};
 pub use fit_error::FitError;
+pub use leader::{RunOutcome, LEASE_NAME, LEASE_NAMESPACE};
 pub use reporting::{unschedulable_condition, Reporter, COMPONENT};
 
-use crate::cache::{Cache, Snapshot};
+use crate::cache::{Cache, NominatedPods, Snapshot};
 use crate::framework::{Framework, Handle, Profile, Registry, RegistryError, WaitingPods};
 use crate::informer::run_informer;
 use crate::queue::{QueueConfig, SchedulingQueue};
@@ -99,11 +103,21 @@ pub(crate) struct Shared {
     pub(crate) queue: SchedulingQueue,
     pub(crate) reporter: Reporter,
     pub(crate) waiting_pods: WaitingPods,
+    /// Pods nominated to nodes after preempting; guards only short sections.
+    pub(crate) nominated: Mutex<NominatedPods>,
+    /// Pods this scheduler bound.
+    pub(crate) bound: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
     pub(crate) fn cache(&self) -> MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn nominated(&self) -> MutexGuard<'_, NominatedPods> {
+        self.nominated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -171,6 +185,8 @@ impl Scheduler {
             cache: Mutex::new(Cache::new(config.assumed_pod_ttl)),
             queue: SchedulingQueue::new(config.queue.clone(), sort),
             waiting_pods,
+            bound: std::sync::atomic::AtomicU64::new(0),
+            nominated: Mutex::new(NominatedPods::default()),
         };
         Ok(Scheduler {
             shared: Arc::new(shared),
@@ -183,15 +199,22 @@ impl Scheduler {
         &self.shared.queue
     }
 
+    /// How many pods this scheduler has bound.
+    pub fn bound_pods(&self) -> u64 {
+        self.shared.bound.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The number of nodes in the cache.
     pub fn node_count(&self) -> usize {
         self.shared.cache().node_count()
     }
 
-    /// Runs until `shutdown` completes: starts the pod and node informers, the
-    /// assumed-pod cleanup, and the scheduling loop.
+    /// Runs until `shutdown` completes: starts the pod, node and namespace
+    /// informers, the assumed-pod cleanup, and the scheduling loop. Dropping the
+    /// returned future stops everything it started. A scheduler runs once: build a
+    /// new one to run again.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        let mut tasks = Vec::new();
+        let mut tasks = AbortOnDrop(Vec::new());
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
             run_informer(
@@ -212,6 +235,15 @@ impl Scheduler {
         }));
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
+            run_informer(
+                Api::<Namespace>::all(me.shared.client.clone()),
+                ListParams::default(),
+                |e| me.on_namespace_event(e),
+            )
+            .await;
+        }));
+        let me = self.clone();
+        tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
@@ -227,6 +259,7 @@ impl Scheduler {
             percentage_of_nodes_to_score: self.config.percentage_of_nodes_to_score,
         };
         let mut snapshot = Snapshot::default();
+        self.shared.cache().mark_all_dirty();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -238,7 +271,23 @@ impl Scheduler {
             }
         }
         self.shared.queue.close();
-        for t in tasks {
+        drop(tasks);
+    }
+}
+
+/// Background tasks aborted when the scheduler's run ends or is dropped (as when
+/// leadership is lost).
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn push(&mut self, t: tokio::task::JoinHandle<()>) {
+        self.0.push(t);
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
             t.abort();
         }
     }

@@ -143,7 +143,11 @@ impl Reporter {
             "lastTimestamp": ts,
             "eventTime": micro,
             "count": 1,
-            "action": if reason == "Scheduled" { "Binding" } else { "Scheduling" },
+            "action": match reason {
+                "Scheduled" => "Binding",
+                "Preempted" => "Preempting",
+                _ => "Scheduling",
+            },
             "reportingComponent": COMPONENT,
             "reportingInstance": COMPONENT,
         });

@@ -29,6 +29,7 @@ impl Scheduler {
         let cycle = shared.queue.scheduling_cycle();
         let pod = info.pod.clone();
         let mut state = CycleState::new();
+        let nominated = shared.nominated().clone();
         let result = {
             let mut cache = shared.cache();
             if cache.contains_pod(&info.key) {
@@ -39,18 +40,30 @@ impl Scheduler {
             }
             cache.update_snapshot(snapshot);
             drop(cache);
-            algorithm.schedule(&fw, &mut state, &pod, snapshot)
+            algorithm.schedule(&fw, &mut state, &pod, snapshot, &nominated)
         };
         let chosen = match result {
             Ok(r) => r.node,
             Err(err) => {
-                let mut nominated = None;
+                let mut nominated_node = None;
                 let message = match err {
                     ScheduleError::Unfit(mut fit) => {
                         if fw.has_post_filter() {
-                            let (node, status) =
-                                fw.run_post_filter(&state, &pod, &fit.node_statuses).await;
-                            nominated = node;
+                            let (node, status) = fw
+                                .run_post_filter(
+                                    &state,
+                                    &pod,
+                                    snapshot,
+                                    &nominated,
+                                    &fit.node_statuses,
+                                )
+                                .await;
+                            if let Some(n) = &node {
+                                shared
+                                    .nominated()
+                                    .add(crate::cache::PodInfo::new(pod.clone()), n);
+                            }
+                            nominated_node = node;
                             fit.post_filter_msg = Some(status.message());
                         }
                         info.unschedulable_plugins = fit.unschedulable_plugins.clone();
@@ -68,7 +81,7 @@ impl Scheduler {
                 };
                 tracing::debug!(pod = %namespaced_name(&pod), %message, "unable to schedule pod");
                 shared.queue.add_unschedulable(info, cycle);
-                report_failure(shared, pod, reason, message, nominated);
+                report_failure(shared, pod, reason, message, nominated_node);
                 return;
             }
         };
@@ -81,6 +94,9 @@ impl Scheduler {
             tracing::warn!(pod = %namespaced_name(&pod), error = %e, "cannot assume pod");
             shared.queue.done(&info.key);
             return;
+        }
+        if !nominated.is_empty() {
+            shared.nominated().remove(&info.key);
         }
         let reserve = fw.run_reserve(&state, &pod, &chosen);
         if !reserve.is_success() {
@@ -129,6 +145,9 @@ async fn bind_cycle(
     shared
         .cache()
         .finish_binding(&info.key, std::time::Instant::now());
+    shared
+        .bound
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     shared.queue.done(&info.key);
     fw.run_post_bind(&state, &pod, &node).await;
     let msg = format!("Successfully assigned {} to {node}", namespaced_name(&pod));

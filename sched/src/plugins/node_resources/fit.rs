@@ -232,6 +232,7 @@ pub fn weighted_score(
     }
 }
 
+#[derive(Clone)]
 struct PodRequests {
     requests: Resource,
     non_zero: Resource,

@@ -1,0 +1,164 @@
+//! PodTopologySpread's PreFilter (matching pods per domain of each hard constraint),
+//! AddPod/RemovePod extensions and Filter (the skew check), as kube-scheduler's
+//! `podtopologyspread/filtering.go`.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::{constraints, has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
+use crate::cache::{NodeInfo, PodInfo, Snapshot};
+use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
+
+/// The rejection when placing the pod would exceed a constraint's `maxSkew`.
+pub const REASON_CONSTRAINTS_NOT_MATCH: &str =
+    "node(s) didn't match pod topology spread constraints";
+/// The rejection of a node without a constraint's topology label.
+pub const REASON_NODE_LABEL_NOT_MATCH: &str =
+    "node(s) didn't match pod topology spread constraints (missing required label)";
+
+const STATE_KEY: &str = "PreFilterPodTopologySpread";
+
+#[derive(Clone, Debug, Default)]
+struct PreFilterState {
+    constraints: Vec<SpreadConstraint>,
+    /// Per constraint: domain value → matching pods.
+    counts: Vec<HashMap<String, i64>>,
+    /// Per constraint: the smallest count over its domains.
+    min: Vec<i64>,
+}
+
+impl PreFilterState {
+    fn recompute_min(&mut self, i: usize) {
+        self.min[i] = self.counts[i].values().copied().min().unwrap_or(i64::MAX);
+    }
+
+    fn update_with_pod(&mut self, pod: &Pod, other: &PodInfo, node: &NodeInfo, delta: i64) {
+        let Some(n) = node.node() else { return };
+        if other.namespace() != crate::pod::namespace(pod) || !has_all_keys(n, &self.constraints) {
+            return;
+        }
+        for i in 0..self.constraints.len() {
+            let c = &self.constraints[i];
+            if !c.selector.matches(other.labels()) || !c.includes_node(pod, n) {
+                continue;
+            }
+            let Some(v) = n
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(&c.topology_key))
+            else {
+                continue;
+            };
+            *self.counts[i].entry(v.clone()).or_insert(0) += delta;
+            self.recompute_min(i);
+        }
+    }
+}
+
+impl PreFilterPlugin for PodTopologySpread {
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        snapshot: &Snapshot,
+    ) -> (PreFilterResult, Status) {
+        let cs = match constraints(pod, Action::DoNotSchedule) {
+            Ok(c) => c,
+            Err(e) => {
+                return (
+                    PreFilterResult::default(),
+                    Status::error(format!("parsing pod: {e}")),
+                )
+            }
+        };
+        if cs.is_empty() {
+            return (PreFilterResult::default(), Status::skip());
+        }
+        let ns = crate::pod::namespace(pod);
+        let mut s = PreFilterState {
+            counts: vec![HashMap::new(); cs.len()],
+            min: vec![i64::MAX; cs.len()],
+            constraints: cs,
+        };
+        for info in snapshot.nodes() {
+            let Some(node) = info.node() else { continue };
+            if !has_all_keys(node, &s.constraints) {
+                continue;
+            }
+            let labels = node.metadata.labels.as_ref();
+            for (i, c) in s.constraints.iter().enumerate() {
+                if !c.includes_node(pod, node) {
+                    continue;
+                }
+                let Some(v) = labels.and_then(|l| l.get(&c.topology_key)) else {
+                    continue;
+                };
+                let n = info.pods().iter().filter(|p| c.counts(p, ns)).count() as i64;
+                *s.counts[i].entry(v.clone()).or_insert(0) += n;
+            }
+        }
+        for i in 0..s.constraints.len() {
+            s.recompute_min(i);
+        }
+        state.write(STATE_KEY, s);
+        (PreFilterResult::default(), Status::success())
+    }
+
+    fn add_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        added: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        match state.read_mut::<PreFilterState>(STATE_KEY) {
+            Some(s) => {
+                s.update_with_pod(pod, added, node, 1);
+                Status::success()
+            }
+            None => Status::error(format!("{NAME}: no PreFilter state")),
+        }
+    }
+
+    fn remove_pod(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        removed: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        match state.read_mut::<PreFilterState>(STATE_KEY) {
+            Some(s) => {
+                s.update_with_pod(pod, removed, node, -1);
+                Status::success()
+            }
+            None => Status::error(format!("{NAME}: no PreFilter state")),
+        }
+    }
+}
+
+impl FilterPlugin for PodTopologySpread {
+    fn filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
+        let Some(s) = state.read::<PreFilterState>(STATE_KEY) else {
+            return Status::error(format!("{NAME}: no PreFilter state"));
+        };
+        let empty = std::collections::BTreeMap::new();
+        let labels = node.labels().unwrap_or(&empty);
+        let own = pod.metadata.labels.as_ref().unwrap_or(&empty);
+        for (i, c) in s.constraints.iter().enumerate() {
+            let Some(v) = labels.get(&c.topology_key) else {
+                return Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH);
+            };
+            let domains = s.counts[i].len() as i64;
+            let min = if domains < c.min_domains { 0 } else { s.min[i] };
+            let self_match = i64::from(c.selector.matches(own));
+            let count = s.counts[i].get(v).copied().unwrap_or(0);
+            if count.saturating_add(self_match).saturating_sub(min) > c.max_skew {
+                return Status::unschedulable(REASON_CONSTRAINTS_NOT_MATCH);
+            }
+        }
+        Status::success()
+    }
+}

@@ -1,0 +1,167 @@
+//! PodTopologySpread's PreScore (matching pods per domain of each soft constraint,
+//! over all nodes) and Score/NormalizeScore, as kube-scheduler's
+//! `podtopologyspread/scoring.go`: a node scores `sum(count * log(domains + 2) +
+//! maxSkew - 1)` over constraints, then `100 * (max + min - score) / max`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::{
+    constraints, has_all_keys, Action, PodTopologySpread, SpreadConstraint, LABEL_HOSTNAME, NAME,
+};
+use crate::cache::{NodeInfo, Snapshot};
+use crate::framework::{
+    CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
+};
+
+const STATE_KEY: &str = "PreScorePodTopologySpread";
+
+#[derive(Clone, Debug, Default)]
+struct PreScoreState {
+    constraints: Vec<SpreadConstraint>,
+    /// Feasible nodes without every topology label: scored 0.
+    ignored: HashSet<String>,
+    /// Per constraint (hostname ones stay empty): domain → matching pods.
+    counts: Vec<HashMap<String, i64>>,
+    /// Per constraint: `ln(domains + 2)`.
+    weights: Vec<f64>,
+}
+
+impl PreScorePlugin for PodTopologySpread {
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        pod: &Pod,
+        nodes: &[Arc<NodeInfo>],
+        snapshot: &Snapshot,
+    ) -> Status {
+        if nodes.is_empty() || snapshot.is_empty() {
+            return Status::skip();
+        }
+        let cs = match constraints(pod, Action::ScheduleAnyway) {
+            Ok(c) => c,
+            Err(e) => return Status::error(format!("parsing pod: {e}")),
+        };
+        if cs.is_empty() {
+            return Status::skip();
+        }
+        let mut s = PreScoreState {
+            counts: vec![HashMap::new(); cs.len()],
+            weights: vec![0.0; cs.len()],
+            constraints: cs,
+            ignored: HashSet::new(),
+        };
+        let mut sizes = vec![0usize; s.constraints.len()];
+        for info in nodes {
+            let Some(node) = info.node() else { continue };
+            if !has_all_keys(node, &s.constraints) {
+                s.ignored.insert(info.name().to_owned());
+                continue;
+            }
+            for (i, c) in s.constraints.iter().enumerate() {
+                if c.topology_key == LABEL_HOSTNAME {
+                    continue;
+                }
+                let v = node
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(&c.topology_key));
+                if let Some(v) = v {
+                    if !s.counts[i].contains_key(v) {
+                        s.counts[i].insert(v.clone(), 0);
+                        sizes[i] += 1;
+                    }
+                }
+            }
+        }
+        for (i, c) in s.constraints.iter().enumerate() {
+            let size = if c.topology_key == LABEL_HOSTNAME {
+                nodes.len() - s.ignored.len()
+            } else {
+                sizes[i]
+            };
+            s.weights[i] = ((size + 2) as f64).ln();
+        }
+        let ns = crate::pod::namespace(pod);
+        for info in snapshot.nodes() {
+            let Some(node) = info.node() else { continue };
+            if !has_all_keys(node, &s.constraints) {
+                continue;
+            }
+            for i in 0..s.constraints.len() {
+                let c = &s.constraints[i];
+                if !c.includes_node(pod, node) {
+                    continue;
+                }
+                let Some(v) = node
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(&c.topology_key))
+                else {
+                    continue;
+                };
+                if !s.counts[i].contains_key(v) {
+                    continue;
+                }
+                let n = info.pods().iter().filter(|p| c.counts(p, ns)).count() as i64;
+                if let Some(e) = s.counts[i].get_mut(v) {
+                    *e += n;
+                }
+            }
+        }
+        state.write(STATE_KEY, s);
+        Status::success()
+    }
+}
+
+impl ScorePlugin for PodTopologySpread {
+    fn score(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Result<i64, Status> {
+        let s = state
+            .read::<PreScoreState>(STATE_KEY)
+            .ok_or_else(|| Status::error(format!("{NAME}: no PreScore state")))?;
+        if s.ignored.contains(node.name()) {
+            return Ok(0);
+        }
+        let ns = crate::pod::namespace(pod);
+        let empty = std::collections::BTreeMap::new();
+        let labels = node.labels().unwrap_or(&empty);
+        let mut score = 0.0;
+        for (i, c) in s.constraints.iter().enumerate() {
+            let Some(v) = labels.get(&c.topology_key) else {
+                continue;
+            };
+            let count = if c.topology_key == LABEL_HOSTNAME {
+                node.pods().iter().filter(|p| c.counts(p, ns)).count() as i64
+            } else {
+                s.counts[i].get(v).copied().unwrap_or(0)
+            };
+            score += count as f64 * s.weights[i] + (c.max_skew - 1) as f64;
+        }
+        Ok(score.round() as i64)
+    }
+
+    fn normalize_score(&self, state: &CycleState, _pod: &Pod, scores: &mut [NodeScore]) -> Status {
+        let Some(s) = state.read::<PreScoreState>(STATE_KEY) else {
+            return Status::success();
+        };
+        let counted = scores
+            .iter()
+            .filter(|n| !s.ignored.contains(n.name.as_ref()));
+        let min = counted.clone().map(|n| n.score).min().unwrap_or(i64::MAX);
+        let max = counted.map(|n| n.score).max().unwrap_or(0).max(0);
+        for n in scores.iter_mut() {
+            if s.ignored.contains(n.name.as_ref()) {
+                n.score = 0;
+            } else if max == 0 {
+                n.score = MAX_NODE_SCORE;
+            } else {
+                n.score = MAX_NODE_SCORE * (max + min - n.score) / max;
+            }
+        }
+        Status::success()
+    }
+}

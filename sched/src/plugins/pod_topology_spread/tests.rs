@@ -1,0 +1,400 @@
+//! Table tests modelled on kube-scheduler's podtopologyspread filtering_test.go and
+//! scoring_test.go.
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::cache::Snapshot;
+use crate::framework::{Code, CycleState, NodeScore};
+use crate::plugins::testing::{info, node};
+
+/// name, incoming pod, pods on the four nodes, expected codes.
+type SpreadCase = (&'static str, Pod, Vec<Vec<Pod>>, Vec<Code>);
+
+fn pod(name: &str, ns: &str, labels: Value, spec: Value) -> Pod {
+    let mut spec = spec;
+    if spec.get("containers").is_none() {
+        spec["containers"] = json!([]);
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": ns, "uid": name, "labels": labels},
+        "spec": spec}))
+    .expect("test pod")
+}
+
+fn foo(n: usize) -> Vec<Pod> {
+    (0..n)
+        .map(|i| pod(&format!("e{i}"), "default", json!({"foo": ""}), json!({})))
+        .collect()
+}
+
+/// node-a, node-b in zone1; node-x, node-y in zone2 (each with its hostname label).
+fn four_nodes() -> Vec<Node> {
+    [
+        ("node-a", "zone1"),
+        ("node-b", "zone1"),
+        ("node-x", "zone2"),
+        ("node-y", "zone2"),
+    ]
+    .into_iter()
+    .map(|(n, z)| {
+        node(
+            n,
+            json!({"zone": z, LABEL_HOSTNAME: n}),
+            json!({}),
+            json!({}),
+        )
+    })
+    .collect()
+}
+
+fn snap(nodes: Vec<Node>, pods: Vec<Vec<Pod>>) -> Snapshot {
+    Snapshot::from_nodes(nodes.into_iter().zip(pods).map(|(n, p)| info(n, p)))
+}
+
+fn constraint(skew: i32, key: &str, when: &str, extra: Value) -> Value {
+    let mut c = json!({"maxSkew": skew, "topologyKey": key, "whenUnsatisfiable": when,
+        "labelSelector": {"matchExpressions": [{"key": "foo", "operator": "Exists"}]}});
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+fn spread(cs: Vec<Value>) -> Value {
+    json!({"topologySpreadConstraints": cs})
+}
+
+fn filter_all(pod: &Pod, snap: &Snapshot) -> Vec<Code> {
+    let mut state = CycleState::new();
+    let (_, s) = PodTopologySpread.pre_filter(&mut state, pod, snap);
+    if s.is_skip() {
+        return snap.nodes().iter().map(|_| Code::Success).collect();
+    }
+    assert!(s.is_success(), "{s}");
+    snap.nodes()
+        .iter()
+        .map(|n| PodTopologySpread.filter(&state, pod, n).code())
+        .collect()
+}
+
+const S: Code = Code::Success;
+const F: Code = Code::Unschedulable;
+const X: Code = Code::UnschedulableAndUnresolvable;
+
+#[test]
+fn filter_single_constraint() {
+    let hard = |skew, key: &str, extra: Value| constraint(skew, key, "DoNotSchedule", extra);
+    let me = |spec: Value| pod("p", "default", json!({"foo": ""}), spec);
+    let cases: Vec<SpreadCase> = vec![
+        (
+            "no constraints",
+            me(json!({})),
+            vec![foo(3), vec![], vec![], vec![]],
+            vec![S, S, S, S],
+        ),
+        (
+            "soft constraints only",
+            me(spread(vec![constraint(
+                1,
+                "zone",
+                "ScheduleAnyway",
+                json!({}),
+            )])),
+            vec![foo(3), vec![], vec![], vec![]],
+            vec![S, S, S, S],
+        ),
+        (
+            "no existing pods",
+            me(spread(vec![hard(1, "zone", json!({}))])),
+            vec![vec![], vec![], vec![], vec![]],
+            vec![S, S, S, S],
+        ),
+        (
+            "3/3 across zones: all fit",
+            me(spread(vec![hard(1, "zone", json!({}))])),
+            vec![foo(2), foo(1), foo(2), foo(1)],
+            vec![S, S, S, S],
+        ),
+        (
+            "2/0 across zones: only zone2 fits",
+            me(spread(vec![hard(1, "zone", json!({}))])),
+            vec![foo(1), foo(1), vec![], vec![]],
+            vec![F, F, S, S],
+        ),
+        (
+            "2/1/0/3 by node: only node-x fits",
+            me(spread(vec![hard(1, LABEL_HOSTNAME, json!({}))])),
+            vec![foo(2), foo(1), vec![], foo(3)],
+            vec![F, F, S, F],
+        ),
+        (
+            "2/1/0/3 by node, maxSkew 2: node-b and node-x fit",
+            me(spread(vec![hard(2, LABEL_HOSTNAME, json!({}))])),
+            vec![foo(2), foo(1), vec![], foo(3)],
+            vec![F, S, S, F],
+        ),
+        (
+            "the pod does not match its own selector: counted without +1",
+            pod(
+                "p",
+                "default",
+                json!({"bar": ""}),
+                spread(vec![hard(1, LABEL_HOSTNAME, json!({}))]),
+            ),
+            vec![foo(2), foo(1), vec![], foo(3)],
+            vec![F, S, S, F],
+        ),
+        (
+            "pods of other namespaces do not count",
+            me(spread(vec![hard(1, "zone", json!({}))])),
+            vec![
+                vec![
+                    pod("o1", "other", json!({"foo": ""}), json!({})),
+                    pod("o2", "other", json!({"foo": ""}), json!({})),
+                ],
+                vec![],
+                vec![],
+                vec![],
+            ],
+            vec![S, S, S, S],
+        ),
+        (
+            "pods being deleted do not count",
+            me(spread(vec![hard(1, "zone", json!({}))])),
+            vec![
+                {
+                    let mut v = foo(2);
+                    for p in &mut v {
+                        p.metadata.deletion_timestamp =
+                            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                                k8s_openapi::jiff::Timestamp::from_second(1_700_000_000)
+                                    .expect("valid time"),
+                            ));
+                    }
+                    v
+                },
+                vec![],
+                vec![],
+                vec![],
+            ],
+            vec![S, S, S, S],
+        ),
+        (
+            "1/1/1/1 by node: all fit",
+            me(spread(vec![hard(1, LABEL_HOSTNAME, json!({}))])),
+            vec![foo(1), foo(1), foo(1), foo(1)],
+            vec![S, S, S, S],
+        ),
+        (
+            "1/1/1/1 by node, minDomains 5: global minimum is 0",
+            me(spread(vec![hard(
+                1,
+                LABEL_HOSTNAME,
+                json!({"minDomains": 5}),
+            )])),
+            vec![foo(1), foo(1), foo(1), foo(1)],
+            vec![F, F, F, F],
+        ),
+        (
+            "nodeAffinityPolicy Honor: zone2 is not a domain for a pod bound to zone1",
+            me(
+                json!({"nodeSelector": {"zone": "zone1"}, "topologySpreadConstraints": [hard(1, "zone", json!({}))]}),
+            ),
+            vec![foo(1), vec![], vec![], vec![]],
+            vec![S, S, S, S],
+        ),
+        (
+            "nodeAffinityPolicy Ignore: zone2 counts with 0",
+            me(
+                json!({"nodeSelector": {"zone": "zone1"}, "topologySpreadConstraints": [hard(1, "zone", json!({"nodeAffinityPolicy": "Ignore"}))]}),
+            ),
+            vec![foo(1), vec![], vec![], vec![]],
+            vec![F, F, S, S],
+        ),
+        (
+            "matchLabelKeys: only pods of the same revision count",
+            pod(
+                "p",
+                "default",
+                json!({"foo": "", "rev": "2"}),
+                spread(vec![hard(1, "zone", json!({"matchLabelKeys": ["rev"]}))]),
+            ),
+            vec![
+                vec![
+                    pod("e1", "default", json!({"foo": "", "rev": "1"}), json!({})),
+                    pod("e2", "default", json!({"foo": "", "rev": "1"}), json!({})),
+                ],
+                vec![],
+                vec![],
+                vec![],
+            ],
+            vec![S, S, S, S],
+        ),
+    ];
+    for (name, p, pods, want) in cases {
+        assert_eq!(filter_all(&p, &snap(four_nodes(), pods)), want, "{name}");
+    }
+}
+
+#[test]
+fn filter_taints_policy_and_missing_labels() {
+    let mut nodes = four_nodes();
+    for n in &mut nodes[2..] {
+        n.spec = serde_json::from_value(
+            json!({"taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]}),
+        )
+        .ok();
+    }
+    let pods = || vec![foo(1), vec![], vec![], vec![]];
+    let with = |extra: Value| {
+        pod(
+            "p",
+            "default",
+            json!({"foo": ""}),
+            spread(vec![constraint(1, "zone", "DoNotSchedule", extra)]),
+        )
+    };
+    // Ignore (default): the tainted zone2 counts with 0, so zone1 is one too many.
+    assert_eq!(
+        filter_all(&with(json!({})), &snap(nodes.clone(), pods())),
+        vec![F, F, S, S]
+    );
+    // Honor: zone2 is not a domain, zone1 is the minimum.
+    assert_eq!(
+        filter_all(
+            &with(json!({"nodeTaintsPolicy": "Honor"})),
+            &snap(nodes, pods())
+        ),
+        vec![S, S, S, S]
+    );
+    // A node without the topology label is rejected outright.
+    let mut nodes = four_nodes();
+    nodes.push(node("node-z", json!({}), json!({}), json!({})));
+    let mut pods = pods();
+    pods.push(vec![]);
+    assert_eq!(
+        filter_all(&with(json!({})), &snap(nodes, pods)),
+        vec![F, F, S, S, X]
+    );
+}
+
+#[test]
+fn filter_two_constraints() {
+    // zone (skew 1) and node (skew 1): zone1 holds 2, zone2 holds 1 on node-x; only
+    // node-y keeps both spreads.
+    let p = pod(
+        "p",
+        "default",
+        json!({"foo": ""}),
+        spread(vec![
+            constraint(1, "zone", "DoNotSchedule", json!({})),
+            constraint(1, LABEL_HOSTNAME, "DoNotSchedule", json!({})),
+        ]),
+    );
+    assert_eq!(
+        filter_all(
+            &p,
+            &snap(four_nodes(), vec![foo(1), foo(1), foo(1), vec![]])
+        ),
+        vec![F, F, F, S]
+    );
+}
+
+#[test]
+fn add_and_remove_pod_update_the_counts() {
+    let p = pod(
+        "p",
+        "default",
+        json!({"foo": ""}),
+        spread(vec![constraint(1, "zone", "DoNotSchedule", json!({}))]),
+    );
+    let s = snap(four_nodes(), vec![foo(1), vec![], vec![], vec![]]);
+    let mut state = CycleState::new();
+    assert!(PodTopologySpread
+        .pre_filter(&mut state, &p, &s)
+        .1
+        .is_success());
+    let a = &s.nodes()[0];
+    assert_eq!(PodTopologySpread.filter(&state, &p, a).code(), F);
+    let victim = a.pods()[0].clone();
+    assert!(PodTopologySpread
+        .remove_pod(&mut state, &p, &victim, a)
+        .is_success());
+    assert_eq!(PodTopologySpread.filter(&state, &p, a).code(), S);
+    assert!(PodTopologySpread
+        .add_pod(&mut state, &p, &victim, a)
+        .is_success());
+    assert_eq!(PodTopologySpread.filter(&state, &p, a).code(), F);
+}
+
+fn scores(p: &Pod, s: &Snapshot) -> Option<Vec<i64>> {
+    let mut state = CycleState::new();
+    let nodes = s.nodes().to_vec();
+    let st = PodTopologySpread.pre_score(&mut state, p, &nodes, s);
+    if st.is_skip() {
+        return None;
+    }
+    assert!(st.is_success(), "{st}");
+    let mut v: Vec<NodeScore> = nodes
+        .iter()
+        .map(|n| NodeScore {
+            name: n.name_arc(),
+            score: PodTopologySpread.score(&state, p, n).expect("score"),
+        })
+        .collect();
+    assert!(PodTopologySpread
+        .normalize_score(&state, p, &mut v)
+        .is_success());
+    Some(v.into_iter().map(|n| n.score).collect())
+}
+
+#[test]
+fn score() {
+    let soft = |key: &str| {
+        pod(
+            "p",
+            "default",
+            json!({"foo": ""}),
+            spread(vec![constraint(1, key, "ScheduleAnyway", json!({}))]),
+        )
+    };
+    assert_eq!(
+        scores(
+            &pod("p", "default", json!({}), json!({})),
+            &snap(four_nodes(), vec![vec![]; 4])
+        ),
+        None
+    );
+    assert_eq!(
+        scores(&soft("zone"), &snap(four_nodes(), vec![vec![]; 4])),
+        Some(vec![100; 4])
+    );
+    // 2/1/0/3 by node over 4 candidates: raw 4, 2, 0, 5.
+    assert_eq!(
+        scores(
+            &soft(LABEL_HOSTNAME),
+            &snap(four_nodes(), vec![foo(2), foo(1), vec![], foo(3)])
+        ),
+        Some(vec![20, 60, 100, 0])
+    );
+    // 3/1 by zone: raw 4 and 1.
+    assert_eq!(
+        scores(
+            &soft("zone"),
+            &snap(four_nodes(), vec![foo(2), foo(1), foo(1), vec![]])
+        ),
+        Some(vec![25, 25, 100, 100])
+    );
+    // A node without the label scores 0 and does not count.
+    let mut nodes = four_nodes();
+    nodes.push(node("node-z", json!({}), json!({}), json!({})));
+    assert_eq!(
+        scores(
+            &soft("zone"),
+            &snap(nodes, vec![foo(2), foo(1), foo(1), vec![], foo(5)])
+        ),
+        Some(vec![25, 25, 100, 100, 0])
+    );
+}
