@@ -52,6 +52,12 @@ impl ProbeState {
         now >= started + delay && self.last.is_none_or(|l| now >= l + period)
     }
 
+    /// Whether the last `failureThreshold` results were all failures (a startup
+    /// probe that did this kills the container).
+    pub fn failed(&self, probe: &Probe) -> bool {
+        self.failures >= probe.failure_threshold.unwrap_or(3).max(1)
+    }
+
     /// Records one result; the verdict flips after `successThreshold` successes or
     /// `failureThreshold` failures in a row.
     pub fn record(&mut self, success: bool, probe: &Probe) {

@@ -48,6 +48,16 @@ impl LocalImageStore {
         Ok(image.id)
     }
 
+    /// The image's root file system, if the store holds one for it: the directory
+    /// `<hex of the name>.rootfs` beside its metadata. The process runtime runs an
+    /// isolated container in it (as an overlay); without one, a container sees the
+    /// host's system directories.
+    pub fn rootfs(&self, name: &str) -> Option<PathBuf> {
+        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        let dir = self.dir.join(format!("{hex}.rootfs"));
+        dir.is_dir().then_some(dir)
+    }
+
     /// The image known by `name`.
     pub async fn get(&self, name: &str) -> Result<Option<Image>, RuntimeError> {
         match tokio::fs::read(self.dir.join(file_name(name))).await {
