@@ -382,7 +382,8 @@ async fn a_startup_probe_holds_liveness_back_and_kills_a_container_that_never_st
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", startup_port)).await.unwrap();
     wait_for("started, then restarted by liveness", WAIT, || async {
         let p = pods.get("slow").await.map_err(|e| e.to_string())?;
-        let s = &status_of(&p)[0];
+        let statuses = status_of(&p);
+        let s = statuses.first().ok_or("no status yet")?;
         if s.restart_count >= 1 {
             Ok(())
         } else {
@@ -403,7 +404,8 @@ async fn a_startup_probe_holds_liveness_back_and_kills_a_container_that_never_st
     create(&c, &p).await;
     wait_for("killed by its startup probe", WAIT, || async {
         let p = pods.get("never").await.map_err(|e| e.to_string())?;
-        let s = &status_of(&p)[0];
+        let statuses = status_of(&p);
+        let s = statuses.first().ok_or("no status yet")?;
         if s.restart_count >= 1 && s.started == Some(false) {
             Ok(())
         } else {
