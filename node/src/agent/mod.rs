@@ -15,6 +15,7 @@
 //!
 //! let mut config = AgentConfig::new("hollow-1");
 //! config.resources = NodeResources::hollow();
+//! config.pressure_thresholds = None; // not the host's pressure
 //! let agent = NodeAgent::new(client, Arc::new(SimRuntime::new()), config).start();
 //! // ... pods bound to hollow-1 now run in the simulated runtime ...
 //! agent.stop().await;
@@ -28,6 +29,7 @@ pub mod limits;
 pub mod node_object;
 pub mod pod_source;
 pub mod pod_status;
+pub mod pressure;
 pub mod probe;
 pub mod static_pods;
 pub mod volumes;
@@ -80,6 +82,9 @@ pub struct AgentConfig {
     pub pod_manifest_path: Option<std::path::PathBuf>,
     /// How often the manifest directory is re-read (20 s, as the kubelet).
     pub static_pod_check: Duration,
+    /// When MemoryPressure, DiskPressure and PIDPressure turn True; `None`: never
+    /// (hollow nodes do not report the host's pressure).
+    pub pressure_thresholds: Option<pressure::Thresholds>,
 }
 
 impl AgentConfig {
@@ -100,6 +105,7 @@ impl AgentConfig {
             volume_refresh: Duration::from_secs(10),
             pod_manifest_path: None,
             static_pod_check: Duration::from_secs(20),
+            pressure_thresholds: Some(pressure::Thresholds::default()),
         }
     }
 }
