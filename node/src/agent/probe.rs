@@ -1,6 +1,8 @@
 //! Container probes run by the agent: `tcpSocket` and `httpGet` against the pod's IP,
 //! with `initialDelaySeconds`, `periodSeconds`, `timeoutSeconds`,
-//! `successThreshold` and `failureThreshold` as Kubernetes defines them.
+//! `successThreshold` and `failureThreshold` as Kubernetes defines them. The worker
+//! runs startup probes first: until one succeeds, liveness and readiness probes wait
+//! and the container is not `started`; `failureThreshold` failures kill it.
 //!
 //! `exec` and `grpc` probes are not supported yet: they are treated as succeeding
 //! (a warning is logged), so that a limitation of the agent never kills a container.

@@ -686,6 +686,10 @@ impl PodWorker {
                 self.conditions = status.conditions.unwrap_or_default();
                 self.last_written = Some(body);
             }
+            // A static pod's mirror may not be published yet.
+            Err(e) if e.is_not_found() => {
+                tracing::debug!(pod = %pod_key(pod), "no pod object to write the status to yet")
+            }
             Err(e) => {
                 tracing::warn!(pod = %pod_key(pod), error = %e, "writing pod status failed")
             }

@@ -1,9 +1,9 @@
 //! [`LocalImageStore`]: the process runtime's images, as metadata files under its root
 //! directory (`images/<hex of the name>.json`): entrypoint, cmd, env, working dir.
 //!
-//! The store holds image *metadata* only: the process runtime runs every container as
-//! a host process (no root filesystem, no namespaces yet), so an image tells it what
-//! to run, not where. Nothing is fetched from registries.
+//! The store holds image metadata, and optionally a root file system per image
+//! (`<hex of the name>.rootfs/`, see [`LocalImageStore::rootfs`]) that isolated
+//! containers run in. Nothing is fetched from registries.
 
 use std::path::PathBuf;
 

@@ -12,11 +12,16 @@
 //!   group, then SIGKILL after the grace period. A process killed by signal N exits
 //!   with 128 + N.
 //! - Pods share the host's network: the pod IP is the node's.
-//!
-//! **Not isolated yet.** Containers run as host processes with the agent's user: no
-//! root filesystem from the image, no mount/PID/UTS/IPC/network namespaces and no
-//! cgroup limits, even when the agent runs as root. Those come later.
-//!
+//! - As root ([`ProcessRuntimeConfig::isolate`]) each container runs in its own
+//!   mount, PID, UTS and IPC namespaces, in the image's root file system when the
+//!   image store has one ([`LocalImageStore::rootfs`]) or else in copy-on-write views
+//!   of the host's system directories, with its volumes ([`crate::runtime::Mount`])
+//!   bind-mounted at their paths; see [`isolation`]. Its CPU and memory limits go to
+//!   a cgroup ([`cgroups`]); an OOM kill is reported as `OOMKilled`.
+//! - Otherwise a container is a plain host process: its volumes stay at their host
+//!   paths, given to it in `SKIFF_MOUNT_<PATH>` variables ([`mount_env_name`]), and its
+//!   status message says so (the agent shows it in the pod's `status.message`).
+
 //! ```no_run
 //! # async fn run() -> Result<(), skiff_node::runtime::RuntimeError> {
 //! use skiff_node::process::{ProcessRuntime, ProcessRuntimeConfig};

@@ -178,7 +178,9 @@ pub struct ContainerStatus {
     /// A one-word reason for the state (`Completed`, `Error`, `OOMKilled`,
     /// `StartError`...); empty when there is nothing to say.
     pub reason: String,
-    /// A human-readable message about the state.
+    /// A human-readable message about the state. For a running container, a note on
+    /// how it runs that the user should know (a host process without isolation,
+    /// limits not enforced); the agent shows it in the pod's `status.message`.
     pub message: String,
     /// The log file, if the runtime writes one.
     pub log_path: Option<PathBuf>,
