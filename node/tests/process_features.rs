@@ -415,3 +415,48 @@ async fn a_startup_probe_holds_liveness_back_and_kills_a_container_that_never_st
     .await;
     node.agent.stop().await;
 }
+
+#[tokio::test]
+async fn a_claim_bound_to_a_host_path_volume_is_mounted() {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let c = cluster().await;
+    let node = start(&c, "pvc1");
+    let data = node.dir.path().join("pv-data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("hello"), "from the volume").unwrap();
+    let pv: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": "pv1"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "hostPath": {"path": data}}
+    }))
+    .unwrap();
+    Api::<PersistentVolume>::all(c.client.clone())
+        .create(&pv, &PostParams::default())
+        .await
+        .unwrap();
+    let pvc: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": "claim"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "volumeName": "pv1",
+                 "resources": {"requests": {"storage": "1Gi"}}}
+    }))
+    .unwrap();
+    Api::<PersistentVolumeClaim>::namespaced(c.client.clone(), "default")
+        .create(&pvc, &PostParams::default())
+        .await
+        .unwrap();
+    let script = format!(
+        "cat {d}/hello > {d}/copy; sleep 30",
+        d = at("/data")
+    );
+    let p = pod(
+        "claimed",
+        "pvc1",
+        json!({"containers": [{"name": "c", "image": "x", "command": ["sh", "-c", script],
+                 "volumeMounts": [{"name": "d", "mountPath": "/data"}]}],
+               "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "claim"}}]}),
+    );
+    let pods = create(&c, &p).await;
+    wait_phase(&pods, "claimed", "Running").await;
+    assert_eq!(wait_file(&data.join("copy"), "from").await, "from the volume");
+    node.agent.stop().await;
+}
