@@ -68,14 +68,18 @@ async fn wait_phase(pods: &Api<Pod>, name: &str, phase: &str) -> Pod {
 /// Waits until `path` (written by the container through a hostPath volume) contains
 /// `want`.
 async fn wait_file(path: &Path, want: &str) -> String {
-    wait_for(&format!("{} to contain {want:?}", path.display()), WAIT, || async {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        if text.contains(want) {
-            Ok(text)
-        } else {
-            Err(text)
-        }
-    })
+    wait_for(
+        &format!("{} to contain {want:?}", path.display()),
+        WAIT,
+        || async {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.contains(want) {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        },
+    )
     .await
 }
 
@@ -89,7 +93,8 @@ fn at(mount: &str) -> String {
 
 async fn config_map(c: &Cluster, name: &str, data: serde_json::Value) {
     let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), "default");
-    let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}, "data": data})).unwrap();
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": name}, "data": data})).unwrap();
     cms.create(&cm, &PostParams::default()).await.unwrap();
 }
 
@@ -103,7 +108,10 @@ async fn volumes_are_visible_inside_the_container_and_follow_config_map_updates(
         "metadata": {"name": "creds"}, "data": {"token": "czNjcjN0"}
     }))
     .unwrap();
-    secrets.create(&secret, &PostParams::default()).await.unwrap();
+    secrets
+        .create(&secret, &PostParams::default())
+        .await
+        .unwrap();
     let out = node.dir.path().join("out");
     let out_s = out.display().to_string();
     let script = format!(
@@ -164,8 +172,14 @@ async fn volumes_are_visible_inside_the_container_and_follow_config_map_updates(
     p.metadata.labels = Some([("app".to_owned(), "web".to_owned())].into());
     let pods = create(&c, &p).await;
     let running = wait_phase(&pods, "volumes", "Running").await;
-    assert_eq!(wait_file(&out.join("config"), "mode=").await.trim(), "mode=fast level=3");
-    assert_eq!(wait_file(&out.join("items"), "renamed").await.trim(), "renamed=fast");
+    assert_eq!(
+        wait_file(&out.join("config"), "mode=").await.trim(),
+        "mode=fast level=3"
+    );
+    assert_eq!(
+        wait_file(&out.join("items"), "renamed").await.trim(),
+        "renamed=fast"
+    );
     assert_eq!(
         wait_file(&out.join("secret"), "token").await.trim(),
         "token=s3cr3t mode=400"
@@ -178,7 +192,10 @@ async fn volumes_are_visible_inside_the_container_and_follow_config_map_updates(
         wait_file(&out.join("projected"), "projected").await.trim(),
         "projected=fast+volumes"
     );
-    assert_eq!(wait_file(&out.join("scratch"), "scratch").await.trim(), "scratch=scratch");
+    assert_eq!(
+        wait_file(&out.join("scratch"), "scratch").await.trim(),
+        "scratch=scratch"
+    );
     assert_eq!(wait_file(&out.join("sub"), "sub").await.trim(), "sub=3");
     if is_root() {
         // Mounted read-only inside the container. (A host process can write its
@@ -202,8 +219,14 @@ async fn volumes_are_visible_inside_the_container_and_follow_config_map_updates(
     wait_file(&out.join("live"), "slow").await;
 
     // Deleting the pod removes its volumes (and unmounts the tmpfs).
-    pods.delete("volumes", &DeleteParams::default()).await.unwrap();
-    let pod_dir = node.dir.path().join("agent/pods").join(running.metadata.uid.unwrap());
+    pods.delete("volumes", &DeleteParams::default())
+        .await
+        .unwrap();
+    let pod_dir = node
+        .dir
+        .path()
+        .join("agent/pods")
+        .join(running.metadata.uid.unwrap());
     wait_for("the pod's volumes removed", WAIT, || async {
         if pod_dir.exists() {
             Err(format!("{} exists", pod_dir.display()))
@@ -240,7 +263,10 @@ async fn a_missing_volume_source_or_bad_host_path_holds_the_pod_with_a_message()
                "volumes": [{"name": "h", "hostPath": {"path": missing_dir, "type": "Directory"}}]}),
     );
     create(&c, &p).await;
-    for (name, want) in [("nocm", "configmap \"absent\" not found"), ("badhost", "not a directory")] {
+    for (name, want) in [
+        ("nocm", "configmap \"absent\" not found"),
+        ("badhost", "not a directory"),
+    ] {
         wait_for(&format!("{name} held with a message"), WAIT, || async {
             let p = pods.get(name).await.map_err(|e| e.to_string())?;
             let status = p.status.unwrap_or_default();
@@ -296,7 +322,10 @@ async fn as_root_a_container_has_its_own_namespaces_and_root() {
     // Writes to the container's view of /etc stay in the container.
     assert!(!Path::new("/etc/skiff-made-this").exists());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    assert!(!mounts.contains(&node.dir.path().display().to_string()), "{mounts}");
+    assert!(
+        !mounts.contains(&node.dir.path().display().to_string()),
+        "{mounts}"
+    );
     node.agent.stop().await;
 }
 
@@ -330,7 +359,11 @@ async fn as_root_memory_limits_are_enforced_by_a_cgroup() {
     let failed = wait_phase(&pods, "limited", "Failed").await;
     let status = &failed.status.unwrap().container_statuses.unwrap()[0];
     let terminated = status.state.as_ref().unwrap().terminated.clone().unwrap();
-    assert_eq!(terminated.reason.as_deref(), Some("OOMKilled"), "{terminated:?}");
+    assert_eq!(
+        terminated.reason.as_deref(),
+        Some("OOMKilled"),
+        "{terminated:?}"
+    );
     assert_eq!(terminated.exit_code, 137);
     // The cgroup goes away with the container.
     let id = status.container_id.clone().unwrap();
@@ -369,17 +402,28 @@ async fn a_startup_probe_holds_liveness_back_and_kills_a_container_that_never_st
         }]}),
     );
     let pods = create(&c, &p).await;
-    let status_of = |p: &Pod| p.status.clone().unwrap_or_default().container_statuses.unwrap_or_default();
+    let status_of = |p: &Pod| {
+        p.status
+            .clone()
+            .unwrap_or_default()
+            .container_statuses
+            .unwrap_or_default()
+    };
     let running = wait_phase(&pods, "slow", "Running").await;
     assert_eq!(status_of(&running)[0].started, Some(false));
     // Three liveness periods pass without a restart: the startup probe holds it back.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let held = pods.get("slow").await.unwrap();
     let s = &status_of(&held)[0];
-    assert_eq!((s.started, s.restart_count, s.ready), (Some(false), 0, false));
+    assert_eq!(
+        (s.started, s.restart_count, s.ready),
+        (Some(false), 0, false)
+    );
     // Once the startup probe passes the container is started, and the failing
     // liveness probe restarts it.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", startup_port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", startup_port))
+        .await
+        .unwrap();
     wait_for("started, then restarted by liveness", WAIT, || async {
         let p = pods.get("slow").await.map_err(|e| e.to_string())?;
         let statuses = status_of(&p);
@@ -444,10 +488,7 @@ async fn a_claim_bound_to_a_host_path_volume_is_mounted() {
         .create(&pvc, &PostParams::default())
         .await
         .unwrap();
-    let script = format!(
-        "cat {d}/hello > {d}/copy; sleep 30",
-        d = at("/data")
-    );
+    let script = format!("cat {d}/hello > {d}/copy; sleep 30", d = at("/data"));
     let p = pod(
         "claimed",
         "pvc1",
@@ -457,6 +498,9 @@ async fn a_claim_bound_to_a_host_path_volume_is_mounted() {
     );
     let pods = create(&c, &p).await;
     wait_phase(&pods, "claimed", "Running").await;
-    assert_eq!(wait_file(&data.join("copy"), "from").await, "from the volume");
+    assert_eq!(
+        wait_file(&data.join("copy"), "from").await,
+        "from the volume"
+    );
     node.agent.stop().await;
 }

@@ -63,7 +63,11 @@ async fn static_pods_run_without_an_api_server_and_follow_their_files() {
     let dir = tempfile::tempdir().unwrap();
     let manifests = dir.path().join("manifests");
     std::fs::create_dir_all(&manifests).unwrap();
-    std::fs::write(manifests.join("web.yaml"), manifest("web", "echo v1; sleep 60")).unwrap();
+    std::fs::write(
+        manifests.join("web.yaml"),
+        manifest("web", "echo v1; sleep 60"),
+    )
+    .unwrap();
     let rt = ProcessRuntime::new(ProcessRuntimeConfig::new(dir.path().join("runtime")));
     let agent = NodeAgent::new(
         unreachable_client(),
@@ -80,7 +84,11 @@ async fn static_pods_run_without_an_api_server_and_follow_their_files() {
     .await;
     // A changed manifest replaces the pod; a removed one stops it.
     let first = rt.list_pod_sandboxes().await.unwrap();
-    std::fs::write(manifests.join("web.yaml"), manifest("web", "echo v2; sleep 60")).unwrap();
+    std::fs::write(
+        manifests.join("web.yaml"),
+        manifest("web", "echo v2; sleep 60"),
+    )
+    .unwrap();
     wait_for("the pod replaced", WAIT, || async {
         let now = rt.list_pod_sandboxes().await.map_err(|e| e.to_string())?;
         let new = now.iter().any(|s| !first.iter().any(|f| f.id == s.id));
@@ -112,7 +120,12 @@ async fn mirror_pods_are_published_with_status_and_recreated_when_deleted() {
     std::fs::create_dir_all(&manifests).unwrap();
     std::fs::write(manifests.join("web.yaml"), manifest("web", "sleep 60")).unwrap();
     let rt = ProcessRuntime::new(ProcessRuntimeConfig::new(dir.path().join("runtime")));
-    let agent = NodeAgent::new(c.client.clone(), Arc::new(rt.clone()), config("m1", dir.path())).start();
+    let agent = NodeAgent::new(
+        c.client.clone(),
+        Arc::new(rt.clone()),
+        config("m1", dir.path()),
+    )
+    .start();
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), "default");
     let mirror = wait_for("the mirror pod Running", WAIT, || async {
         let p = pods.get("web-m1").await.map_err(|e| e.to_string())?;
@@ -124,7 +137,10 @@ async fn mirror_pods_are_published_with_status_and_recreated_when_deleted() {
     })
     .await;
     let annotations = mirror.metadata.annotations.clone().unwrap_or_default();
-    assert!(annotations.contains_key(MIRROR_ANNOTATION), "{annotations:?}");
+    assert!(
+        annotations.contains_key(MIRROR_ANNOTATION),
+        "{annotations:?}"
+    );
     assert_eq!(
         mirror.spec.as_ref().and_then(|s| s.node_name.as_deref()),
         Some("m1")
@@ -136,10 +152,14 @@ async fn mirror_pods_are_published_with_status_and_recreated_when_deleted() {
 
     // Deleting the mirror pod does not stop the static pod; the mirror comes back.
     let old_uid = mirror.metadata.uid.clone();
-    pods.delete("web-m1", &DeleteParams::default()).await.unwrap();
+    pods.delete("web-m1", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_for("the mirror pod recreated", WAIT, || async {
         match pods.get_opt("web-m1").await.map_err(|e| e.to_string())? {
-            Some(p) if p.metadata.uid != old_uid && p.metadata.deletion_timestamp.is_none() => Ok(()),
+            Some(p) if p.metadata.uid != old_uid && p.metadata.deletion_timestamp.is_none() => {
+                Ok(())
+            }
             other => Err(format!("{:?}", other.map(|p| p.metadata.uid))),
         }
     })

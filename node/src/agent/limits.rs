@@ -17,7 +17,9 @@ use skiff_core::quantity::Quantity;
 
 use crate::runtime::ContainerResources;
 
-fn quantity(q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>) -> Option<Quantity> {
+fn quantity(
+    q: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+) -> Option<Quantity> {
     q.and_then(|q| Quantity::parse(&q.0).ok())
 }
 

@@ -189,19 +189,28 @@ pub fn node_status(
             pressured(
                 &pressure.memory,
                 "MemoryPressure",
-                ("KubeletHasSufficientMemory", "node agent has sufficient memory available"),
+                (
+                    "KubeletHasSufficientMemory",
+                    "node agent has sufficient memory available",
+                ),
                 "KubeletHasInsufficientMemory",
             ),
             pressured(
                 &pressure.disk,
                 "DiskPressure",
-                ("KubeletHasNoDiskPressure", "node agent has no disk pressure"),
+                (
+                    "KubeletHasNoDiskPressure",
+                    "node agent has no disk pressure",
+                ),
                 "KubeletHasDiskPressure",
             ),
             pressured(
                 &pressure.pids,
                 "PIDPressure",
-                ("KubeletHasSufficientPID", "node agent has sufficient PID available"),
+                (
+                    "KubeletHasSufficientPID",
+                    "node agent has sufficient PID available",
+                ),
                 "KubeletHasInsufficientPID",
             ),
             condition(
@@ -286,8 +295,16 @@ mod tests {
             ..calm.clone()
         };
         let third = node_status(&config, &rt, &old, &short);
-        let memory = third.conditions.unwrap().into_iter().find(|c| c.type_ == "MemoryPressure").unwrap();
-        assert_eq!((memory.status.as_str(), memory.reason.as_deref()), ("True", Some("KubeletHasInsufficientMemory")));
+        let memory = third
+            .conditions
+            .unwrap()
+            .into_iter()
+            .find(|c| c.type_ == "MemoryPressure")
+            .unwrap();
+        assert_eq!(
+            (memory.status.as_str(), memory.reason.as_deref()),
+            ("True", Some("KubeletHasInsufficientMemory"))
+        );
         assert_ne!(memory.last_transition_time, Some(long_ago.clone()));
         let ready = second
             .conditions

@@ -72,16 +72,40 @@ impl Usage {
         let memory = self
             .memory_available
             .filter(|a| *a < t.memory_available_bytes)
-            .map(|a| format!("memory available {} MiB is below {} MiB", a >> 20, t.memory_available_bytes >> 20));
-        let ratio = |free: u64, total: u64| if total == 0 { 1.0 } else { free as f64 / total as f64 };
+            .map(|a| {
+                format!(
+                    "memory available {} MiB is below {} MiB",
+                    a >> 20,
+                    t.memory_available_bytes >> 20
+                )
+            });
+        let ratio = |free: u64, total: u64| {
+            if total == 0 {
+                1.0
+            } else {
+                free as f64 / total as f64
+            }
+        };
         let disk = self
             .disk
             .filter(|(f, total)| ratio(*f, *total) < t.disk_available_ratio)
-            .map(|(f, total)| format!("disk available {:.1}% is below {:.0}%", 100.0 * ratio(f, total), 100.0 * t.disk_available_ratio))
+            .map(|(f, total)| {
+                format!(
+                    "disk available {:.1}% is below {:.0}%",
+                    100.0 * ratio(f, total),
+                    100.0 * t.disk_available_ratio
+                )
+            })
             .or_else(|| {
                 self.inodes
                     .filter(|(f, total)| ratio(*f, *total) < t.inodes_free_ratio)
-                    .map(|(f, total)| format!("free inodes {:.1}% are below {:.0}%", 100.0 * ratio(f, total), 100.0 * t.inodes_free_ratio))
+                    .map(|(f, total)| {
+                        format!(
+                            "free inodes {:.1}% are below {:.0}%",
+                            100.0 * ratio(f, total),
+                            100.0 * t.inodes_free_ratio
+                        )
+                    })
             });
         let pids = self
             .pids
@@ -139,7 +163,9 @@ pub fn measure(data_dir: &Path) -> Usage {
     let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok());
-    let used = std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| tasks(&s));
+    let used = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| tasks(&s));
     Usage {
         memory_available: std::fs::read_to_string("/proc/meminfo")
             .ok()
@@ -156,7 +182,10 @@ mod tests {
 
     #[test]
     fn parses_proc_files() {
-        assert_eq!(mem_available("MemTotal: 10 kB\nMemAvailable:    2048 kB\n"), Some(2 << 20));
+        assert_eq!(
+            mem_available("MemTotal: 10 kB\nMemAvailable:    2048 kB\n"),
+            Some(2 << 20)
+        );
         assert_eq!(tasks("16.39 15.55 13.03 16/233 14274\n"), Some(233));
         assert_eq!(tasks("garbage"), None);
     }
@@ -178,8 +207,14 @@ mod tests {
             pids: Some((32000, 32768)),
         };
         let p = full.evaluate(&t);
-        assert!(p.memory.is_some() && p.disk.is_some() && p.pids.is_some(), "{p:?}");
-        let no_inodes = Usage { inodes: Some((1, 100)), ..calm };
+        assert!(
+            p.memory.is_some() && p.disk.is_some() && p.pids.is_some(),
+            "{p:?}"
+        );
+        let no_inodes = Usage {
+            inodes: Some((1, 100)),
+            ..calm
+        };
         assert!(no_inodes.evaluate(&t).disk.unwrap().contains("inodes"));
     }
 

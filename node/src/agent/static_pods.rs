@@ -72,9 +72,18 @@ fn parse(path: &Path, text: &str) -> Result<Pod, String> {
 
 /// A static pod ready to run: named, bound, with its hash as uid and annotations.
 fn prepare(mut pod: Pod, node: &str) -> Pod {
-    let name = format!("{}-{node}", pod.metadata.name.as_deref().unwrap_or_default());
+    let name = format!(
+        "{}-{node}",
+        pod.metadata.name.as_deref().unwrap_or_default()
+    );
     pod.metadata.name = Some(name);
-    if pod.metadata.namespace.as_deref().unwrap_or_default().is_empty() {
+    if pod
+        .metadata
+        .namespace
+        .as_deref()
+        .unwrap_or_default()
+        .is_empty()
+    {
         pod.metadata.namespace = Some("default".into());
     }
     if let Some(spec) = pod.spec.as_mut() {
@@ -84,7 +93,9 @@ fn prepare(mut pod: Pod, node: &str) -> Pod {
     pod.metadata.uid = None;
     pod.metadata.resource_version = None;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(&pod).unwrap_or_default().hash(&mut hasher);
+    serde_json::to_string(&pod)
+        .unwrap_or_default()
+        .hash(&mut hasher);
     node.hash(&mut hasher);
     let hash = format!("{:016x}", hasher.finish());
     let annotations = pod.metadata.annotations.get_or_insert_with(BTreeMap::new);
@@ -110,9 +121,14 @@ pub fn read_manifests(dir: &Path, node: &str) -> Vec<Pod> {
         if name.starts_with('.') || !wanted || !path.is_file() {
             continue;
         }
-        match std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| parse(&path, &t)) {
+        match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| parse(&path, &t))
+        {
             Ok(pod) => pods.push(prepare(pod, node)),
-            Err(e) => tracing::warn!(file = %path.display(), error = %e, "skipping a static pod manifest"),
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "skipping a static pod manifest")
+            }
         }
     }
     pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
@@ -141,7 +157,10 @@ pub fn mirror_of(pod: &Pod, node_uid: Option<&str>) -> Pod {
         .annotations
         .get_or_insert_with(BTreeMap::new)
         .insert(MIRROR_ANNOTATION.into(), hash);
-    if let (Some(uid), Some(node)) = (node_uid, pod.spec.as_ref().and_then(|s| s.node_name.clone())) {
+    if let (Some(uid), Some(node)) = (
+        node_uid,
+        pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+    ) {
         mirror.metadata.owner_references = Some(vec![OwnerReference {
             api_version: "v1".into(),
             kind: "Node".into(),
@@ -155,13 +174,20 @@ pub fn mirror_of(pod: &Pod, node_uid: Option<&str>) -> Pod {
 }
 
 fn hash_of(pod: &Pod, key: &str) -> Option<String> {
-    pod.metadata.annotations.as_ref().and_then(|a| a.get(key).cloned())
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key).cloned())
 }
 
 /// Makes the API's mirror pods match `pods`: creates missing ones, replaces stale or
 /// deleted ones, deletes orphans. Errors are returned for logging; the next round
 /// retries.
-pub async fn sync_mirrors(client: &Arc<dyn Client>, node: &str, pods: &[Pod]) -> Result<(), String> {
+pub async fn sync_mirrors(
+    client: &Arc<dyn Client>,
+    node: &str,
+    pods: &[Pod],
+) -> Result<(), String> {
     let all: Api<Pod> = Api::all(client.clone());
     let listed = all
         .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
@@ -202,13 +228,19 @@ pub async fn sync_mirrors(client: &Arc<dyn Client>, node: &str, pods: &[Pod]) ->
                 continue;
             }
             // Stale, or being deleted by a user: delete it now and publish it again.
-            match api.delete(&name, &force_delete(m.metadata.uid.clone())).await {
+            match api
+                .delete(&name, &force_delete(m.metadata.uid.clone()))
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() || e.is_conflict() => {}
                 Err(e) => return Err(e.to_string()),
             }
         }
-        match api.create(&mirror_of(pod, node_uid.as_deref()), &PostParams::default()).await {
+        match api
+            .create(&mirror_of(pod, node_uid.as_deref()), &PostParams::default())
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.code() == Some(409) => {}
             Err(e) => return Err(format!("creating mirror pod {ns}/{name}: {e}")),
@@ -219,7 +251,10 @@ pub async fn sync_mirrors(client: &Arc<dyn Client>, node: &str, pods: &[Pod]) ->
             continue;
         }
         let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
-        match api.delete(&name, &force_delete(m.metadata.uid.clone())).await {
+        match api
+            .delete(&name, &force_delete(m.metadata.uid.clone()))
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.is_not_found() || e.is_conflict() => {}
             Err(e) => return Err(e.to_string()),
@@ -254,10 +289,8 @@ pub async fn run(
         let pods = tokio::task::spawn_blocking(move || read_manifests(&read_dir, &read_node))
             .await
             .unwrap_or_default();
-        let live: std::collections::HashSet<String> = pods
-            .iter()
-            .filter_map(|p| p.metadata.uid.clone())
-            .collect();
+        let live: std::collections::HashSet<String> =
+            pods.iter().filter_map(|p| p.metadata.uid.clone()).collect();
         workers.retain(|uid, _| live.contains(uid));
         for pod in &pods {
             let uid = pod.metadata.uid.clone().unwrap_or_default();
@@ -303,7 +336,11 @@ mod tests {
         )
         .unwrap();
         std::fs::write(d.join("bad.yaml"), "metadata: [").unwrap();
-        std::fs::write(d.join("nocontainers.yaml"), "metadata:\n  name: x\nspec:\n  containers: []\n").unwrap();
+        std::fs::write(
+            d.join("nocontainers.yaml"),
+            "metadata:\n  name: x\nspec:\n  containers: []\n",
+        )
+        .unwrap();
         std::fs::write(d.join(".hidden.yaml"), "metadata:\n  name: h\n").unwrap();
         std::fs::write(d.join("notes.txt"), "hello").unwrap();
         let pods = read_manifests(d, "n1");
@@ -312,8 +349,14 @@ mod tests {
         assert_eq!(p.metadata.name.as_deref(), Some("a-n1"));
         assert_eq!(p.metadata.namespace.as_deref(), Some("kube-system"));
         let uid = p.metadata.uid.clone().unwrap();
-        assert_eq!(read_manifests(d, "n1")[0].metadata.uid.as_deref(), Some(uid.as_str()));
-        assert_ne!(read_manifests(d, "n2")[0].metadata.uid.as_deref(), Some(uid.as_str()));
+        assert_eq!(
+            read_manifests(d, "n1")[0].metadata.uid.as_deref(),
+            Some(uid.as_str())
+        );
+        assert_ne!(
+            read_manifests(d, "n2")[0].metadata.uid.as_deref(),
+            Some(uid.as_str())
+        );
         let mirror = mirror_of(p, Some("node-uid"));
         assert!(is_mirror(&mirror));
         assert!(mirror.metadata.uid.is_none());

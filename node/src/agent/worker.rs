@@ -288,13 +288,17 @@ impl PodWorker {
                     }
                 }
             }
-            if let (Some(probe), Some(state), None) = (&spec.readiness_probe, &mut r.readiness, &failed) {
+            if let (Some(probe), Some(state), None) =
+                (&spec.readiness_probe, &mut r.readiness, &failed)
+            {
                 if state.due(probe, started, now) {
                     let result = probe::run(probe, spec, &pod_ip).await;
                     state.record(result.is_ok(), probe);
                 }
             }
-            if let (Some(probe), Some(state), None) = (&spec.liveness_probe, &mut r.liveness, &failed) {
+            if let (Some(probe), Some(state), None) =
+                (&spec.liveness_probe, &mut r.liveness, &failed)
+            {
                 if state.due(probe, started, now) {
                     let result = probe::run(probe, spec, &pod_ip).await;
                     state.record(result.is_ok(), probe);
@@ -330,7 +334,11 @@ impl PodWorker {
     async fn prepare_volumes(&mut self, pod: &Pod) -> bool {
         let info = PodRuntimeInfo {
             host_ip: self.config.node_ip.clone(),
-            pod_ip: self.sandbox.as_ref().and_then(|s| s.2.clone()).unwrap_or_default(),
+            pod_ip: self
+                .sandbox
+                .as_ref()
+                .and_then(|s| s.2.clone())
+                .unwrap_or_default(),
         };
         match self.volumes.prepare(&self.client, pod, &info).await {
             Ok(()) => {
@@ -466,7 +474,10 @@ impl PodWorker {
                 return;
             }
         };
-        let vars = envs.iter().map(|kv| (kv.key.clone(), kv.value.clone())).collect();
+        let vars = envs
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect();
         let mounts = match self.volumes.mounts_for(spec, &vars) {
             Ok(m) => m,
             Err(e) => {
@@ -638,7 +649,10 @@ impl PodWorker {
         // A running container's runtime message says how it runs (host process,
         // limits not enforced); the volumes' notes likewise.
         notes.extend(self.records.iter().filter_map(|r| {
-            let c = r.current.as_ref().filter(|c| c.state == ContainerState::Running)?;
+            let c = r
+                .current
+                .as_ref()
+                .filter(|c| c.state == ContainerState::Running)?;
             (!c.message.is_empty()).then(|| format!("container {}: {}", r.name, c.message))
         }));
         notes.extend(self.volumes.notes.iter().cloned());

@@ -92,7 +92,9 @@ impl Cgroup {
         if !super::isolation::available() {
             return Err(CgroupError::NotRoot);
         }
-        let cpu_quota = limits.cpu_limit_millis.map(|m| (m * PERIOD_US / 1000).max(1000));
+        let cpu_quota = limits
+            .cpu_limit_millis
+            .map(|m| (m * PERIOD_US / 1000).max(1000));
         let cpu_shares = limits.cpu_request_millis.map(shares);
         if base.join("cgroup.controllers").exists() {
             let parent = base.join("skiff");

@@ -156,8 +156,8 @@ async fn remove_cgroups(cgroups: Vec<cgroups::Cgroup>) {
     if cgroups.is_empty() {
         return;
     }
-    let _ = tokio::task::spawn_blocking(move || cgroups.iter().for_each(cgroups::Cgroup::remove))
-        .await;
+    let _ =
+        tokio::task::spawn_blocking(move || cgroups.iter().for_each(cgroups::Cgroup::remove)).await;
 }
 
 /// The variable that tells a host-process container where a mount is on the host:
@@ -165,7 +165,13 @@ async fn remove_cgroups(cgroups: Vec<cgroups::Cgroup>) {
 pub fn mount_env_name(container_path: &str) -> String {
     let body: String = container_path
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("SKIFF_MOUNT_{}", body.trim_matches('_'))
 }
@@ -396,7 +402,10 @@ impl RuntimeService for ProcessRuntime {
         let mut notes = Vec::new();
         if !isolate {
             for m in &config.mounts {
-                set(&mount_env_name(&m.container_path), &m.host_path.to_string_lossy());
+                set(
+                    &mount_env_name(&m.container_path),
+                    &m.host_path.to_string_lossy(),
+                );
             }
             notes.push(if config.mounts.is_empty() {
                 "runs as a host process: the agent is not root, so no namespaces or root file system".to_owned()
@@ -405,14 +414,20 @@ impl RuntimeService for ProcessRuntime {
             });
         }
         let cgroup = match config.resources.as_ref().filter(|r| {
-            r.cpu_limit_millis.is_some() || r.memory_limit_bytes.is_some() || r.cpu_request_millis.is_some()
+            r.cpu_limit_millis.is_some()
+                || r.memory_limit_bytes.is_some()
+                || r.cpu_request_millis.is_some()
         }) {
             None => None,
             Some(limits) => {
                 let base = self.inner.config.cgroup_root.clone();
                 let cid = id.clone();
                 let limits = limits.clone();
-                match tokio::task::spawn_blocking(move || cgroups::Cgroup::create(&base, &cid, &limits)).await {
+                match tokio::task::spawn_blocking(move || {
+                    cgroups::Cgroup::create(&base, &cid, &limits)
+                })
+                .await
+                {
                     Ok(Ok(cg)) => Some(cg),
                     Ok(Err(e)) => {
                         tracing::info!(container = %id, reason = %e, "resource limits not enforced");
@@ -437,7 +452,14 @@ impl RuntimeService for ProcessRuntime {
             let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
             let cwd = workdir.clone().unwrap_or_else(|| "/".into());
             let planned = tokio::task::spawn_blocking(move || {
-                isolation::Plan::new(&plan_dir, rootfs.as_deref(), &hostname, &mounts, &cwd, procs)
+                isolation::Plan::new(
+                    &plan_dir,
+                    rootfs.as_deref(),
+                    &hostname,
+                    &mounts,
+                    &cwd,
+                    procs,
+                )
             })
             .await
             .map_err(|e| RuntimeError::Internal(e.to_string()))?;

@@ -119,7 +119,10 @@ mod tests {
         let d = dir.path().to_str().unwrap().to_owned();
         assert!(check(&d, "Directory").is_ok());
         assert!(check(&d, "").is_ok());
-        assert!(matches!(check("rel", ""), Err(HostPathError::NotAbsolute(_))));
+        assert!(matches!(
+            check("rel", ""),
+            Err(HostPathError::NotAbsolute(_))
+        ));
         let f = format!("{d}/f");
         assert!(check(&f, "File").is_err());
         check(&f, "FileOrCreate").unwrap();

@@ -171,7 +171,9 @@ impl PodVolumes {
         pod: &Pod,
         info: &PodRuntimeInfo,
     ) -> Result<(), VolumeError> {
-        let due = self.last_refresh.is_none_or(|t| t.elapsed() >= self.refresh);
+        let due = self
+            .last_refresh
+            .is_none_or(|t| t.elapsed() >= self.refresh);
         let volumes = pod
             .spec
             .as_ref()

@@ -60,8 +60,7 @@ pub enum ProjectionError {
 pub fn check_path(path: &str) -> Result<(), ProjectionError> {
     let p = Path::new(path);
     let ok = !path.is_empty()
-        && p.components()
-            .all(|c| matches!(c, Component::Normal(_)))
+        && p.components().all(|c| matches!(c, Component::Normal(_)))
         && !path.starts_with("..");
     if ok {
         Ok(())
@@ -104,10 +103,12 @@ pub fn from_data(
         Some(items) => {
             for item in items {
                 check_path(&item.path)?;
-                let bytes = data.get(&item.key).ok_or_else(|| ProjectionError::KeyMissing {
-                    object: source.to_owned(),
-                    key: item.key.clone(),
-                })?;
+                let bytes = data
+                    .get(&item.key)
+                    .ok_or_else(|| ProjectionError::KeyMissing {
+                        object: source.to_owned(),
+                        key: item.key.clone(),
+                    })?;
                 out.insert(
                     item.path.clone(),
                     FileContent {
