@@ -318,7 +318,7 @@ async fn as_root_a_container_has_its_own_namespaces_and_root() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(999);
     assert!(procs <= 5, "{ns}");
-    assert_eq!(wait_file(&out.join("tmp"), "").await.trim(), "0");
+    assert_eq!(wait_file(&out.join("tmp"), "\n").await.trim(), "0");
     // Writes to the container's view of /etc stay in the container.
     assert!(!Path::new("/etc/skiff-made-this").exists());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
