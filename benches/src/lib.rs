@@ -11,9 +11,11 @@
 //! - [`server_process`]: store servers (etcd, `skiff store`) as child processes.
 //! - [`store_workload`]: the store benchmark's workloads over any `KvStore` client.
 //! - [`latency`]: latency histograms and throughput.
+//! - [`pod_startup`]: pod startup latency with node agents on an in-process API server.
 
 pub mod apiserver_setup;
 pub mod apiserver_workload;
 pub mod latency;
+pub mod pod_startup;
 pub mod server_process;
 pub mod store_workload;

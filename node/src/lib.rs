@@ -5,12 +5,17 @@
 //! `Arc<dyn skiff_core::client::Client>`.
 //!
 //! **Status.** Done: the shim traits and their conformance suite; the simulated and
-//! process runtimes; registration, Lease heartbeat, node status; the pod lifecycle
-//! (init containers, restart policies with CrashLoopBackOff, status and conditions,
-//! env resolution, graceful deletion, readiness and liveness probes over tcpSocket and
-//! httpGet). Not yet: exec/grpc and startup probes, volumes, static pods, serving
-//! logs/exec/port-forward, resource metrics, namespaces/chroot/cgroups for the process
-//! runtime (containers are plain host processes, even as root), image import.
+//! process runtimes; registration, Lease heartbeat, node status with MemoryPressure,
+//! DiskPressure and PIDPressure from the machine; the pod lifecycle (init containers,
+//! restart policies with CrashLoopBackOff, status and conditions, env resolution,
+//! graceful deletion, startup, readiness and liveness probes over tcpSocket and
+//! httpGet); volumes (emptyDir, configMap, secret, downwardAPI, projected, hostPath,
+//! PVCs bound to hostPath/local PVs) with subPath and readOnly; static pods from a
+//! manifest directory with mirror pods; as root, isolated process containers (mount,
+//! PID, UTS and IPC namespaces, their own root, volumes bind-mounted) with cgroup
+//! CPU/memory limits. Not yet: exec/grpc probes, serving logs/exec/port-forward,
+//! resource metrics, a network namespace per pod (pods share the host's network),
+//! image import.
 //!
 //! # Organization
 //! - [`runtime`]: the runtime shim traits ([`runtime::RuntimeService`],

@@ -281,8 +281,12 @@ async fn deleting_a_pod_terminates_its_process_then_removes_the_object() {
     let polite = pod(
         "polite",
         "p1",
+        // The marker's directory is a hostPath volume at the same path, so that an
+        // isolated container (as root) writes the host's file too.
         json!({"containers": [{"name": "c", "image": "x", "command": ["sh", "-c",
-            format!("trap 'echo bye > {}; exit 0' TERM; echo up; while true; do sleep 0.1; done", marker.display())]}]}),
+            format!("trap 'echo bye > {}; exit 0' TERM; echo up; while true; do sleep 0.1; done", marker.display())],
+            "volumeMounts": [{"name": "out", "mountPath": node._dir.path()}]}],
+            "volumes": [{"name": "out", "hostPath": {"path": node._dir.path()}}]}),
     );
     let stubborn = pod(
         "stubborn",

@@ -61,7 +61,17 @@ pub async fn report_status(
     previous: &mut Vec<NodeCondition>,
 ) -> Result<(), ClientError> {
     let nodes: Api<Node> = Api::all(client.clone());
-    let status = node_status(config, runtime, previous);
+    let pressure = match &config.pressure_thresholds {
+        Some(t) => {
+            let dir = config.root_dir.clone();
+            let usage = tokio::task::spawn_blocking(move || super::pressure::measure(&dir))
+                .await
+                .unwrap_or_default();
+            usage.evaluate(t)
+        }
+        None => super::pressure::Pressure::default(),
+    };
+    let status = node_status(config, runtime, previous, &pressure);
     let body = serde_json::to_value(&status).map_err(|e| ClientError::Decode(e.to_string()))?;
     nodes
         .patch_status(

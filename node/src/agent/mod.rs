@@ -15,6 +15,7 @@
 //!
 //! let mut config = AgentConfig::new("hollow-1");
 //! config.resources = NodeResources::hollow();
+//! config.pressure_thresholds = None; // not the host's pressure
 //! let agent = NodeAgent::new(client, Arc::new(SimRuntime::new()), config).start();
 //! // ... pods bound to hollow-1 now run in the simulated runtime ...
 //! agent.stop().await;
@@ -24,10 +25,14 @@
 mod backoff;
 pub mod env;
 pub mod heartbeat;
+pub mod limits;
 pub mod node_object;
 pub mod pod_source;
 pub mod pod_status;
+pub mod pressure;
 pub mod probe;
+pub mod static_pods;
+pub mod volumes;
 pub mod worker;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -67,6 +72,19 @@ pub struct AgentConfig {
     pub sync_period: Duration,
     /// CrashLoopBackOff delays.
     pub backoff: RestartBackoff,
+    /// The agent's data directory: pods' volumes live in `pods/<uid>/volumes`, and
+    /// DiskPressure watches its file system.
+    pub root_dir: std::path::PathBuf,
+    /// How often configMap, secret, downwardAPI and projected volumes are rewritten
+    /// from the API (the kubelet's sync period plus cache TTL is about a minute).
+    pub volume_refresh: Duration,
+    /// A directory of static pod manifests (`--pod-manifest-path`); `None`: none.
+    pub pod_manifest_path: Option<std::path::PathBuf>,
+    /// How often the manifest directory is re-read (20 s, as the kubelet).
+    pub static_pod_check: Duration,
+    /// When MemoryPressure, DiskPressure and PIDPressure turn True; `None`: never
+    /// (hollow nodes do not report the host's pressure).
+    pub pressure_thresholds: Option<pressure::Thresholds>,
 }
 
 impl AgentConfig {
@@ -83,6 +101,11 @@ impl AgentConfig {
             status_interval: Duration::from_secs(60),
             sync_period: Duration::from_secs(1),
             backoff: RestartBackoff::default(),
+            root_dir: std::env::temp_dir().join("skiff-node").join(node_name),
+            volume_refresh: Duration::from_secs(10),
+            pod_manifest_path: None,
+            static_pod_check: Duration::from_secs(20),
+            pressure_thresholds: Some(pressure::Thresholds::default()),
         }
     }
 }
@@ -99,6 +122,7 @@ pub struct RunningAgent {
     shutdown: oneshot::Sender<()>,
     main: JoinHandle<()>,
     source: JoinHandle<()>,
+    statics: (oneshot::Sender<()>, JoinHandle<()>),
 }
 
 impl RunningAgent {
@@ -108,8 +132,10 @@ impl RunningAgent {
     pub async fn stop(self) {
         self.source.abort();
         let _ = self.shutdown.send(());
+        let _ = self.statics.0.send(());
         let _ = self.main.await;
         let _ = self.source.await;
+        let _ = self.statics.1.await;
     }
 }
 
@@ -132,12 +158,21 @@ impl NodeAgent {
             self.config.node_name.clone(),
             tx,
         ));
+        // Static pods run whether or not the API server answers.
+        let (stop_statics, statics_stop) = oneshot::channel();
+        let statics = tokio::spawn(static_pods::run(
+            self.client.clone(),
+            self.runtime.clone(),
+            self.config.clone(),
+            statics_stop,
+        ));
         let (shutdown, stop) = oneshot::channel();
         let main = tokio::spawn(self.run(rx, stop));
         RunningAgent {
             shutdown,
             main,
             source,
+            statics: (stop_statics, statics),
         }
     }
 
@@ -178,7 +213,8 @@ impl NodeAgent {
 
     fn apply(&self, workers: &mut Workers, pod: Pod) {
         let uid = uid_of(&pod);
-        if uid.is_empty() || workers.finished.contains(&uid) {
+        // A mirror pod is run by the static pod source, from its manifest.
+        if uid.is_empty() || workers.finished.contains(&uid) || static_pods::is_mirror(&pod) {
             return;
         }
         if let Some((tx, handle)) = workers.live.get(&uid) {

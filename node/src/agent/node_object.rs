@@ -174,36 +174,44 @@ pub fn node_status(
     config: &AgentConfig,
     runtime: &crate::runtime::RuntimeVersion,
     previous: &[NodeCondition],
+    pressure: &super::pressure::Pressure,
 ) -> NodeStatus {
     let now = crate::agent::pod_status::now();
     let resources = config.resources.quantities();
+    let pressured = |why: &Option<String>, kind: &str, calm: (&str, &str), under: &str| match why {
+        None => condition(kind, "False", calm.0, calm.1, &now, previous),
+        Some(message) => condition(kind, "True", under, message, &now, previous),
+    };
     NodeStatus {
         capacity: Some(resources.clone()),
         allocatable: Some(resources),
         conditions: Some(vec![
-            condition(
+            pressured(
+                &pressure.memory,
                 "MemoryPressure",
-                "False",
-                "KubeletHasSufficientMemory",
-                "node agent has sufficient memory available",
-                &now,
-                previous,
+                (
+                    "KubeletHasSufficientMemory",
+                    "node agent has sufficient memory available",
+                ),
+                "KubeletHasInsufficientMemory",
             ),
-            condition(
+            pressured(
+                &pressure.disk,
                 "DiskPressure",
-                "False",
-                "KubeletHasNoDiskPressure",
-                "node agent has no disk pressure",
-                &now,
-                previous,
+                (
+                    "KubeletHasNoDiskPressure",
+                    "node agent has no disk pressure",
+                ),
+                "KubeletHasDiskPressure",
             ),
-            condition(
+            pressured(
+                &pressure.pids,
                 "PIDPressure",
-                "False",
-                "KubeletHasSufficientPID",
-                "node agent has sufficient PID available",
-                &now,
-                previous,
+                (
+                    "KubeletHasSufficientPID",
+                    "node agent has sufficient PID available",
+                ),
+                "KubeletHasInsufficientPID",
             ),
             condition(
                 "Ready",
@@ -274,13 +282,30 @@ mod tests {
             name: "sim".into(),
             version: "1".into(),
         };
-        let first = node_status(&config, &rt, &[]);
+        let calm = crate::agent::pressure::Pressure::default();
+        let first = node_status(&config, &rt, &[], &calm);
         let mut old = first.conditions.clone().unwrap();
         let long_ago = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
         for c in &mut old {
             c.last_transition_time = Some(long_ago.clone());
         }
-        let second = node_status(&config, &rt, &old);
+        let second = node_status(&config, &rt, &old, &calm);
+        let short = crate::agent::pressure::Pressure {
+            memory: Some("low".into()),
+            ..calm.clone()
+        };
+        let third = node_status(&config, &rt, &old, &short);
+        let memory = third
+            .conditions
+            .unwrap()
+            .into_iter()
+            .find(|c| c.type_ == "MemoryPressure")
+            .unwrap();
+        assert_eq!(
+            (memory.status.as_str(), memory.reason.as_deref()),
+            ("True", Some("KubeletHasInsufficientMemory"))
+        );
+        assert_ne!(memory.last_transition_time, Some(long_ago.clone()));
         let ready = second
             .conditions
             .unwrap()

@@ -59,6 +59,9 @@ pub struct ContainerRecord {
     pub readiness: Option<super::probe::ProbeState>,
     /// The liveness probe's tally, when the container has one.
     pub liveness: Option<super::probe::ProbeState>,
+    /// The startup probe's tally, when the container has one: until it succeeds the
+    /// container is not `started` and its other probes do not run.
+    pub startup: Option<super::probe::ProbeState>,
 }
 
 impl ContainerRecord {
@@ -80,10 +83,15 @@ impl ContainerRecord {
         self.state() == Some(ContainerState::Running)
     }
 
-    /// Whether it is ready: running, not held back, and its readiness probe (if any)
+    /// Whether it has started: running, and its startup probe (if any) succeeded.
+    pub fn started(&self) -> bool {
+        self.running() && self.startup.as_ref().is_none_or(|p| p.ok)
+    }
+
+    /// Whether it is ready: started, not held back, and its readiness probe (if any)
     /// passing.
     pub fn ready(&self) -> bool {
-        self.running() && self.waiting.is_none() && self.readiness.as_ref().is_none_or(|p| p.ok)
+        self.started() && self.waiting.is_none() && self.readiness.as_ref().is_none_or(|p| p.ok)
     }
 }
 
@@ -246,7 +254,7 @@ pub fn container_status(
         container_id: r.current.as_ref().map(|c| format!("{runtime}://{}", c.id)),
         ready,
         restart_count: r.restart_count,
-        started: Some(r.running()),
+        started: Some(r.started()),
         state: Some(state),
         last_state,
         ..K8sContainerStatus::default()

@@ -1,6 +1,8 @@
 //! Container probes run by the agent: `tcpSocket` and `httpGet` against the pod's IP,
 //! with `initialDelaySeconds`, `periodSeconds`, `timeoutSeconds`,
-//! `successThreshold` and `failureThreshold` as Kubernetes defines them.
+//! `successThreshold` and `failureThreshold` as Kubernetes defines them. The worker
+//! runs startup probes first: until one succeeds, liveness and readiness probes wait
+//! and the container is not `started`; `failureThreshold` failures kill it.
 //!
 //! `exec` and `grpc` probes are not supported yet: they are treated as succeeding
 //! (a warning is logged), so that a limitation of the agent never kills a container.
@@ -50,6 +52,12 @@ impl ProbeState {
         let delay = Duration::from_secs(probe.initial_delay_seconds.unwrap_or(0).max(0) as u64);
         let period = Duration::from_secs(probe.period_seconds.unwrap_or(10).max(1) as u64);
         now >= started + delay && self.last.is_none_or(|l| now >= l + period)
+    }
+
+    /// Whether the last `failureThreshold` results were all failures (a startup
+    /// probe that did this kills the container).
+    pub fn failed(&self, probe: &Probe) -> bool {
+        self.failures >= probe.failure_threshold.unwrap_or(3).max(1)
     }
 
     /// Records one result; the verdict flips after `successThreshold` successes or

@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use super::env::{self, PodRuntimeInfo};
 use super::pod_status::{self, ContainerRecord, PodView, Tally, Waiting};
 use super::probe;
+use super::volumes::PodVolumes;
 use super::AgentConfig;
 use crate::runtime::{
     ContainerConfig, ContainerState, PodIdentity, PodSandboxConfig, Runtime, RuntimeError,
@@ -48,6 +49,9 @@ pub struct PodWorker {
     conditions: Vec<PodCondition>,
     last_written: Option<serde_json::Value>,
     message: Option<String>,
+    volumes: PodVolumes,
+    /// Why the pod's volumes could not be set up, while they cannot.
+    volume_error: Option<String>,
 }
 
 fn pods() -> ResourceRef {
@@ -123,6 +127,13 @@ impl PodWorker {
             _ => None,
         };
         let runtime_name = runtime.version().name;
+        let mut volumes = PodVolumes::new(
+            config
+                .root_dir
+                .join("pods")
+                .join(pod.metadata.uid.as_deref().unwrap_or("no-uid")),
+        );
+        volumes.refresh = config.volume_refresh;
         PodWorker {
             client,
             runtime,
@@ -137,6 +148,8 @@ impl PodWorker {
             conditions: Vec::new(),
             last_written: None,
             message: None,
+            volumes,
+            volume_error: None,
         }
     }
 
@@ -184,6 +197,9 @@ impl PodWorker {
                     return;
                 }
             }
+        }
+        if !self.prepare_volumes(pod).await {
+            return;
         }
         self.refresh().await;
         let policy = restart_policy(pod);
@@ -256,14 +272,33 @@ impl PodWorker {
             let (Some(started), true) = (r.started, r.running()) else {
                 continue;
             };
-            if let (Some(probe), Some(state)) = (&spec.readiness_probe, &mut r.readiness) {
+            let mut failed = None;
+            if let (Some(probe), Some(state)) = (&spec.startup_probe, &mut r.startup) {
+                if !state.ok {
+                    if state.due(probe, started, now) {
+                        let result = probe::run(probe, spec, &pod_ip).await;
+                        state.record(result.is_ok(), probe);
+                        if state.failed(probe) {
+                            failed = Some((result.err().unwrap_or_default(), probe));
+                        }
+                    }
+                    if failed.is_none() {
+                        // Liveness and readiness wait for the startup probe.
+                        continue;
+                    }
+                }
+            }
+            if let (Some(probe), Some(state), None) =
+                (&spec.readiness_probe, &mut r.readiness, &failed)
+            {
                 if state.due(probe, started, now) {
                     let result = probe::run(probe, spec, &pod_ip).await;
                     state.record(result.is_ok(), probe);
                 }
             }
-            let mut failed = None;
-            if let (Some(probe), Some(state)) = (&spec.liveness_probe, &mut r.liveness) {
+            if let (Some(probe), Some(state), None) =
+                (&spec.liveness_probe, &mut r.liveness, &failed)
+            {
                 if state.due(probe, started, now) {
                     let result = probe::run(probe, spec, &pod_ip).await;
                     state.record(result.is_ok(), probe);
@@ -276,7 +311,7 @@ impl PodWorker {
                 let Some(id) = r.current.as_ref().map(|c| c.id.clone()) else {
                     continue;
                 };
-                tracing::info!(pod = %pod_key(pod), container = %spec.name, %why, "liveness probe failed; restarting the container");
+                tracing::info!(pod = %pod_key(pod), container = %spec.name, %why, "liveness or startup probe failed; restarting the container");
                 let grace = probe
                     .termination_grace_period_seconds
                     .or_else(|| {
@@ -291,6 +326,30 @@ impl PodWorker {
                 }
                 let r = &mut self.records[offset + j];
                 r.current = self.runtime.container_status(&id).await.ok();
+            }
+        }
+    }
+
+    /// Prepares (and refreshes) the pod's volumes; false while they were never set up.
+    async fn prepare_volumes(&mut self, pod: &Pod) -> bool {
+        let info = PodRuntimeInfo {
+            host_ip: self.config.node_ip.clone(),
+            pod_ip: self
+                .sandbox
+                .as_ref()
+                .and_then(|s| s.2.clone())
+                .unwrap_or_default(),
+        };
+        match self.volumes.prepare(&self.client, pod, &info).await {
+            Ok(()) => {
+                self.volume_error = None;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(pod = %pod_key(pod), error = %e, "setting up volumes");
+                self.volume_error = Some(format!("MountVolume.SetUp failed: {e}"));
+                // A running pod keeps running on its last good files.
+                self.records.iter().any(|r| r.attempts > 0)
             }
         }
     }
@@ -415,6 +474,20 @@ impl PodWorker {
                 return;
             }
         };
+        let vars = envs
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect();
+        let mounts = match self.volumes.mounts_for(spec, &vars) {
+            Ok(m) => m,
+            Err(e) => {
+                self.records[i].waiting = Some(Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message: e.to_string(),
+                });
+                return;
+            }
+        };
         let r = &mut self.records[i];
         let attempt = r.attempts;
         r.attempts += 1;
@@ -431,6 +504,8 @@ impl PodWorker {
             labels,
             run_on_host,
             log_path: format!("{}/{attempt}.log", spec.name),
+            mounts,
+            resources: super::limits::container_resources(spec),
         };
         let id = match self
             .runtime
@@ -465,6 +540,10 @@ impl PodWorker {
             .liveness_probe
             .as_ref()
             .map(|_| probe::ProbeState::new(true));
+        r.startup = spec
+            .startup_probe
+            .as_ref()
+            .map(|_| probe::ProbeState::new(false));
     }
 
     async fn stop_all(&mut self, grace: Duration) {
@@ -507,6 +586,8 @@ impl PodWorker {
                 tracing::warn!(sandbox = %id, error = %e, "removing a sandbox");
             }
         }
+        let mut volumes = std::mem::replace(&mut self.volumes, PodVolumes::new(Default::default()));
+        let _ = tokio::task::spawn_blocking(move || volumes.teardown()).await;
     }
 
     /// Graceful termination: stop within `grace`, report, remove, delete the object.
@@ -560,14 +641,25 @@ impl PodWorker {
                 &Tally::of(&self.records),
             )
         });
-        let notes: Vec<String> = self
+        let mut notes: Vec<String> = self
             .records
             .iter()
             .filter_map(|r| r.host_note.clone())
             .collect();
+        // A running container's runtime message says how it runs (host process,
+        // limits not enforced); the volumes' notes likewise.
+        notes.extend(self.records.iter().filter_map(|r| {
+            let c = r
+                .current
+                .as_ref()
+                .filter(|c| c.state == ContainerState::Running)?;
+            (!c.message.is_empty()).then(|| format!("container {}: {}", r.name, c.message))
+        }));
+        notes.extend(self.volumes.notes.iter().cloned());
         let message = self
             .message
             .clone()
+            .or_else(|| self.volume_error.clone())
             .or_else(|| (!notes.is_empty()).then(|| notes.join("; ")));
         let pod_ip = self.sandbox.as_ref().and_then(|s| s.2.clone());
         let status = pod_status::pod_status(&PodView {
@@ -607,6 +699,10 @@ impl PodWorker {
             Ok(_) => {
                 self.conditions = status.conditions.unwrap_or_default();
                 self.last_written = Some(body);
+            }
+            // A static pod's mirror may not be published yet.
+            Err(e) if e.is_not_found() => {
+                tracing::debug!(pod = %pod_key(pod), "no pod object to write the status to yet")
             }
             Err(e) => {
                 tracing::warn!(pod = %pod_key(pod), error = %e, "writing pod status failed")

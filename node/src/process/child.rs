@@ -22,6 +22,10 @@ pub(super) struct Launch {
     pub log_path: PathBuf,
     pub log_max_bytes: u64,
     pub log_max_files: usize,
+    /// Namespaces, root and mounts (as root); `None`: a plain host process.
+    pub isolation: Option<Arc<super::isolation::Plan>>,
+    /// The container's cgroups, when its limits are enforced.
+    pub cgroup: Option<super::cgroups::Cgroup>,
 }
 
 /// The state a container's tasks and the runtime share.
@@ -79,6 +83,9 @@ impl Shared {
     pub fn start(self: &Arc<Self>, launch: &Launch) -> Result<(), RuntimeError> {
         let id = lock(&self.status).id.clone();
         let fail = |message: String| {
+            if let Some(cg) = &launch.cgroup {
+                cg.remove();
+            }
             {
                 let mut s = lock(&self.status);
                 s.started_at = Some(SystemTime::now());
@@ -104,12 +111,24 @@ impl Shared {
         cmd.args(args)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&launch.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(false);
+        match &launch.isolation {
+            Some(plan) => {
+                let plan = plan.clone();
+                // SAFETY: `enter` runs in the forked child before exec and only makes
+                // async-signal-safe calls (everything was prepared by `Plan::new`).
+                unsafe {
+                    cmd.pre_exec(move || plan.enter());
+                }
+            }
+            None => {
+                cmd.current_dir(&launch.cwd);
+            }
+        }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => return fail(format!("exec {program:?}: {e}")),
@@ -129,17 +148,27 @@ impl Shared {
             tokio::spawn(pump(err, "stderr", log));
         }
         let shared = self.clone();
+        let cgroup = launch.cgroup.clone();
         tokio::spawn(async move {
-            match child.wait().await {
+            let waited = child.wait().await;
+            let oom = cgroup.as_ref().is_some_and(|c| c.oom_killed());
+            match waited {
                 Ok(status) => {
                     let code = status
                         .code()
                         .or_else(|| status.signal().map(|s| 128 + s))
                         .unwrap_or(255);
-                    let reason = if code == 0 { "Completed" } else { "Error" };
+                    let reason = match code {
+                        0 => "Completed",
+                        _ if oom => "OOMKilled",
+                        _ => "Error",
+                    };
                     shared.finish(code, reason, "");
                 }
                 Err(e) => shared.finish(255, "Error", &format!("waiting for the process: {e}")),
+            }
+            if let Some(cg) = cgroup {
+                let _ = tokio::task::spawn_blocking(move || cg.remove()).await;
             }
         });
         Ok(())

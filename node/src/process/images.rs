@@ -1,9 +1,9 @@
 //! [`LocalImageStore`]: the process runtime's images, as metadata files under its root
 //! directory (`images/<hex of the name>.json`): entrypoint, cmd, env, working dir.
 //!
-//! The store holds image *metadata* only: the process runtime runs every container as
-//! a host process (no root filesystem, no namespaces yet), so an image tells it what
-//! to run, not where. Nothing is fetched from registries.
+//! The store holds image metadata, and optionally a root file system per image
+//! (`<hex of the name>.rootfs/`, see [`LocalImageStore::rootfs`]) that isolated
+//! containers run in. Nothing is fetched from registries.
 
 use std::path::PathBuf;
 
@@ -46,6 +46,16 @@ impl LocalImageStore {
             .await
             .map_err(internal)?;
         Ok(image.id)
+    }
+
+    /// The image's root file system, if the store holds one for it: the directory
+    /// `<hex of the name>.rootfs` beside its metadata. The process runtime runs an
+    /// isolated container in it (as an overlay); without one, a container sees the
+    /// host's system directories.
+    pub fn rootfs(&self, name: &str) -> Option<PathBuf> {
+        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        let dir = self.dir.join(format!("{hex}.rootfs"));
+        dir.is_dir().then_some(dir)
     }
 
     /// The image known by `name`.

@@ -12,11 +12,16 @@
 //!   group, then SIGKILL after the grace period. A process killed by signal N exits
 //!   with 128 + N.
 //! - Pods share the host's network: the pod IP is the node's.
-//!
-//! **Not isolated yet.** Containers run as host processes with the agent's user: no
-//! root filesystem from the image, no mount/PID/UTS/IPC/network namespaces and no
-//! cgroup limits, even when the agent runs as root. Those come later.
-//!
+//! - As root ([`ProcessRuntimeConfig::isolate`]) each container runs in its own
+//!   mount, PID, UTS and IPC namespaces, in the image's root file system when the
+//!   image store has one ([`LocalImageStore::rootfs`]) or else in copy-on-write views
+//!   of the host's system directories, with its volumes ([`crate::runtime::Mount`])
+//!   bind-mounted at their paths; see [`isolation`]. Its CPU and memory limits go to
+//!   a cgroup ([`cgroups`]); an OOM kill is reported as `OOMKilled`.
+//! - Otherwise a container is a plain host process: its volumes stay at their host
+//!   paths, given to it in `SKIFF_MOUNT_<PATH>` variables ([`mount_env_name`]), and its
+//!   status message says so (the agent shows it in the pod's `status.message`).
+
 //! ```no_run
 //! # async fn run() -> Result<(), skiff_node::runtime::RuntimeError> {
 //! use skiff_node::process::{ProcessRuntime, ProcessRuntimeConfig};
@@ -35,9 +40,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cgroups;
 mod child;
 mod harness;
 mod images;
+pub mod isolation;
 mod logs;
 
 pub use harness::ProcessHarness;
@@ -71,6 +78,12 @@ pub struct ProcessRuntimeConfig {
     pub log_max_bytes: u64,
     /// Log files kept per container, the current one included.
     pub log_max_files: usize,
+    /// Run containers in their own namespaces and root with their volumes
+    /// bind-mounted (see [`isolation`]); needs root. Default: whether the process
+    /// runs as root.
+    pub isolate: bool,
+    /// Where the cgroup file system is mounted (`/sys/fs/cgroup`).
+    pub cgroup_root: PathBuf,
 }
 
 impl ProcessRuntimeConfig {
@@ -81,6 +94,8 @@ impl ProcessRuntimeConfig {
             host_ip: "127.0.0.1".into(),
             log_max_bytes: 10 * 1024 * 1024,
             log_max_files: 5,
+            isolate: isolation::available(),
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
         }
     }
 }
@@ -133,6 +148,32 @@ impl std::fmt::Debug for ProcessRuntime {
             .field("root", &self.inner.config.root)
             .finish_non_exhaustive()
     }
+}
+
+/// Removes the cgroups of removed containers (off the async threads: it may wait
+/// for exiting processes).
+async fn remove_cgroups(cgroups: Vec<cgroups::Cgroup>) {
+    if cgroups.is_empty() {
+        return;
+    }
+    let _ =
+        tokio::task::spawn_blocking(move || cgroups.iter().for_each(cgroups::Cgroup::remove)).await;
+}
+
+/// The variable that tells a host-process container where a mount is on the host:
+/// `/etc/config` → `SKIFF_MOUNT_ETC_CONFIG`.
+pub fn mount_env_name(container_path: &str) -> String {
+    let body: String = container_path
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("SKIFF_MOUNT_{}", body.trim_matches('_'))
 }
 
 fn sanitize(s: &str) -> String {
@@ -268,12 +309,19 @@ impl RuntimeService for ProcessRuntime {
 
     async fn remove_pod_sandbox(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
         self.stop_pod_sandbox(sandbox_id).await?;
-        let dir = {
+        let (dir, cgroups) = {
             let mut st = self.lock();
-            st.containers
-                .retain(|_, c| c.shared.status().sandbox_id != sandbox_id);
-            st.sandboxes.remove(sandbox_id).map(|s| s.dir)
+            let mut cgroups = Vec::new();
+            st.containers.retain(|_, c| {
+                let keep = c.shared.status().sandbox_id != sandbox_id;
+                if !keep {
+                    cgroups.extend(c.launch.cgroup.clone());
+                }
+                keep
+            });
+            (st.sandboxes.remove(sandbox_id).map(|s| s.dir), cgroups)
         };
+        remove_cgroups(cgroups).await;
         if let Some(dir) = dir {
             if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
                 if e.kind() != std::io::ErrorKind::NotFound {
@@ -324,19 +372,24 @@ impl RuntimeService for ProcessRuntime {
                 }
             }
         };
-        let mut st = self.lock();
-        let (dir, log_dir, hostname) = match st.sandboxes.get(sandbox_id) {
-            None => return Err(RuntimeError::SandboxNotFound(sandbox_id.to_owned())),
-            Some(s) if s.status.state != SandboxState::Ready => {
-                return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()))
+        let (dir, log_dir, hostname) = {
+            let st = self.lock();
+            match st.sandboxes.get(sandbox_id) {
+                None => return Err(RuntimeError::SandboxNotFound(sandbox_id.to_owned())),
+                Some(s) if s.status.state != SandboxState::Ready => {
+                    return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()))
+                }
+                Some(s) => (s.dir.clone(), s.log_dir.clone(), s.hostname.clone()),
             }
-            Some(s) => (s.dir.clone(), s.log_dir.clone(), s.hostname.clone()),
         };
-        st.seq += 1;
-        let id = format!("proc-container-{}", st.seq);
+        let id = {
+            let mut st = self.lock();
+            st.seq += 1;
+            format!("proc-container-{}", st.seq)
+        };
         let mut env: Vec<(String, String)> = vec![
             ("PATH".into(), DEFAULT_PATH.into()),
-            ("HOSTNAME".into(), hostname),
+            ("HOSTNAME".into(), hostname.clone()),
         ];
         let mut set = |k: &str, v: &str| match env.iter_mut().find(|(key, _)| key == k) {
             Some(slot) => slot.1 = v.to_owned(),
@@ -345,12 +398,86 @@ impl RuntimeService for ProcessRuntime {
         for kv in image.iter().flat_map(|i| &i.env).chain(&config.envs) {
             set(&kv.key, &kv.value);
         }
-        let cwd = config
+        let isolate = self.inner.config.isolate;
+        let mut notes = Vec::new();
+        if !isolate {
+            for m in &config.mounts {
+                set(
+                    &mount_env_name(&m.container_path),
+                    &m.host_path.to_string_lossy(),
+                );
+            }
+            notes.push(if config.mounts.is_empty() {
+                "runs as a host process: the agent is not root, so no namespaces or root file system".to_owned()
+            } else {
+                "runs as a host process: the agent is not root, so no namespaces or root file system; its volumes are on the host at the paths in its SKIFF_MOUNT_* variables".to_owned()
+            });
+        }
+        let cgroup = match config.resources.as_ref().filter(|r| {
+            r.cpu_limit_millis.is_some()
+                || r.memory_limit_bytes.is_some()
+                || r.cpu_request_millis.is_some()
+        }) {
+            None => None,
+            Some(limits) => {
+                let base = self.inner.config.cgroup_root.clone();
+                let cid = id.clone();
+                let limits = limits.clone();
+                match tokio::task::spawn_blocking(move || {
+                    cgroups::Cgroup::create(&base, &cid, &limits)
+                })
+                .await
+                {
+                    Ok(Ok(cg)) => Some(cg),
+                    Ok(Err(e)) => {
+                        tracing::info!(container = %id, reason = %e, "resource limits not enforced");
+                        notes.push(format!("resource limits not enforced: {e}"));
+                        None
+                    }
+                    Err(e) => return Err(RuntimeError::Internal(e.to_string())),
+                }
+            }
+        };
+        let workdir = config
             .working_dir
             .clone()
-            .or_else(|| image.as_ref().and_then(|i| i.working_dir.clone()))
-            .map(PathBuf::from)
-            .unwrap_or(dir);
+            .or_else(|| image.as_ref().and_then(|i| i.working_dir.clone()));
+        let isolation = if isolate {
+            let rootfs = match &image {
+                Some(_) => self.inner.images.rootfs(&config.image),
+                None => None,
+            };
+            let plan_dir = dir.join("containers").join(&id);
+            let mounts = config.mounts.clone();
+            let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
+            let cwd = workdir.clone().unwrap_or_else(|| "/".into());
+            let planned = tokio::task::spawn_blocking(move || {
+                isolation::Plan::new(
+                    &plan_dir,
+                    rootfs.as_deref(),
+                    &hostname,
+                    &mounts,
+                    &cwd,
+                    procs,
+                )
+            })
+            .await
+            .map_err(|e| RuntimeError::Internal(e.to_string()))?;
+            match planned {
+                Ok(plan) => Some(Arc::new(plan)),
+                Err(e) => {
+                    if let Some(cg) = cgroup {
+                        cg.remove();
+                    }
+                    return Err(RuntimeError::InvalidState(format!(
+                        "preparing the container's root and mounts: {e}"
+                    )));
+                }
+            }
+        } else {
+            None
+        };
+        let cwd = workdir.map(PathBuf::from).unwrap_or(dir);
         let rel = if config.log_path.is_empty() {
             format!("{}/{}.log", sanitize(&config.name), config.attempt)
         } else {
@@ -363,6 +490,8 @@ impl RuntimeService for ProcessRuntime {
             log_path: log_dir.join(rel),
             log_max_bytes: self.inner.config.log_max_bytes,
             log_max_files: self.inner.config.log_max_files,
+            isolation,
+            cgroup,
         };
         let status = ContainerStatus {
             id: id.clone(),
@@ -377,10 +506,22 @@ impl RuntimeService for ProcessRuntime {
             image: config.image.clone(),
             image_ref: image.map(|i| i.id).unwrap_or_default(),
             reason: String::new(),
-            message: String::new(),
+            message: notes.join("; "),
             log_path: Some(launch.log_path.clone()),
             labels: config.labels.clone(),
         };
+        let mut st = self.lock();
+        if !st
+            .sandboxes
+            .get(sandbox_id)
+            .is_some_and(|s| s.status.state == SandboxState::Ready)
+        {
+            drop(st);
+            if let Some(cg) = &launch.cgroup {
+                cg.remove();
+            }
+            return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()));
+        }
         st.containers.insert(
             id.clone(),
             ProcContainer {
@@ -431,7 +572,8 @@ impl RuntimeService for ProcessRuntime {
 
     async fn remove_container(&self, container_id: &str) -> Result<(), RuntimeError> {
         self.stop_container(container_id, Duration::ZERO).await?;
-        self.lock().containers.remove(container_id);
+        let removed = self.lock().containers.remove(container_id);
+        remove_cgroups(removed.and_then(|c| c.launch.cgroup).into_iter().collect()).await;
         Ok(())
     }
 

@@ -43,6 +43,6 @@ mod types;
 pub use error::RuntimeError;
 pub use service::{ImageService, Runtime, RuntimeService};
 pub use types::{
-    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, Image, KeyValue,
-    PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStatus, Image,
+    KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeVersion, SandboxState,
 };

@@ -106,6 +106,35 @@ pub struct ContainerConfig {
     /// Path of the log file relative to the sandbox's log directory; empty: the
     /// runtime's choice.
     pub log_path: String,
+    /// Host paths to mount into the container (its volumes), in order: a later
+    /// mount may sit inside an earlier one.
+    pub mounts: Vec<Mount>,
+    /// CPU and memory limits; `None`: unlimited.
+    pub resources: Option<ContainerResources>,
+}
+
+/// A host path mounted into a container, as the CRI's `Mount`: the agent prepares
+/// the volume on the host and says where the container sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mount {
+    /// Where the container sees it (absolute).
+    pub container_path: String,
+    /// The file or directory on the host.
+    pub host_path: PathBuf,
+    /// Mounted read-only.
+    pub readonly: bool,
+}
+
+/// The limits of a container, as the CRI's `LinuxContainerResources`, from the pod
+/// spec's `resources.limits` (and `requests.cpu` for the CPU weight).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerResources {
+    /// CPU limit in millicores (`limits.cpu`); `None`: unlimited.
+    pub cpu_limit_millis: Option<u64>,
+    /// CPU request in millicores (`requests.cpu`), the container's relative weight.
+    pub cpu_request_millis: Option<u64>,
+    /// Memory limit in bytes (`limits.memory`); `None`: unlimited.
+    pub memory_limit_bytes: Option<u64>,
 }
 
 /// The lifecycle state of a container, as the CRI's `ContainerState`.
@@ -149,7 +178,9 @@ pub struct ContainerStatus {
     /// A one-word reason for the state (`Completed`, `Error`, `OOMKilled`,
     /// `StartError`...); empty when there is nothing to say.
     pub reason: String,
-    /// A human-readable message about the state.
+    /// A human-readable message about the state. For a running container, a note on
+    /// how it runs that the user should know (a host process without isolation,
+    /// limits not enforced); the agent shows it in the pod's `status.message`.
     pub message: String,
     /// The log file, if the runtime writes one.
     pub log_path: Option<PathBuf>,
