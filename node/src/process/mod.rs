@@ -11,7 +11,11 @@
 //! - Each container runs in its own process group: stopping sends SIGTERM to the
 //!   group, then SIGKILL after the grace period. A process killed by signal N exits
 //!   with 128 + N.
-//! - Pods share the host's network: the pod IP is the node's.
+//! - Pods share the host's network: the pod IP is the node's, and a port-forward
+//!   connects to the port on the runtime's host IP.
+//! - Exec runs the command as a host process with the container's environment and
+//!   working directory, in its process group (on pipes, or on a pseudo-terminal with
+//!   `tty`).
 //!
 //! **Not isolated yet.** Containers run as host processes with the agent's user: no
 //! root filesystem from the image, no mount/PID/UTS/IPC/network namespaces and no
@@ -36,6 +40,7 @@
 //! ```
 
 mod child;
+mod exec;
 mod harness;
 mod images;
 mod logs;
@@ -52,8 +57,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::runtime::{
-    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, Image, ImageService,
-    PodSandboxConfig, PodSandboxStatus, RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
+    Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError,
+    RuntimeService, RuntimeVersion, SandboxState,
 };
 use child::{Launch, Shared};
 
@@ -456,6 +462,48 @@ impl RuntimeService for ProcessRuntime {
                     && filter.state.is_none_or(|st| st == s.state)
             })
             .collect())
+    }
+
+    async fn exec(&self, request: &ExecRequest) -> Result<ExecSession, RuntimeError> {
+        let (shared, launch) = self.shared(&request.container_id)?;
+        if shared.state() != ContainerState::Running {
+            return Err(RuntimeError::InvalidState(format!(
+                "container {} is not running",
+                request.container_id
+            )));
+        }
+        if request.tty {
+            exec::exec_tty(request, &launch)
+        } else {
+            exec::exec_pipes(request, &launch, shared.pgid())
+        }
+    }
+
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<PortStream, RuntimeError> {
+        let ip = {
+            let st = self.lock();
+            let sandbox = st
+                .sandboxes
+                .get(sandbox_id)
+                .ok_or_else(|| RuntimeError::SandboxNotFound(sandbox_id.to_owned()))?;
+            if sandbox.status.state != SandboxState::Ready {
+                return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()));
+            }
+            sandbox
+                .status
+                .ip
+                .clone()
+                .unwrap_or_else(|| self.inner.config.host_ip.clone())
+        };
+        let stream = tokio::net::TcpStream::connect((ip.as_str(), port))
+            .await
+            .map_err(|e| {
+                RuntimeError::Internal(format!(
+                    "port-forward to {ip}:{port} of pod sandbox {sandbox_id}: {e}"
+                ))
+            })?;
+        let _ = stream.set_nodelay(true);
+        Ok(Box::new(stream))
     }
 }
 
