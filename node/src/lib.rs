@@ -23,4 +23,5 @@
 pub mod agent;
 pub mod process;
 pub mod runtime;
+pub mod server;
 pub mod sim;

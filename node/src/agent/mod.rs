@@ -67,6 +67,10 @@ pub struct AgentConfig {
     pub sync_period: Duration,
     /// CrashLoopBackOff delays.
     pub backoff: RestartBackoff,
+    /// The port of the agent's server ([`crate::server::NodeServer`]), published in
+    /// `status.daemonEndpoints.kubeletEndpoint.Port` for the API server to reach
+    /// logs, exec and port-forward; `None` when it runs none.
+    pub kubelet_port: Option<u16>,
 }
 
 impl AgentConfig {
@@ -83,6 +87,7 @@ impl AgentConfig {
             status_interval: Duration::from_secs(60),
             sync_period: Duration::from_secs(1),
             backoff: RestartBackoff::default(),
+            kubelet_port: None,
         }
     }
 }
