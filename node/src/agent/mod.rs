@@ -24,6 +24,7 @@
 mod backoff;
 pub mod env;
 pub mod heartbeat;
+pub mod hooks;
 pub mod node_object;
 pub mod pod_source;
 pub mod pod_status;

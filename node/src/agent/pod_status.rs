@@ -59,6 +59,8 @@ pub struct ContainerRecord {
     pub readiness: Option<super::probe::ProbeState>,
     /// The liveness probe's tally, when the container has one.
     pub liveness: Option<super::probe::ProbeState>,
+    /// The command of its `lifecycle.preStop.exec` hook, if it has one.
+    pub pre_stop: Option<Vec<String>>,
 }
 
 impl ContainerRecord {

@@ -26,8 +26,8 @@ use tokio::sync::watch;
 
 use super::env::{self, PodRuntimeInfo};
 use super::pod_status::{self, ContainerRecord, PodView, Tally, Waiting};
-use super::probe;
 use super::AgentConfig;
+use super::{hooks, probe};
 use crate::runtime::{
     ContainerConfig, ContainerState, PodIdentity, PodSandboxConfig, Runtime, RuntimeError,
 };
@@ -109,6 +109,7 @@ impl PodWorker {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
             init,
+            pre_stop: hooks::pre_stop_command(c),
             ..ContainerRecord::default()
         };
         let records = init
@@ -251,21 +252,28 @@ impl PodWorker {
             .and_then(|s| s.2.clone())
             .unwrap_or_else(|| self.config.node_ip.clone());
         let now = std::time::Instant::now();
+        let runtime = self.runtime.clone();
         for (j, spec) in regular.iter().enumerate() {
             let r = &mut self.records[offset + j];
             let (Some(started), true) = (r.started, r.running()) else {
                 continue;
             };
+            let container_id = r.current.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+            let target = probe::Target {
+                pod_ip: &pod_ip,
+                runtime: runtime.as_ref(),
+                container_id: &container_id,
+            };
             if let (Some(probe), Some(state)) = (&spec.readiness_probe, &mut r.readiness) {
                 if state.due(probe, started, now) {
-                    let result = probe::run(probe, spec, &pod_ip).await;
+                    let result = probe::run(probe, spec, &target).await;
                     state.record(result.is_ok(), probe);
                 }
             }
             let mut failed = None;
             if let (Some(probe), Some(state)) = (&spec.liveness_probe, &mut r.liveness) {
                 if state.due(probe, started, now) {
-                    let result = probe::run(probe, spec, &pod_ip).await;
+                    let result = probe::run(probe, spec, &target).await;
                     state.record(result.is_ok(), probe);
                     if !state.ok {
                         failed = Some((result.err().unwrap_or_default(), probe));
@@ -455,7 +463,21 @@ impl PodWorker {
                 });
             }
         }
-        r.current = self.runtime.container_status(&id).await.ok();
+        let mut status = self.runtime.container_status(&id).await.ok();
+        if status
+            .as_ref()
+            .is_some_and(|c| c.state == ContainerState::Running)
+        {
+            if let Err(why) = hooks::post_start(self.runtime.as_ref(), spec, &id).await {
+                tracing::warn!(pod = %pod_key(pod), container = %spec.name, %why, "postStart hook failed; killing the container");
+                if let Err(e) = self.runtime.stop_container(&id, Duration::ZERO).await {
+                    tracing::warn!(container = %id, error = %e, "stopping a container whose postStart hook failed");
+                }
+                status = self.runtime.container_status(&id).await.ok();
+            }
+        }
+        let r = &mut self.records[i];
+        r.current = status;
         r.started = Some(std::time::Instant::now());
         r.readiness = spec
             .readiness_probe
@@ -473,12 +495,17 @@ impl PodWorker {
             .records
             .iter()
             .rev()
-            .filter_map(|r| r.current.as_ref())
-            .filter(|c| c.state != ContainerState::Exited)
-            .map(|c| {
+            .filter_map(|r| r.current.as_ref().map(|c| (c, r.pre_stop.clone())))
+            .filter(|(c, _)| c.state != ContainerState::Exited)
+            .map(|(c, pre_stop)| {
                 let runtime = runtime.clone();
                 let id = c.id.clone();
+                let running = c.state == ContainerState::Running;
                 async move {
+                    let mut grace = grace;
+                    if let (Some(command), true, false) = (pre_stop, running, grace.is_zero()) {
+                        grace = hooks::pre_stop(runtime.as_ref(), &id, &command, grace).await;
+                    }
                     if let Err(e) = runtime.stop_container(&id, grace).await {
                         tracing::warn!(container = %id, error = %e, "stopping a container");
                     }
