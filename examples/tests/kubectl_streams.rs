@@ -212,15 +212,17 @@ spec:
     command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.3; done"]
 "#;
 
-#[test]
-fn logs_exec_and_port_forward_through_the_api_server() {
-    let Some(kubectl) = kubectl::kubectl_binary() else {
-        return;
-    };
+/// A cluster running the pod `web`, or `None` when kubectl or a shell is missing.
+fn start_with_pod() -> Option<Cluster> {
+    let kubectl = kubectl::kubectl_binary()?;
     if !Path::new("/bin/sh").exists() {
         eprintln!("skipping: /bin/sh is missing");
-        return;
+        return None;
     }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let cluster = Cluster::start(kubectl);
     cluster.wait_until("the API server answers", || {
         cluster.run(&["get", "--raw", "/readyz"]).status.success()
@@ -231,6 +233,14 @@ fn logs_exec_and_port_forward_through_the_api_server() {
     cluster.wait_until("the pod runs", || {
         cluster.ok(&["get", "pod", "web", "-o", "jsonpath={.status.phase}"]) == "Running"
     });
+    Some(cluster)
+}
+
+#[test]
+fn logs_and_exec_through_the_api_server() {
+    let Some(cluster) = start_with_pod() else {
+        return;
+    };
 
     // logs (default container from the annotation), --tail, -c.
     cluster.wait_until("the log has both lines", || {
@@ -306,6 +316,17 @@ fn logs_exec_and_port_forward_through_the_api_server() {
         "piped through stdin\n"
     );
 
+    // A pod that does not exist.
+    let missing = cluster.run(&["logs", "nope"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+}
+
+#[test]
+fn port_forward_through_the_api_server() {
+    let Some(cluster) = start_with_pod() else {
+        return;
+    };
     // port-forward to a port served in the pod's network.
     let port = http_server("hello through port-forward");
     let mut forward = Killed(
@@ -339,9 +360,4 @@ fn logs_exec_and_port_forward_through_the_api_server() {
         assert!(answer.ends_with("hello through port-forward"), "{answer}");
     }
     drop(forward);
-
-    // A pod that does not exist.
-    let missing = cluster.run(&["logs", "nope"]);
-    assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
 }

@@ -37,7 +37,11 @@ async fn running(rt: &ProcessRuntime) -> String {
     let sid = rt.run_pod_sandbox(&sb).await.unwrap();
     let config = ContainerConfig {
         name: "main".into(),
-        command: vec!["sh".into(), "-c".into(), "echo started; exec sleep 60".into()],
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "echo started; exec sleep 60".into(),
+        ],
         envs: vec![skiff_node::runtime::KeyValue {
             key: "GREETING".into(),
             value: "hello from the container env".into(),
@@ -59,14 +63,24 @@ async fn exec_sync_runs_in_the_container_environment() {
     let rt = ProcessRuntime::new(ProcessRuntimeConfig::new(dir.path().to_owned()));
     let id = running(&rt).await;
     let cmd = |s: &str| vec!["sh".to_string(), "-c".into(), s.into()];
-    let out = rt.exec_sync(&id, &cmd("echo $GREETING; echo oops >&2; exit 4"), WAIT).await.unwrap();
+    let out = rt
+        .exec_sync(&id, &cmd("echo $GREETING; echo oops >&2; exit 4"), WAIT)
+        .await
+        .unwrap();
     assert_eq!(out.stdout, b"hello from the container env\n");
     assert_eq!(out.stderr, b"oops\n");
     assert_eq!(out.exit_code, 4);
-    let slow = rt.exec_sync(&id, &cmd("sleep 5"), Duration::from_millis(200)).await;
+    let slow = rt
+        .exec_sync(&id, &cmd("sleep 5"), Duration::from_millis(200))
+        .await;
     assert!(matches!(slow, Err(RuntimeError::Timeout(_))), "{slow:?}");
-    let missing = rt.exec_sync(&id, &["no-such-binary-xyz".into()], WAIT).await;
-    assert!(matches!(missing, Err(RuntimeError::StartFailed { .. })), "{missing:?}");
+    let missing = rt
+        .exec_sync(&id, &["no-such-binary-xyz".into()], WAIT)
+        .await;
+    assert!(
+        matches!(missing, Err(RuntimeError::StartFailed { .. })),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
@@ -91,14 +105,24 @@ async fn streaming_exec_with_stdin_and_tty() {
     stdin.write_all(b"through the pipe\n").await.unwrap();
     drop(stdin);
     let mut out = Vec::new();
-    session.stdout.take().unwrap().read_to_end(&mut out).await.unwrap();
+    session
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut out)
+        .await
+        .unwrap();
     assert_eq!(out, b"through the pipe\n");
     assert_eq!(session.exit.await.unwrap(), 0);
 
     let mut tty = rt
         .exec(&ExecRequest {
             container_id: id,
-            command: vec!["sh".into(), "-c".into(), "test -t 0 && echo is-a-tty; stty size".into()],
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                "test -t 0 && echo is-a-tty; stty size".into(),
+            ],
             stdout: true,
             tty: true,
             ..ExecRequest::default()
@@ -107,7 +131,10 @@ async fn streaming_exec_with_stdin_and_tty() {
         .unwrap();
     assert!(tty.stderr.is_none());
     if let Some(resize) = &tty.resize {
-        resize(skiff_node::runtime::TerminalSize { width: 91, height: 17 });
+        resize(skiff_node::runtime::TerminalSize {
+            width: 91,
+            height: 17,
+        });
     }
     let mut text = Vec::new();
     let _ = tokio::time::timeout(WAIT, tty.stdout.take().unwrap().read_to_end(&mut text)).await;
@@ -120,7 +147,10 @@ async fn streaming_exec_with_stdin_and_tty() {
 async fn port_forward_reaches_a_port_of_the_pod_network() {
     let dir = tempfile::tempdir().unwrap();
     let rt = ProcessRuntime::new(ProcessRuntimeConfig::new(dir.path().to_owned()));
-    let sid = rt.run_pod_sandbox(&PodSandboxConfig::default()).await.unwrap();
+    let sid = rt
+        .run_pod_sandbox(&PodSandboxConfig::default())
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -183,7 +213,9 @@ async fn tls_connect(port: u16) -> tokio_rustls::client::TlsStream<tokio::net::T
     .dangerous()
     .with_custom_certificate_verifier(Arc::new(Any))
     .with_no_client_auth();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect("127.0.0.1".try_into().unwrap(), tcp)
         .await
@@ -201,14 +233,18 @@ async fn node_server_serves_exec_and_logs_to_the_token_holder() {
     let mut config = NodeServerConfig::new("node-1");
     config.bind = "127.0.0.1:0".parse().unwrap();
     config.bearer_token = Some("secret".into());
-    let server = NodeServer::start(Arc::new(rt.clone()), config).await.unwrap();
+    let server = NodeServer::start(Arc::new(rt.clone()), config)
+        .await
+        .unwrap();
     let port = server.local_addr().port();
 
     // Without the token: 401.
     let mut tls = tls_connect(port).await;
-    tls.write_all(b"GET /containerLogs/default/web/main HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    tls.write_all(
+        b"GET /containerLogs/default/web/main HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
     let mut answer = String::new();
     tls.read_to_string(&mut answer).await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
@@ -236,10 +272,13 @@ async fn node_server_serves_exec_and_logs_to_the_token_holder() {
     )
     .into_client_request()
     .unwrap();
-    request.headers_mut().insert("Authorization", "Bearer secret".parse().unwrap());
     request
         .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "v5.channel.k8s.io".parse().unwrap());
+        .insert("Authorization", "Bearer secret".parse().unwrap());
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "v5.channel.k8s.io".parse().unwrap(),
+    );
     let (mut ws, response) = tokio_tungstenite::client_async(request, tls_connect(port).await)
         .await
         .unwrap();
@@ -247,15 +286,21 @@ async fn node_server_serves_exec_and_logs_to_the_token_holder() {
         response.headers().get("sec-websocket-protocol").unwrap(),
         "v5.channel.k8s.io"
     );
-    ws.send(Message::Binary(b"\x00echoed".to_vec().into())).await.unwrap();
-    ws.send(Message::Binary(vec![255u8, 0].into())).await.unwrap();
+    ws.send(Message::Binary(b"\x00echoed".to_vec().into()))
+        .await
+        .unwrap();
+    ws.send(Message::Binary(vec![255u8, 0].into()))
+        .await
+        .unwrap();
     let mut stdout = Vec::new();
     let mut status = None;
     while let Some(Ok(message)) = tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
         if let Message::Binary(data) = message {
             match data.first() {
                 Some(1) => stdout.extend_from_slice(&data[1..]),
-                Some(3) => status = Some(serde_json::from_slice::<serde_json::Value>(&data[1..]).unwrap()),
+                Some(3) => {
+                    status = Some(serde_json::from_slice::<serde_json::Value>(&data[1..]).unwrap())
+                }
                 _ => {}
             }
         }

@@ -142,7 +142,8 @@ async fn exec_in_running_containers(h: &dyn Harness) -> Check {
     let sid = call("run_pod_sandbox", rt.run_pod_sandbox(&sb).await)?;
     let id = call(
         "create_container",
-        rt.create_container(&sid, &h.long_running("exec"), &sb).await,
+        rt.create_container(&sid, &h.long_running("exec"), &sb)
+            .await,
     )?;
     ensure!(
         rt.exec_sync(&id, &command, timeout).await.is_err(),
@@ -151,7 +152,10 @@ async fn exec_in_running_containers(h: &dyn Harness) -> Check {
     call("start_container", rt.start_container(&id).await)?;
     wait_state(rt, &id, ContainerState::Running).await?;
     let got = call("exec_sync", rt.exec_sync(&id, &command, timeout).await)?;
-    ensure!(got == expected, "exec_sync answered {got:?}, expected {expected:?}");
+    ensure!(
+        got == expected,
+        "exec_sync answered {got:?}, expected {expected:?}"
+    );
     ensure!(
         rt.exec_sync(&id, &[], timeout).await.is_err(),
         "exec of an empty command succeeded"

@@ -93,7 +93,11 @@ async fn serve(socket: ServerSocket, runtime: Arc<dyn Runtime>, sandbox_id: Stri
     'session: while let Some(message) = incoming.next().await {
         match message {
             Ok(Message::Binary(data)) => buffer.extend_from_slice(&data),
-            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(Message::Close(_)) => break,
+            Err(e) => {
+                tracing::warn!("port-forward session: {e}");
+                break;
+            }
             Ok(_) => continue,
         }
         loop {
@@ -101,7 +105,7 @@ async fn serve(socket: ServerSocket, runtime: Arc<dyn Runtime>, sandbox_id: Stri
                 Ok(Some(parsed)) => parsed,
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::debug!("port-forward: {e}");
+                    tracing::warn!("port-forward session: {e}");
                     break 'session;
                 }
             };
@@ -114,7 +118,7 @@ async fn serve(socket: ServerSocket, runtime: Arc<dyn Runtime>, sandbox_id: Stri
                     let headers = match decoder.decode(&headers) {
                         Ok(h) => h,
                         Err(e) => {
-                            tracing::debug!("port-forward: {e}");
+                            tracing::warn!("port-forward session: {e}");
                             break 'session;
                         }
                     };

@@ -1,7 +1,7 @@
 //! Just enough SPDY/3.1 for a port-forward server: frames read from a byte stream,
 //! the frames the server writes, and header blocks (zlib with the SPDY/3 preset
-//! dictionary on the way in; stored, uncompressed deflate blocks on the way out, which
-//! every zlib reader accepts).
+//! dictionary on the way in; stored, uncompressed deflate blocks ending in a sync-flush
+//! marker on the way out, which every zlib reader accepts).
 //!
 //! ```
 //! use skiff_node::server::portforward::spdy::{parse_frame, data_frame, Frame};
@@ -200,6 +200,10 @@ impl HeaderEncoder {
             out.extend_from_slice(&(!len).to_le_bytes());
             out.extend_from_slice(chunk);
         }
+        // An empty stored block (a sync-flush marker), as zlib's Z_SYNC_FLUSH ends
+        // every header block: a streaming inflater (Go's) returns the block's bytes on
+        // reading it instead of reading on into the next frame.
+        out.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff]);
         out
     }
 
