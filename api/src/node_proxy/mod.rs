@@ -106,7 +106,7 @@ pub async fn handle(
     if response.status() != StatusCode::SWITCHING_PROTOCOLS {
         return Ok(relay_response(response));
     }
-    let from_client = hyper::upgrade::on(&mut http::Request::from_parts(
+    let from_client = hyper::upgrade::on(http::Request::from_parts(
         std::mem::replace(&mut parts, http::Request::new(()).into_parts().0),
         (),
     ));

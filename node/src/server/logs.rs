@@ -194,7 +194,7 @@ fn files(current: &Path) -> Vec<PathBuf> {
         }
         rotated.push((n, path));
     }
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|r| std::cmp::Reverse(r.0));
     let mut all: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     all.push(current.to_owned());
     all
