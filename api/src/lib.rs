@@ -11,6 +11,8 @@
 //! - [`strategy`]: the per-kind data of the generic registry (defaulting, validation,
 //!   status split, field selectors).
 //! - [`handler`]: HTTP: paths, query parameters, bodies, verbs, subresources, errors.
+//! - [`node_proxy`]: `pods/log`, `exec`, `attach`, `portforward` proxied to the
+//!   pod's node agent.
 //! - [`crd`]: CustomResourceDefinitions: custom resources served as their CRDs come
 //!   and go.
 //! - [`watch_cache`]: one store watch per resource feeding a window of recent events
@@ -43,6 +45,7 @@ pub mod handler;
 mod in_process;
 pub mod kubeconfig;
 pub mod managed_fields;
+pub mod node_proxy;
 pub mod openapi;
 pub mod protobuf;
 pub mod registry;

@@ -29,6 +29,9 @@ pub struct ApiServerConfig {
     pub response_transform: Option<Arc<dyn ResponseTransform>>,
     /// Namespaces created at start when missing.
     pub initial_namespaces: Vec<String>,
+    /// How to reach node agents for `pods/log`, `exec`, `attach` and `portforward`;
+    /// `None` answers those with 503.
+    pub kubelet_client: Option<crate::node_proxy::KubeletClientConfig>,
 }
 
 impl Default for ApiServerConfig {
@@ -41,6 +44,7 @@ impl Default for ApiServerConfig {
             initial_namespaces: ["default", "kube-system", "kube-public", "kube-node-lease"]
                 .map(str::to_owned)
                 .to_vec(),
+            kubelet_client: None,
         }
     }
 }

@@ -31,4 +31,5 @@ pub mod agent;
 pub mod fleet;
 pub mod process;
 pub mod runtime;
+pub mod server;
 pub mod sim;

@@ -103,12 +103,19 @@ async fn dispatch(
         name: path.name.clone(),
         subresource: path.subresource.clone(),
         params,
-        headers: parts.headers,
+        headers: parts.headers.clone(),
         accept,
     };
     if let Some(sub) = path.subresource.as_deref() {
         if sub != "finalize" && resource.subresource(sub).is_none() {
             return Err(path::not_found());
+        }
+        if resource.group.is_empty()
+            && resource.plural == "pods"
+            && crate::node_proxy::is_streaming(sub)
+        {
+            let method = parts.method.clone();
+            return crate::node_proxy::handle(&ctx, sub, &method, parts).await;
         }
         return subresource::handle(&ctx, sub, &parts.method, body).await;
     }

@@ -69,11 +69,9 @@ pub async fn handle(
         ("finalize", &Method::PUT) if ctx.served.resource.kind == "Namespace" => {
             finalize(ctx, body).await
         }
-        ("log" | "exec" | "portforward" | "attach" | "proxy", _) => {
-            Err(ApiError::service_unavailable(&format!(
-                "{qualified} is proxied to the node agent, which does not serve it yet"
-            )))
-        }
+        ("proxy", _) => Err(ApiError::service_unavailable(&format!(
+            "{qualified} is not proxied to the node agent yet"
+        ))),
         _ => Err(unsupported()),
     }
 }

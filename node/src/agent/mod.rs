@@ -26,6 +26,7 @@ mod backoff;
 pub mod env;
 pub mod heartbeat;
 pub mod limits;
+pub mod hooks;
 pub mod node_object;
 pub mod pod_source;
 pub mod pod_status;
@@ -85,6 +86,10 @@ pub struct AgentConfig {
     /// When MemoryPressure, DiskPressure and PIDPressure turn True; `None`: never
     /// (hollow nodes do not report the host's pressure).
     pub pressure_thresholds: Option<pressure::Thresholds>,
+    /// The port of the agent's server ([`crate::server::NodeServer`]), published in
+    /// `status.daemonEndpoints.kubeletEndpoint.Port` for the API server to reach
+    /// logs, exec and port-forward; `None` when it runs none.
+    pub kubelet_port: Option<u16>,
 }
 
 impl AgentConfig {
@@ -106,6 +111,7 @@ impl AgentConfig {
             pod_manifest_path: None,
             static_pod_check: Duration::from_secs(20),
             pressure_thresholds: Some(pressure::Thresholds::default()),
+            kubelet_port: None,
         }
     }
 }

@@ -232,7 +232,13 @@ pub fn node_status(
                 address: config.node_name.clone(),
             },
         ]),
-        daemon_endpoints: Some(NodeDaemonEndpoints::default()),
+        daemon_endpoints: Some(NodeDaemonEndpoints {
+            kubelet_endpoint: config.kubelet_port.map(|port| {
+                k8s_openapi::api::core::v1::DaemonEndpoint {
+                    port: i32::from(port),
+                }
+            }),
+        }),
         node_info: Some(NodeSystemInfo {
             architecture: arch().to_owned(),
             operating_system: std::env::consts::OS.to_owned(),

@@ -62,6 +62,8 @@ pub struct ContainerRecord {
     /// The startup probe's tally, when the container has one: until it succeeds the
     /// container is not `started` and its other probes do not run.
     pub startup: Option<super::probe::ProbeState>,
+    /// The command of its `lifecycle.preStop.exec` hook, if it has one.
+    pub pre_stop: Option<Vec<String>>,
 }
 
 impl ContainerRecord {

@@ -1,11 +1,14 @@
 //! Container probes run by the agent: `tcpSocket` and `httpGet` against the pod's IP,
-//! with `initialDelaySeconds`, `periodSeconds`, `timeoutSeconds`,
-//! `successThreshold` and `failureThreshold` as Kubernetes defines them. The worker
-//! runs startup probes first: until one succeeds, liveness and readiness probes wait
-//! and the container is not `started`; `failureThreshold` failures kill it.
+//! `exec` through the runtime's `exec_sync` in the container (success is exit code 0;
+//! running past `timeoutSeconds` is a failure), with `initialDelaySeconds`,
+//! `periodSeconds`, `timeoutSeconds`, `successThreshold` and `failureThreshold` as
+//! Kubernetes defines them. The worker runs startup probes first: until one succeeds,
+//! liveness and readiness probes wait and the container is not `started`;
+//! `failureThreshold` failures kill it.
 //!
-//! `exec` and `grpc` probes are not supported yet: they are treated as succeeding
-//! (a warning is logged), so that a limitation of the agent never kills a container.
+//! `grpc` probes are not supported yet: they are treated as succeeding (a warning is
+//! logged), so that a limitation of the agent never kills a container. Neither is an
+//! exec probe on a runtime without exec.
 //!
 //! ```
 //! use k8s_openapi::api::core::v1::Probe;
@@ -24,6 +27,8 @@ use k8s_openapi::api::core::v1::{Container, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::runtime::{Runtime, RuntimeError};
 
 /// The running tally of one probe of one container attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,9 +99,41 @@ fn port(port: &IntOrString, container: &Container) -> Result<u16, String> {
     }
 }
 
-/// Runs `probe` once against `pod_ip`; `Err` says why it failed.
-pub async fn run(probe: &Probe, container: &Container, pod_ip: &str) -> Result<(), String> {
+/// Where a probe runs: the pod's IP (network probes) and the container in the
+/// runtime (exec probes).
+pub struct Target<'a> {
+    /// The pod's IP.
+    pub pod_ip: &'a str,
+    /// The runtime running the container.
+    pub runtime: &'a dyn Runtime,
+    /// The container's id in the runtime.
+    pub container_id: &'a str,
+}
+
+/// Runs `probe` once against `target`; `Err` says why it failed.
+pub async fn run(probe: &Probe, container: &Container, target: &Target<'_>) -> Result<(), String> {
     let timeout = Duration::from_secs(probe.timeout_seconds.unwrap_or(1).max(1) as u64);
+    if let Some(exec) = &probe.exec {
+        let command = exec.command.clone().unwrap_or_default();
+        return match target
+            .runtime
+            .exec_sync(target.container_id, &command, timeout)
+            .await
+        {
+            Ok(out) if out.exit_code == 0 => Ok(()),
+            Ok(out) => Err(format!(
+                "command {command:?} exited with {}: {}",
+                out.exit_code,
+                String::from_utf8_lossy(&out.stdout).trim()
+            )),
+            Err(RuntimeError::Unsupported(why)) => {
+                tracing::warn!(container = %container.name, %why, "exec probe unsupported by the runtime; treating it as succeeding");
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    let pod_ip = target.pod_ip;
     let attempt = async {
         if let Some(tcp) = &probe.tcp_socket {
             let host = tcp.host.clone().unwrap_or_else(|| pod_ip.to_owned());
@@ -139,7 +176,7 @@ pub async fn run(probe: &Probe, container: &Container, pod_ip: &str) -> Result<(
         } else {
             tracing::warn!(
                 container = %container.name,
-                "exec and grpc probes are not supported yet; treating the probe as succeeding"
+                "grpc probes are not supported yet; treating the probe as succeeding"
             );
             Ok(())
         }
@@ -201,23 +238,73 @@ mod tests {
             "httpGet": {"path": "/healthz", "port": "web"}
         }))
         .unwrap();
-        assert_eq!(run(&http, &container, "127.0.0.1").await, Ok(()));
-        let second = run(&http, &container, "127.0.0.1").await.unwrap_err();
+        let sim = crate::sim::SimRuntime::new();
+        let at = Target {
+            pod_ip: "127.0.0.1",
+            runtime: &sim,
+            container_id: "none",
+        };
+        assert_eq!(run(&http, &container, &at).await, Ok(()));
+        let second = run(&http, &container, &at).await.unwrap_err();
         assert!(second.contains("503"), "{second}");
         let tcp: Probe = serde_json::from_value(serde_json::json!({
             "tcpSocket": {"port": port}
         }))
         .unwrap();
-        assert_eq!(run(&tcp, &container, "127.0.0.1").await, Ok(()));
+        assert_eq!(run(&tcp, &container, &at).await, Ok(()));
         let closed: Probe = serde_json::from_value(serde_json::json!({
             "tcpSocket": {"port": 1}
         }))
         .unwrap();
-        assert!(run(&closed, &container, "127.0.0.1").await.is_err());
+        assert!(run(&closed, &container, &at).await.is_err());
         let bad: Probe = serde_json::from_value(serde_json::json!({
             "tcpSocket": {"port": "nope"}
         }))
         .unwrap();
-        assert!(run(&bad, &container, "127.0.0.1").await.is_err());
+        assert!(run(&bad, &container, &at).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn exec_probes_follow_the_exit_code() {
+        use crate::runtime::{ContainerConfig, ExecSyncResponse, PodSandboxConfig, RuntimeService};
+        let sim = crate::sim::SimRuntime::new();
+        let sb = PodSandboxConfig::default();
+        let sid = sim.run_pod_sandbox(&sb).await.unwrap();
+        let config = ContainerConfig {
+            name: "app".into(),
+            ..Default::default()
+        };
+        let id = sim.create_container(&sid, &config, &sb).await.unwrap();
+        sim.start_container(&id).await.unwrap();
+        let container: Container =
+            serde_json::from_value(serde_json::json!({"name": "app"})).unwrap();
+        let probe: Probe = serde_json::from_value(serde_json::json!({
+            "exec": {"command": ["cat", "/tmp/healthy"]}
+        }))
+        .unwrap();
+        let at = Target {
+            pod_ip: "127.0.0.1",
+            runtime: &sim,
+            container_id: &id,
+        };
+        assert_eq!(run(&probe, &container, &at).await, Ok(()));
+        sim.set_exec_result(
+            "app",
+            ExecSyncResponse {
+                exit_code: 1,
+                stdout: b"missing".to_vec(),
+                ..Default::default()
+            },
+        );
+        let err = run(&probe, &container, &at).await.unwrap_err();
+        assert!(
+            err.contains("exited with 1") && err.contains("missing"),
+            "{err}"
+        );
+        let gone = Target {
+            container_id: "nope",
+            ..at
+        };
+        assert!(run(&probe, &container, &gone).await.is_err());
     }
 }

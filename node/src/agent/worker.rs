@@ -26,9 +26,9 @@ use tokio::sync::watch;
 
 use super::env::{self, PodRuntimeInfo};
 use super::pod_status::{self, ContainerRecord, PodView, Tally, Waiting};
-use super::probe;
 use super::volumes::PodVolumes;
 use super::AgentConfig;
+use super::{hooks, probe};
 use crate::runtime::{
     ContainerConfig, ContainerState, PodIdentity, PodSandboxConfig, Runtime, RuntimeError,
 };
@@ -113,6 +113,7 @@ impl PodWorker {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
             init,
+            pre_stop: hooks::pre_stop_command(c),
             ..ContainerRecord::default()
         };
         let records = init
@@ -267,16 +268,23 @@ impl PodWorker {
             .and_then(|s| s.2.clone())
             .unwrap_or_else(|| self.config.node_ip.clone());
         let now = std::time::Instant::now();
+        let runtime = self.runtime.clone();
         for (j, spec) in regular.iter().enumerate() {
             let r = &mut self.records[offset + j];
             let (Some(started), true) = (r.started, r.running()) else {
                 continue;
             };
+            let container_id = r.current.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+            let target = probe::Target {
+                pod_ip: &pod_ip,
+                runtime: runtime.as_ref(),
+                container_id: &container_id,
+            };
             let mut failed = None;
             if let (Some(probe), Some(state)) = (&spec.startup_probe, &mut r.startup) {
                 if !state.ok {
                     if state.due(probe, started, now) {
-                        let result = probe::run(probe, spec, &pod_ip).await;
+                        let result = probe::run(probe, spec, &target).await;
                         state.record(result.is_ok(), probe);
                         if state.failed(probe) {
                             failed = Some((result.err().unwrap_or_default(), probe));
@@ -292,7 +300,7 @@ impl PodWorker {
                 (&spec.readiness_probe, &mut r.readiness, &failed)
             {
                 if state.due(probe, started, now) {
-                    let result = probe::run(probe, spec, &pod_ip).await;
+                    let result = probe::run(probe, spec, &target).await;
                     state.record(result.is_ok(), probe);
                 }
             }
@@ -300,7 +308,7 @@ impl PodWorker {
                 (&spec.liveness_probe, &mut r.liveness, &failed)
             {
                 if state.due(probe, started, now) {
-                    let result = probe::run(probe, spec, &pod_ip).await;
+                    let result = probe::run(probe, spec, &target).await;
                     state.record(result.is_ok(), probe);
                     if !state.ok {
                         failed = Some((result.err().unwrap_or_default(), probe));
@@ -530,7 +538,21 @@ impl PodWorker {
                 });
             }
         }
-        r.current = self.runtime.container_status(&id).await.ok();
+        let mut status = self.runtime.container_status(&id).await.ok();
+        if status
+            .as_ref()
+            .is_some_and(|c| c.state == ContainerState::Running)
+        {
+            if let Err(why) = hooks::post_start(self.runtime.as_ref(), spec, &id).await {
+                tracing::warn!(pod = %pod_key(pod), container = %spec.name, %why, "postStart hook failed; killing the container");
+                if let Err(e) = self.runtime.stop_container(&id, Duration::ZERO).await {
+                    tracing::warn!(container = %id, error = %e, "stopping a container whose postStart hook failed");
+                }
+                status = self.runtime.container_status(&id).await.ok();
+            }
+        }
+        let r = &mut self.records[i];
+        r.current = status;
         r.started = Some(std::time::Instant::now());
         r.readiness = spec
             .readiness_probe
@@ -552,12 +574,17 @@ impl PodWorker {
             .records
             .iter()
             .rev()
-            .filter_map(|r| r.current.as_ref())
-            .filter(|c| c.state != ContainerState::Exited)
-            .map(|c| {
+            .filter_map(|r| r.current.as_ref().map(|c| (c, r.pre_stop.clone())))
+            .filter(|(c, _)| c.state != ContainerState::Exited)
+            .map(|(c, pre_stop)| {
                 let runtime = runtime.clone();
                 let id = c.id.clone();
+                let running = c.state == ContainerState::Running;
                 async move {
+                    let mut grace = grace;
+                    if let (Some(command), true, false) = (pre_stop, running, grace.is_zero()) {
+                        grace = hooks::pre_stop(runtime.as_ref(), &id, &command, grace).await;
+                    }
                     if let Err(e) = runtime.stop_container(&id, grace).await {
                         tracing::warn!(container = %id, error = %e, "stopping a container");
                     }

@@ -174,6 +174,11 @@ impl Shared {
         Ok(())
     }
 
+    /// The container's process group while it runs.
+    pub fn pgid(&self) -> Option<i32> {
+        *lock(&self.pgid)
+    }
+
     /// Sends `signal` to the process group, if it runs.
     pub fn signal(&self, signal: i32) {
         if let Some(pgid) = *lock(&self.pgid) {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::runtime::conformance::Harness;
-use crate::runtime::{ContainerConfig, Image, Runtime, RuntimeError};
+use crate::runtime::{ContainerConfig, ExecSyncResponse, Image, Runtime, RuntimeError};
 
 use super::{ProcessRuntime, ProcessRuntimeConfig};
 
@@ -62,5 +62,18 @@ impl Harness for ProcessHarness {
 
     fn unavailable_image(&self) -> String {
         "registry.example/never:1".into()
+    }
+
+    fn exec_command(&self, _name: &str) -> Option<(Vec<String>, ExecSyncResponse)> {
+        Some((
+            ["sh", "-c", "echo out; echo err >&2; exit 3"]
+                .map(str::to_owned)
+                .to_vec(),
+            ExecSyncResponse {
+                stdout: b"out\n".to_vec(),
+                stderr: b"err\n".to_vec(),
+                exit_code: 3,
+            },
+        ))
     }
 }

@@ -21,7 +21,12 @@
 //! - Otherwise a container is a plain host process: its volumes stay at their host
 //!   paths, given to it in `SKIFF_MOUNT_<PATH>` variables ([`mount_env_name`]), and its
 //!   status message says so (the agent shows it in the pod's `status.message`).
-
+//! - A port-forward connects to the port on the runtime's host IP (pods share the
+//!   host's network).
+//! - Exec runs the command with the container's environment and working directory, in
+//!   its process group (on pipes, or on a pseudo-terminal with `tty`) — as a host
+//!   process: it does not yet enter an isolated container's namespaces.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), skiff_node::runtime::RuntimeError> {
 //! use skiff_node::process::{ProcessRuntime, ProcessRuntimeConfig};
@@ -42,6 +47,7 @@
 
 pub mod cgroups;
 mod child;
+mod exec;
 mod harness;
 mod images;
 pub mod isolation;
@@ -59,8 +65,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::runtime::{
-    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, Image, ImageService,
-    PodSandboxConfig, PodSandboxStatus, RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
+    Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError,
+    RuntimeService, RuntimeVersion, SandboxState,
 };
 use child::{Launch, Shared};
 
@@ -598,6 +605,48 @@ impl RuntimeService for ProcessRuntime {
                     && filter.state.is_none_or(|st| st == s.state)
             })
             .collect())
+    }
+
+    async fn exec(&self, request: &ExecRequest) -> Result<ExecSession, RuntimeError> {
+        let (shared, launch) = self.shared(&request.container_id)?;
+        if shared.state() != ContainerState::Running {
+            return Err(RuntimeError::InvalidState(format!(
+                "container {} is not running",
+                request.container_id
+            )));
+        }
+        if request.tty {
+            exec::exec_tty(request, &launch)
+        } else {
+            exec::exec_pipes(request, &launch, shared.pgid())
+        }
+    }
+
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<PortStream, RuntimeError> {
+        let ip = {
+            let st = self.lock();
+            let sandbox = st
+                .sandboxes
+                .get(sandbox_id)
+                .ok_or_else(|| RuntimeError::SandboxNotFound(sandbox_id.to_owned()))?;
+            if sandbox.status.state != SandboxState::Ready {
+                return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()));
+            }
+            sandbox
+                .status
+                .ip
+                .clone()
+                .unwrap_or_else(|| self.inner.config.host_ip.clone())
+        };
+        let stream = tokio::net::TcpStream::connect((ip.as_str(), port))
+            .await
+            .map_err(|e| {
+                RuntimeError::Internal(format!(
+                    "port-forward to {ip}:{port} of pod sandbox {sandbox_id}: {e}"
+                ))
+            })?;
+        let _ = stream.set_nodelay(true);
+        Ok(Box::new(stream))
     }
 }
 

@@ -32,6 +32,14 @@ pub trait Harness: Send + Sync {
     fn pullable_image(&self) -> String;
     /// An image that `pull_image` cannot make present.
     fn unavailable_image(&self) -> String;
+    /// A command that `exec_sync` runs in a [`Harness::long_running`] container named
+    /// `name`, and the exact result expected (a non-zero exit code and output on both
+    /// streams make the check meaningful). `None` for a runtime without exec; the
+    /// exec checks are then skipped.
+    fn exec_command(&self, name: &str) -> Option<(Vec<String>, super::ExecSyncResponse)> {
+        let _ = name;
+        None
+    }
 }
 
 /// A failed check: which one, and what was wrong.
@@ -78,6 +86,7 @@ pub async fn run(h: &dyn Harness) -> Result<(), SuiteFailure> {
     check!("sandbox_owns_containers", sandbox_owns_containers(h));
     check!("restart_is_new_container", restart_is_new_container(h));
     check!("list_filters", list_filters(h));
+    check!("exec_in_running_containers", exec_in_running_containers(h));
     check!("images", images(h));
     Ok(())
 }
@@ -114,6 +123,53 @@ async fn wait_state(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Exec runs only in running containers, and `exec_sync` returns the command's
+/// output and exit code.
+async fn exec_in_running_containers(h: &dyn Harness) -> Check {
+    let Some((command, expected)) = h.exec_command("exec") else {
+        return Ok(());
+    };
+    let rt = h.runtime();
+    let timeout = Duration::from_secs(10);
+    let missing = rt.exec_sync("no-such-container", &command, timeout).await;
+    ensure!(
+        matches!(missing, Err(RuntimeError::ContainerNotFound(_))),
+        "exec in an unknown container answered {missing:?}"
+    );
+    let sb = sandbox_config("exec");
+    let sid = call("run_pod_sandbox", rt.run_pod_sandbox(&sb).await)?;
+    let id = call(
+        "create_container",
+        rt.create_container(&sid, &h.long_running("exec"), &sb)
+            .await,
+    )?;
+    ensure!(
+        rt.exec_sync(&id, &command, timeout).await.is_err(),
+        "exec in a Created container succeeded"
+    );
+    call("start_container", rt.start_container(&id).await)?;
+    wait_state(rt, &id, ContainerState::Running).await?;
+    let got = call("exec_sync", rt.exec_sync(&id, &command, timeout).await)?;
+    ensure!(
+        got == expected,
+        "exec_sync answered {got:?}, expected {expected:?}"
+    );
+    ensure!(
+        rt.exec_sync(&id, &[], timeout).await.is_err(),
+        "exec of an empty command succeeded"
+    );
+    call(
+        "stop_container",
+        rt.stop_container(&id, Duration::from_secs(1)).await,
+    )?;
+    ensure!(
+        rt.exec_sync(&id, &command, timeout).await.is_err(),
+        "exec in an Exited container succeeded"
+    );
+    call("remove_pod_sandbox", rt.remove_pod_sandbox(&sid).await)?;
+    Ok(())
 }
 
 async fn version(h: &dyn Harness) -> Check {

@@ -32,6 +32,13 @@ pub enum RuntimeError {
         /// Why.
         message: String,
     },
+    /// The runtime does not implement the call (exec or port-forward on a runtime
+    /// without them).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A bounded call (exec_sync) did not finish in time.
+    #[error("{0}")]
+    Timeout(String),
     /// The host refused an operation (I/O, signals).
     #[error("runtime: {0}")]
     Internal(String),

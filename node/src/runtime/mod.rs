@@ -14,6 +14,8 @@
 //! - [`Runtime`]: both; what the agent holds (`Arc<dyn Runtime>`).
 //! - The messages: [`PodSandboxConfig`], [`ContainerConfig`], [`ContainerStatus`],
 //!   [`Image`], ...
+//! - Streaming ([`ExecRequest`], [`ExecSession`], [`ExecSyncResponse`],
+//!   [`PortStream`]): exec and port-forward.
 //! - [`RuntimeError`]: every failure.
 //! - [`conformance`]: the suite every runtime passes.
 //!
@@ -38,10 +40,15 @@
 pub mod conformance;
 mod error;
 mod service;
+mod streaming;
 mod types;
 
 pub use error::RuntimeError;
 pub use service::{ImageService, Runtime, RuntimeService};
+pub use streaming::{
+    ByteReader, ByteWriter, Duplex, ExecRequest, ExecSession, ExecSyncResponse, ExitFuture,
+    PortStream, Resizer, TerminalSize,
+};
 pub use types::{
     ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStatus, Image,
     KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeVersion, SandboxState,

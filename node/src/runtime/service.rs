@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use tokio::io::AsyncReadExt;
+
 use super::{
-    ContainerConfig, ContainerFilter, ContainerStatus, Image, PodSandboxConfig, PodSandboxStatus,
-    RuntimeError, RuntimeVersion,
+    ContainerConfig, ContainerFilter, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
+    Image, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError, RuntimeVersion,
 };
 
 /// Sandboxes and containers: the CRI's `RuntimeService`.
@@ -114,6 +116,80 @@ pub trait RuntimeService: Send + Sync + 'static {
         &self,
         filter: &ContainerFilter,
     ) -> Result<Vec<ContainerStatus>, RuntimeError>;
+
+    /// Starts `request.command` in a `Running` container (its environment, working
+    /// directory and, where the runtime isolates containers, its namespaces) with the
+    /// pipes the request asks for. A container that is not running is
+    /// [`RuntimeError::InvalidState`]; a command that cannot be started is
+    /// [`RuntimeError::StartFailed`].
+    ///
+    /// The default answers that the runtime does not support exec.
+    async fn exec(&self, request: &ExecRequest) -> Result<ExecSession, RuntimeError> {
+        Err(RuntimeError::Unsupported(format!(
+            "exec in container {} is not supported by the {} runtime",
+            request.container_id,
+            self.version().name
+        )))
+    }
+
+    /// Runs `command` in a running container to its end and collects its output (the
+    /// CRI's `ExecSync`: exec probes and lifecycle hooks). A command still running
+    /// after `timeout` is killed and the call fails with [`RuntimeError::Timeout`].
+    ///
+    /// The default runs [`RuntimeService::exec`] and reads its pipes.
+    async fn exec_sync(
+        &self,
+        container_id: &str,
+        command: &[String],
+        timeout: Duration,
+    ) -> Result<ExecSyncResponse, RuntimeError> {
+        let session = self
+            .exec(&ExecRequest {
+                container_id: container_id.to_owned(),
+                command: command.to_vec(),
+                stdin: false,
+                stdout: true,
+                stderr: true,
+                tty: false,
+            })
+            .await?;
+        let collect = async move {
+            let mut stdout = Vec::new();
+            let mut stderr = Vec::new();
+            let read_out = async {
+                if let Some(mut r) = session.stdout {
+                    let _ = r.read_to_end(&mut stdout).await;
+                }
+            };
+            let read_err = async {
+                if let Some(mut r) = session.stderr {
+                    let _ = r.read_to_end(&mut stderr).await;
+                }
+            };
+            let ((), (), code) = tokio::join!(read_out, read_err, session.exit);
+            Ok(ExecSyncResponse {
+                stdout,
+                stderr,
+                exit_code: code?,
+            })
+        };
+        tokio::time::timeout(timeout, collect)
+            .await
+            .unwrap_or_else(|_| {
+                Err(RuntimeError::Timeout(format!(
+                    "command {command:?} in container {container_id} timed out after {timeout:?}"
+                )))
+            })
+    }
+
+    /// Connects to `port` in the sandbox's network (the CRI's `PortForward`). The
+    /// default answers that the runtime does not support it.
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<PortStream, RuntimeError> {
+        Err(RuntimeError::Unsupported(format!(
+            "port-forward to port {port} of pod sandbox {sandbox_id} is not supported by the {} runtime",
+            self.version().name
+        )))
+    }
 }
 
 /// The image store: the CRI's `ImageService`.

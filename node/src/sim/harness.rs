@@ -1,7 +1,7 @@
 //! [`SimHarness`]: the conformance suite's view of the simulated runtime.
 
 use crate::runtime::conformance::Harness;
-use crate::runtime::{ContainerConfig, Runtime};
+use crate::runtime::{ContainerConfig, ExecSyncResponse, Runtime};
 
 use super::{SimBehaviour, SimRuntime, BEHAVIOUR_LABEL};
 
@@ -54,6 +54,16 @@ impl Harness for SimHarness {
                 after: std::time::Duration::ZERO,
             },
         )
+    }
+
+    fn exec_command(&self, name: &str) -> Option<(Vec<String>, ExecSyncResponse)> {
+        let expected = ExecSyncResponse {
+            stdout: b"scripted out".to_vec(),
+            stderr: b"scripted err".to_vec(),
+            exit_code: 3,
+        };
+        self.runtime.set_exec_result(name, expected.clone());
+        Some((vec!["anything".into()], expected))
     }
 
     fn pullable_image(&self) -> String {

@@ -9,6 +9,9 @@
 //!    `sim.skiff.dev/container.main: exit:0:5` makes a pod complete after 5 s).
 //!
 //! [`SimRuntime::exit_container`] ends a running container at once with a code.
+//! Exec in a running container answers what [`SimRuntime::set_exec_result`] scripted
+//! for its name (by default: exit 0, no output), so exec probes and hooks can be
+//! tested without processes.
 //!
 //! ```
 //! # async fn run() -> Result<(), skiff_node::runtime::RuntimeError> {
@@ -41,8 +44,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::runtime::{
-    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, Image, ImageService,
-    PodSandboxConfig, PodSandboxStatus, RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
+    ExecSyncResponse, Image, ImageService, PodSandboxConfig, PodSandboxStatus, RuntimeError,
+    RuntimeService, RuntimeVersion, SandboxState,
 };
 use state::{SimContainer, SimSandbox, SimState};
 
@@ -83,6 +87,15 @@ impl SimRuntime {
         self.lock()
             .rules
             .insert(container_name.to_owned(), behaviour);
+    }
+
+    /// Scripts what exec answers in containers named `container_name`: the output
+    /// and exit code of every command run there (a `Running` container is still
+    /// required).
+    pub fn set_exec_result(&self, container_name: &str, result: ExecSyncResponse) {
+        self.lock()
+            .exec_results
+            .insert(container_name.to_owned(), result);
     }
 
     /// Makes `image` impossible to pull (`ImageUnavailable`).
@@ -326,6 +339,42 @@ impl RuntimeService for SimRuntime {
             })
             .map(|c| c.status.clone())
             .collect())
+    }
+
+    async fn exec(&self, request: &ExecRequest) -> Result<ExecSession, RuntimeError> {
+        let st = self.lock();
+        let c = st
+            .containers
+            .get(&request.container_id)
+            .ok_or_else(|| RuntimeError::ContainerNotFound(request.container_id.clone()))?;
+        if c.status.state != ContainerState::Running {
+            return Err(RuntimeError::InvalidState(format!(
+                "container {} is not running",
+                request.container_id
+            )));
+        }
+        if request.command.is_empty() {
+            return Err(RuntimeError::StartFailed {
+                id: request.container_id.clone(),
+                message: "exec: no command given".into(),
+            });
+        }
+        let result = st
+            .exec_results
+            .get(&c.status.name)
+            .cloned()
+            .unwrap_or_default();
+        let code = result.exit_code;
+        Ok(ExecSession {
+            stdin: request.stdin.then(|| Box::pin(tokio::io::sink()) as _),
+            stdout: request
+                .stdout
+                .then(|| Box::pin(std::io::Cursor::new(result.stdout)) as _),
+            stderr: (request.stderr && !request.tty)
+                .then(|| Box::pin(std::io::Cursor::new(result.stderr)) as _),
+            exit: Box::pin(async move { Ok(code) }),
+            resize: None,
+        })
     }
 }
 

@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use super::SimBehaviour;
 use crate::runtime::{
-    ContainerConfig, ContainerState, ContainerStatus, Image, PodSandboxStatus, RuntimeError,
+    ContainerConfig, ContainerState, ContainerStatus, ExecSyncResponse, Image, PodSandboxStatus,
+    RuntimeError,
 };
 
 /// Everything the runtime knows, behind one mutex.
@@ -23,6 +24,8 @@ pub(super) struct SimState {
     pub unpullable: HashSet<String>,
     /// Behaviours by container name.
     pub rules: HashMap<String, SimBehaviour>,
+    /// Scripted exec results by container name (default: exit 0, no output).
+    pub exec_results: HashMap<String, ExecSyncResponse>,
 }
 
 impl SimState {
