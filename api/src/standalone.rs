@@ -34,7 +34,11 @@ use crate::openapi::OpenApiCache;
 use crate::serve::{app_router, serve_https, AppParts, FnCheck, HealthChecks, Metrics};
 use crate::table::TableTransform;
 use crate::tls::{server_config, ClusterPki};
+use crate::node_proxy::KubeletClientConfig;
 use crate::{ApiServer, ApiServerConfig};
+
+/// The user of the API server's client certificate towards node agents.
+pub const KUBELET_CLIENT_USER: &str = "kube-apiserver-kubelet-client";
 
 /// Where and how the server serves (kube-apiserver's flags of the same names).
 #[derive(Clone, Debug)]
@@ -90,6 +94,7 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     url: String,
     kubeconfig: PathBuf,
+    ca_cert_pem: String,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
 }
@@ -126,10 +131,24 @@ impl RunningServer {
         let kubeconfig = dir.join("admin.kubeconfig");
         crate::kubeconfig::write_admin_kubeconfig(&kubeconfig, &url, &pki)?;
 
+        // The API server's client certificate for the node agents' servers (logs,
+        // exec, port-forward), as kube-apiserver's --kubelet-client-certificate. Node
+        // agents serve self-signed certificates, which it accepts (no
+        // --kubelet-certificate-authority).
+        let kubelet = ClusterPki::issue_client_certificate(
+            dir,
+            KUBELET_CLIENT_USER,
+            Some("system:masters"),
+        )?;
         let server = ApiServer::new(
             store.clone(),
             ApiServerConfig {
                 response_transform: Some(Arc::new(TableTransform)),
+                kubelet_client: Some(KubeletClientConfig {
+                    client_cert_pem: Some(kubelet.cert_pem),
+                    client_key_pem: Some(kubelet.key_pem),
+                    ..KubeletClientConfig::default()
+                }),
                 ..ApiServerConfig::default()
             },
         )
@@ -165,6 +184,7 @@ impl RunningServer {
         }));
         tracing::info!(address = %local_addr, "serving the Kubernetes API over HTTPS");
         Ok(RunningServer {
+            ca_cert_pem: pki.ca_cert_pem.clone(),
             server,
             health,
             local_addr,
@@ -173,6 +193,12 @@ impl RunningServer {
             stop,
             serving,
         })
+    }
+
+    /// The cluster CA certificate (PEM): node agents accept the API server's client
+    /// certificate, which it signed.
+    pub fn ca_cert_pem(&self) -> &str {
+        &self.ca_cert_pem
     }
 
     /// A client of this server in the same process (no socket, no authentication), for

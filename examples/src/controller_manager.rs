@@ -26,6 +26,9 @@ pub struct ControllerManagerArgs {
     /// several managers can run and one acts.
     #[arg(long)]
     pub leader_elect: bool,
+    /// The controllers' settings.
+    #[command(flatten)]
+    pub flags: crate::controller_flags::ControllerFlags,
     /// This manager's identity in the Lease (default: the host name and process id).
     #[arg(long)]
     pub leader_elect_identity: Option<String>,
@@ -37,6 +40,9 @@ pub enum ControllerManagerCmdError {
     /// The kubeconfig could not be loaded.
     #[error("cannot use the kubeconfig: {0}")]
     Client(#[from] skiff_core::client::ClientError),
+    /// A controller setting is invalid.
+    #[error(transparent)]
+    Flags(#[from] crate::controller_flags::FlagError),
     /// `--controllers` names a controller Skiff does not have.
     #[error("unknown controller {0:?}")]
     UnknownController(String),
@@ -60,7 +66,9 @@ pub async fn run(args: ControllerManagerArgs) -> Result<(), ControllerManagerCmd
             })
             .collect::<Result<Vec<_>, _>>()?
     };
-    let mut manager = ControllerManager::new(client).only(&kinds);
+    let mut manager = ControllerManager::new(client)
+        .only(&kinds)
+        .settings(args.flags.settings()?);
     if args.leader_elect {
         let identity = args.leader_elect_identity.unwrap_or_else(default_identity);
         tracing::info!(%identity, "leader election on");

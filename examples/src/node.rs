@@ -2,14 +2,15 @@
 //! from a kubeconfig: one real node running pods as host processes, or many hollow
 //! nodes on the simulated runtime, until Ctrl-C or SIGTERM.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use skiff_core::client::https::HttpsClient;
+use skiff_core::client::https::{ClusterAccess, HttpsClient, KubeconfigError};
 use skiff_core::client::Client;
-use skiff_node::fleet::{node_names, Fleet, FleetConfig, RuntimeKind};
+use skiff_node::fleet::{node_names, Fleet, FleetConfig, NodeServing, RuntimeKind};
 
 /// How often readiness is checked while waiting for the nodes.
 const READY_POLL: Duration = Duration::from_millis(500);
@@ -17,8 +18,9 @@ const READY_POLL: Duration = Duration::from_millis(500);
 /// The `--runtime` flag of `skiff node` and `skiff up`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum RuntimeArg {
-    /// Containers are host processes (no image file systems or isolation yet; an image
-    /// not in the node's store runs the container's command on the host).
+    /// Containers are processes: as root, each in its own mount, PID, UTS and IPC
+    /// namespaces with cgroup limits; otherwise host processes. An image not in the
+    /// node's store runs the container's command with the host's file system.
     Process,
     /// Simulated containers, no processes: hollow nodes for scale tests.
     Sim,
@@ -63,6 +65,9 @@ pub enum NodeCmdError {
     /// The kubeconfig could not be loaded.
     #[error("cannot use the kubeconfig: {0}")]
     Client(#[from] skiff_core::client::ClientError),
+    /// The kubeconfig's cluster CA could not be read.
+    #[error("cannot read the kubeconfig: {0}")]
+    Kubeconfig(#[from] KubeconfigError),
     /// `--count 0`.
     #[error("--count must be at least 1")]
     NoNodes,
@@ -79,10 +84,20 @@ pub async fn run(args: NodeArgs) -> Result<(), NodeCmdError> {
     let client: Arc<dyn Client> = Arc::new(HttpsClient::from_kubeconfig(&args.kubeconfig)?);
     let names = node_names(args.node_name.as_deref(), args.count, args.runtime.into());
     tracing::info!(nodes = names.len(), runtime = ?args.runtime, "starting node agents");
-    let fleet = Fleet::start(
-        client.clone(),
-        FleetConfig::new(args.runtime.into(), names, args.data_dir),
-    );
+    // The node servers (logs, exec, port-forward) let in client certificates of the
+    // cluster CA that the kubeconfig trusts: the API server's kubelet client.
+    let cluster_ca = ClusterAccess::from_kubeconfig(&args.kubeconfig)?.ca_pem;
+    let mut config = FleetConfig::new(args.runtime.into(), names, args.data_dir);
+    match String::from_utf8(cluster_ca) {
+        Ok(client_ca_pem) if !client_ca_pem.trim().is_empty() => {
+            config = config.serving(NodeServing {
+                bind_ip: IpAddr::from([127, 0, 0, 1]),
+                client_ca_pem,
+            });
+        }
+        _ => tracing::warn!("the kubeconfig names no cluster CA: no logs, exec or port-forward"),
+    }
+    let fleet = Fleet::start(client.clone(), config).await;
     tokio::select! {
         () = wait_until_ready(&fleet, &client) => {}
         signal = crate::store::wait_for_signal() => {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::Args;
 use skiff_api::standalone::{RunningServer, ServingOptions, StartError};
 use skiff_controllers::manager::ControllerManager;
-use skiff_node::fleet::{node_names, Fleet, FleetConfig};
+use skiff_node::fleet::{node_names, Fleet, FleetConfig, NodeServing};
 use skiff_sched::scheduler::{Scheduler, SchedulerConfig, SchedulerError};
 use skiff_store::location::StoreLocation;
 
@@ -36,6 +36,9 @@ pub struct UpArgs {
     /// The address the API server listens on.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind_address: IpAddr,
+    /// The controllers' settings (kube-controller-manager's flags).
+    #[command(flatten)]
+    pub controllers: crate::controller_flags::ControllerFlags,
 }
 
 /// Why `skiff up` could not start.
@@ -50,6 +53,9 @@ pub enum UpError {
     /// The scheduler could not be built.
     #[error(transparent)]
     Scheduler(#[from] SchedulerError),
+    /// A controller setting is invalid.
+    #[error(transparent)]
+    Flags(#[from] crate::controller_flags::FlagError),
     /// The signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signal(std::io::Error),
@@ -73,7 +79,12 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     .await?;
     let client = server.client();
 
-    let controllers = tokio::spawn(ControllerManager::new(client.clone()).run());
+    let settings = args.controllers.settings()?;
+    let controllers = tokio::spawn(
+        ControllerManager::new(client.clone())
+            .settings(settings)
+            .run(),
+    );
     tracing::info!("controller manager started");
     let scheduler = Scheduler::new(client.clone(), SchedulerConfig::default())?;
     let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -86,10 +97,18 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     });
     tracing::info!("scheduler started");
     let names = node_names(None, args.nodes, args.runtime.into());
+    // Process nodes serve logs, exec and port-forward to the API server, which
+    // presents a client certificate from the cluster CA.
     let fleet = Fleet::start(
         client.clone(),
-        FleetConfig::new(args.runtime.into(), names, args.data_dir.join("nodes")),
-    );
+        FleetConfig::new(args.runtime.into(), names, args.data_dir.join("nodes")).serving(
+            NodeServing {
+                bind_ip: IpAddr::from([127, 0, 0, 1]),
+                client_ca_pem: server.ca_cert_pem().to_owned(),
+            },
+        ),
+    )
+    .await;
     tracing::info!(nodes = ?fleet.names(), runtime = ?args.runtime, "node agents started");
     println!(
         "Skiff is starting. Use it with:\n\n    kubectl --kubeconfig {} get nodes\n",

@@ -225,3 +225,86 @@ fn up_logs_json_on_request() {
     let status = up.terminate(Duration::from_secs(30));
     assert!(status.success(), "skiff up exited with {status}");
 }
+
+/// Logs and exec reach the node's processes through the API server; a Job runs to
+/// completion; a Service gets its pod's address as an endpoint.
+#[test]
+fn up_serves_logs_exec_jobs_and_endpoints() {
+    let Some(binary) = kubectl_binary() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut up = start(dir.path(), free_port());
+    let kubectl = Kubectl::new(
+        binary,
+        dir.path().join("admin.kubeconfig"),
+        dir.path().join("kubectl-cache"),
+    );
+
+    kubectl.ok(&[
+        "run",
+        "talker",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "echo hello-from-skiff; exec sleep 3603",
+    ]);
+    wait_until("the pod Running", SETTLE, || {
+        running(&kubectl, "default", "run=talker") == 1
+    });
+    wait_until("its log line", SETTLE, || {
+        kubectl
+            .run(&["logs", "talker"])
+            .stdout
+            .windows(b"hello-from-skiff".len())
+            .any(|w| w == b"hello-from-skiff")
+    });
+    assert_eq!(
+        kubectl.ok(&["exec", "talker", "--", "echo", "hi"]).trim(),
+        "hi"
+    );
+    let failed = kubectl.run(&["exec", "talker", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(
+        failed.status.code(),
+        Some(3),
+        "kubectl exec passes the exit code on"
+    );
+
+    // A Service selecting the pod gets its address once the pod is ready.
+    kubectl.ok(&["expose", "pod", "talker", "--port=80", "--target-port=8080"]);
+    wait_until("the Service's endpoint", SETTLE, || {
+        !kubectl
+            .run(&[
+                "get",
+                "endpoints",
+                "talker",
+                "-o",
+                "jsonpath={.subsets[0].addresses[0].ip}",
+            ])
+            .stdout
+            .is_empty()
+    });
+
+    kubectl.ok(&[
+        "create",
+        "job",
+        "once",
+        "--image=busybox",
+        "--",
+        "sh",
+        "-c",
+        "exit 0",
+    ]);
+    kubectl.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/once",
+        "--timeout=60s",
+    ]);
+
+    kubectl.ok(&["delete", "pod", "talker", "--grace-period=1"]);
+    let status = up.terminate(Duration::from_secs(45));
+    assert!(status.success(), "skiff up exited with {status}");
+}

@@ -6,7 +6,7 @@
 //! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
 //! use skiff_node::fleet::{node_names, Fleet, FleetConfig, RuntimeKind};
 //! let names = node_names(None, 50, RuntimeKind::Sim); // hollow-node-1 ... hollow-node-50
-//! let fleet = Fleet::start(client.clone(), FleetConfig::new(RuntimeKind::Sim, names, ".skiff/nodes".into()));
+//! let fleet = Fleet::start(client.clone(), FleetConfig::new(RuntimeKind::Sim, names, ".skiff/nodes".into())).await;
 //! while fleet.ready_count(&client).await.unwrap_or(0) < fleet.len() {
 //!     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 //! }
@@ -15,6 +15,7 @@
 //! ```
 
 use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use skiff_core::client::{Api, Client, ClientError, ListParams};
 
 use crate::agent::{AgentConfig, NodeAgent, NodeResources, RunningAgent};
 use crate::process::{ProcessRuntime, ProcessRuntimeConfig};
+use crate::server::{NodeServer, NodeServerConfig};
 use crate::sim::SimRuntime;
 
 /// Which runtime the agents run their pods on.
@@ -44,6 +46,20 @@ pub struct FleetConfig {
     /// The process runtime keeps each node's pods, logs and images under
     /// `data_dir/NAME` (unused by hollow nodes).
     pub data_dir: PathBuf,
+    /// Whether and how process nodes serve logs, exec and port-forward to the API
+    /// server ([`crate::server`]); hollow nodes never do.
+    pub serving: Option<NodeServing>,
+}
+
+/// How the agents' servers listen and whom they let in.
+#[derive(Clone, Debug)]
+pub struct NodeServing {
+    /// The address each server listens on (a free port each, published in the Node's
+    /// `status.daemonEndpoints`).
+    pub bind_ip: IpAddr,
+    /// Client certificates signed by this CA (PEM; the cluster CA, which signs the API
+    /// server's kubelet client certificate) are let in.
+    pub client_ca_pem: String,
 }
 
 impl FleetConfig {
@@ -53,7 +69,15 @@ impl FleetConfig {
             runtime,
             names,
             data_dir,
+            serving: None,
         }
+    }
+
+    /// Process nodes also serve logs, exec and port-forward ([`NodeServing`]).
+    #[must_use]
+    pub fn serving(mut self, serving: NodeServing) -> Self {
+        self.serving = Some(serving);
+        self
     }
 }
 
@@ -95,6 +119,7 @@ fn host_name() -> Option<String> {
 /// Started agents.
 pub struct Fleet {
     agents: Vec<(String, RunningAgent)>,
+    servers: Vec<NodeServer>,
     /// When the agents started, in whole seconds since the epoch (the precision of a
     /// heartbeat time): a Ready condition older than this is a previous run's.
     started: i64,
@@ -110,8 +135,9 @@ impl std::fmt::Debug for Fleet {
 
 impl Fleet {
     /// Starts one agent per name on the current tokio runtime, each with its own
-    /// runtime instance.
-    pub fn start(client: Arc<dyn Client>, config: FleetConfig) -> Fleet {
+    /// runtime instance (and, for process nodes with [`FleetConfig::serving`], its own
+    /// node server; one that cannot start is logged and its node runs without).
+    pub async fn start(client: Arc<dyn Client>, config: FleetConfig) -> Fleet {
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -120,28 +146,45 @@ impl Fleet {
                 tracing::warn!(dir = %config.data_dir.display(), error = %e, "cannot create the nodes' directory");
             }
         }
-        let agents = config
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let mut agent = AgentConfig::new(name);
-                let runtime: Arc<dyn crate::runtime::Runtime> = match config.runtime {
-                    RuntimeKind::Process => {
-                        let root = config.data_dir.join(name);
-                        agent.resources = NodeResources::from_machine(&config.data_dir);
-                        Arc::new(ProcessRuntime::new(ProcessRuntimeConfig::new(root)))
+        let mut agents = Vec::with_capacity(config.names.len());
+        let mut servers = Vec::new();
+        for (i, name) in config.names.iter().enumerate() {
+            let mut agent = AgentConfig::new(name);
+            let runtime: Arc<dyn crate::runtime::Runtime> = match config.runtime {
+                RuntimeKind::Process => {
+                    let root = config.data_dir.join(name);
+                    agent.resources = NodeResources::from_machine(&config.data_dir);
+                    Arc::new(ProcessRuntime::new(ProcessRuntimeConfig::new(root)))
+                }
+                RuntimeKind::Sim => {
+                    agent.resources = NodeResources::hollow();
+                    Arc::new(SimRuntime::with_ip_prefix(&hollow_ip_prefix(i)))
+                }
+            };
+            if let (RuntimeKind::Process, Some(serving)) = (config.runtime, &config.serving) {
+                let mut server_config = NodeServerConfig::new(name);
+                server_config.bind = SocketAddr::new(serving.bind_ip, 0);
+                server_config.hosts.push(serving.bind_ip.to_string());
+                server_config.client_ca_pem = Some(serving.client_ca_pem.clone());
+                match NodeServer::start(runtime.clone(), server_config).await {
+                    Ok(server) => {
+                        agent.kubelet_port = Some(server.local_addr().port());
+                        servers.push(server);
                     }
-                    RuntimeKind::Sim => {
-                        agent.resources = NodeResources::hollow();
-                        Arc::new(SimRuntime::with_ip_prefix(&hollow_ip_prefix(i)))
-                    }
-                };
-                let running = NodeAgent::new(client.clone(), runtime, agent).start();
-                (name.clone(), running)
-            })
-            .collect();
-        Fleet { agents, started }
+                    Err(e) => tracing::warn!(
+                        node = %name, error = %e,
+                        "the node server did not start: no logs, exec or port-forward for this node"
+                    ),
+                }
+            }
+            let running = NodeAgent::new(client.clone(), runtime, agent).start();
+            agents.push((name.clone(), running));
+        }
+        Fleet {
+            agents,
+            servers,
+            started,
+        }
     }
 
     /// The nodes' names.
@@ -183,6 +226,7 @@ impl Fleet {
     /// Stops every agent at once: heartbeats end and each pod's containers are
     /// stopped (their processes are gone when this returns).
     pub async fn stop(self) {
+        futures::future::join_all(self.servers.into_iter().map(NodeServer::stop)).await;
         futures::future::join_all(self.agents.into_iter().map(|(_, a)| a.stop())).await;
     }
 }

@@ -25,8 +25,8 @@
 mod backoff;
 pub mod env;
 pub mod heartbeat;
-pub mod limits;
 pub mod hooks;
+pub mod limits;
 pub mod node_object;
 pub mod pod_source;
 pub mod pod_status;

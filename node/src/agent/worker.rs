@@ -439,11 +439,14 @@ impl PodWorker {
         r.waiting = None;
         let image = spec.image.clone().unwrap_or_default();
         let command = spec.command.clone().unwrap_or_default();
+        // With no image, `command` or else `args` is what runs on the host (as for an
+        // image with no entrypoint).
+        let has_argv = !command.is_empty() || spec.args.as_ref().is_some_and(|a| !a.is_empty());
         let run_on_host = match self.runtime.image_status(&image).await {
             Ok(Some(_)) => false,
             Ok(None) => match self.runtime.pull_image(&image).await {
                 Ok(_) => false,
-                Err(e) if !command.is_empty() => {
+                Err(e) if has_argv => {
                     r.host_note = Some(format!(
                         "container {}: image {image:?} is not in the local image store ({e}); running its command on the host",
                         r.name
@@ -454,7 +457,7 @@ impl PodWorker {
                     r.waiting = Some(Waiting {
                         reason: "ErrImageNeverPull".into(),
                         message: format!(
-                            "Container image {image:?} is not in the node's local image store and cannot be pulled ({e}); the container gives no command to run on the host instead"
+                            "Container image {image:?} is not in the node's local image store and cannot be pulled ({e}); the container gives no command or args to run on the host instead"
                         ),
                     });
                     return;

@@ -370,11 +370,13 @@ impl RuntimeService for ProcessRuntime {
         } else {
             match self.inner.images.get(&config.image).await? {
                 Some(i) => Some(i),
-                None if !config.command.is_empty() => None,
+                // As an image with no entrypoint: `command`, or else `args`, is the
+                // whole argv (how `kubectl run NAME --image=X -- sh -c ...` runs).
+                None if !config.command.is_empty() || !config.args.is_empty() => None,
                 None => {
                     return Err(RuntimeError::ImageUnavailable {
                         image: config.image.clone(),
-                        message: "not in the local image store, and the container gives no command to run on the host".into(),
+                        message: "not in the local image store, and the container gives no command or args to run on the host".into(),
                     })
                 }
             }
