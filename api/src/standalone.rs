@@ -30,11 +30,11 @@ use tokio::task::JoinHandle;
 use crate::auth::{
     AuthState, Authenticator, ClientCertAuthenticator, TokenFileAuthenticator, UnionAuthenticator,
 };
+use crate::node_proxy::KubeletClientConfig;
 use crate::openapi::OpenApiCache;
 use crate::serve::{app_router, serve_https, AppParts, FnCheck, HealthChecks, Metrics};
 use crate::table::TableTransform;
 use crate::tls::{server_config, ClusterPki};
-use crate::node_proxy::KubeletClientConfig;
 use crate::{ApiServer, ApiServerConfig};
 
 /// The user of the API server's client certificate towards node agents.
@@ -135,11 +135,8 @@ impl RunningServer {
         // exec, port-forward), as kube-apiserver's --kubelet-client-certificate. Node
         // agents serve self-signed certificates, which it accepts (no
         // --kubelet-certificate-authority).
-        let kubelet = ClusterPki::issue_client_certificate(
-            dir,
-            KUBELET_CLIENT_USER,
-            Some("system:masters"),
-        )?;
+        let kubelet =
+            ClusterPki::issue_client_certificate(dir, KUBELET_CLIENT_USER, Some("system:masters"))?;
         let server = ApiServer::new(
             store.clone(),
             ApiServerConfig {

@@ -49,7 +49,7 @@ pub mod pods;
 pub mod replicaset;
 pub mod resources;
 pub mod revisions;
-pub mod statefulset;
 pub mod serviceaccount;
+pub mod statefulset;
 
 pub use manager::ControllerManager;
