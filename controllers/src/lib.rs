@@ -21,7 +21,8 @@
 //! - [`disruption`]: PodDisruptionBudget status (the eviction subresource reads it).
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
-//! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`], [`adoption`]:
+//! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`], [`adoption`],
+//!   [`status_patch`]:
 //!   what the controllers share.
 //!
 //! ```no_run
@@ -51,5 +52,6 @@ pub mod resources;
 pub mod revisions;
 pub mod serviceaccount;
 pub mod statefulset;
+pub mod status_patch;
 
 pub use manager::ControllerManager;

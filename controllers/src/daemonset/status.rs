@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
-use serde_json::json;
-use skiff_core::client::{Api, Client, ClientError, Patch, PatchParams};
+use skiff_core::client::{Client, ClientError};
 
 use super::plan::NodeState;
 
@@ -59,25 +58,7 @@ pub async fn write(
     ds: &DaemonSet,
     status: &DaemonSetStatus,
 ) -> Result<(), ClientError> {
-    if ds.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let api: Api<DaemonSet> = Api::namespaced(
-        client.clone(),
-        ds.metadata.namespace.as_deref().unwrap_or_default(),
-    );
-    match api
-        .patch_status(
-            ds.metadata.name.as_deref().unwrap_or_default(),
-            &Patch::Merge(json!({ "status": status })),
-            &PatchParams::default(),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
-    }
+    crate::status_patch::merge_status(client, ds, ds.status.as_ref(), status).await
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
-use serde_json::json;
-use skiff_core::client::{Api, Client, ClientError, Patch, PatchParams};
+use skiff_core::client::{Client, ClientError};
 use skiff_core::runtime::now;
 
 use super::identity::revision_of;
@@ -80,25 +79,7 @@ pub async fn write(
     set: &StatefulSet,
     status: &StatefulSetStatus,
 ) -> Result<(), ClientError> {
-    if set.status.as_ref() == Some(status) {
-        return Ok(());
-    }
-    let api: Api<StatefulSet> = Api::namespaced(
-        client.clone(),
-        set.metadata.namespace.as_deref().unwrap_or_default(),
-    );
-    match api
-        .patch_status(
-            set.metadata.name.as_deref().unwrap_or_default(),
-            &Patch::Merge(json!({ "status": status })),
-            &PatchParams::default(),
-        )
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(e),
-    }
+    crate::status_patch::merge_status(client, set, set.status.as_ref(), status).await
 }
 
 #[cfg(test)]
