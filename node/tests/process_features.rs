@@ -26,9 +26,10 @@ struct Node {
     dir: tempfile::TempDir,
 }
 
+/// Root that may create namespaces (what isolation, tmpfs and cgroups need); root in
+/// an unprivileged container is not enough.
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    skiff_node::process::isolation::available()
 }
 
 fn start(c: &Cluster, name: &str) -> Node {

@@ -473,10 +473,47 @@ unsafe fn die(message: &[u8]) -> ! {
     libc::_exit(127)
 }
 
-/// Whether this process may isolate containers (it runs as root).
+/// Whether this process may isolate containers: it runs as root *and* may create
+/// mount, PID, UTS and IPC namespaces (root in an unprivileged container may not).
+/// Probed once, by starting `true` in new namespaces.
 pub fn available() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return false;
+        }
+        let mut probe = std::process::Command::new("true");
+        probe
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        // SAFETY: between fork and exec the closure only calls unshare(2), which is
+        // async-signal-safe, and reads errno.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            probe.pre_exec(|| {
+                if libc::unshare(
+                    libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        match probe.status() {
+            Ok(status) if status.success() => true,
+            Ok(status) => {
+                tracing::warn!(%status, "namespace probe failed: containers run as host processes");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create namespaces: containers run as host processes");
+                false
+            }
+        }
+    })
 }
 
 #[cfg(test)]

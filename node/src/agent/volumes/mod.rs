@@ -114,9 +114,10 @@ pub struct PodVolumes {
     pub notes: Vec<String>,
 }
 
+/// Whether mounts (a tmpfs for a Memory emptyDir) are possible: root that may create
+/// namespaces, as the runtime's isolation needs.
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    crate::process::isolation::available()
 }
 
 fn io_err(volume: &str, what: &str, e: impl std::fmt::Display) -> VolumeError {
