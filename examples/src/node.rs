@@ -54,6 +54,10 @@ pub struct NodeArgs {
     /// `--runtime sim --count 500`).
     #[arg(long, default_value_t = 1)]
     pub count: usize,
+    /// A directory of static pod manifests (YAML or JSON) to run even with no API
+    /// server; their mirror pods are published when it is reachable.
+    #[arg(long)]
+    pub pod_manifest_path: Option<PathBuf>,
     /// Directory for the pods' working directories, logs and images (DIR/NODE-NAME).
     #[arg(long, default_value = ".skiff/node")]
     pub data_dir: PathBuf,
@@ -88,6 +92,7 @@ pub async fn run(args: NodeArgs) -> Result<(), NodeCmdError> {
     // cluster CA that the kubeconfig trusts: the API server's kubelet client.
     let cluster_ca = ClusterAccess::from_kubeconfig(&args.kubeconfig)?.ca_pem;
     let mut config = FleetConfig::new(args.runtime.into(), names, args.data_dir);
+    config.pod_manifest_path = args.pod_manifest_path;
     match String::from_utf8(cluster_ca) {
         Ok(client_ca_pem) if !client_ca_pem.trim().is_empty() => {
             config = config.serving(NodeServing {

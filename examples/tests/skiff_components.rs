@@ -159,3 +159,62 @@ fn separate_components_run_a_deployment() {
     assert!(status.success(), "skiff node exited with {status}");
     assert_eq!(processes_running(&["sleep", "3603"]), 0);
 }
+
+/// `skiff node --pod-manifest-path`: a static pod runs on the node, and its mirror pod
+/// (`NAME-NODE`) shows it Running through the API server; logs and exec reach it
+/// through the node server, whose client CA comes from the node's kubeconfig.
+#[test]
+fn a_static_pod_runs_with_a_mirror_pod_and_serves_logs() {
+    let Some(binary) = kubectl_binary() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, kubectl) = apiserver(binary, dir.path());
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).expect("manifest dir");
+    std::fs::write(
+        manifests.join("pinger.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: pinger\n  namespace: default\nspec:\n  containers:\n  - name: pinger\n    image: busybox\n    command: [sh, -c, 'echo static-hello; exec sleep 3604']\n",
+    )
+    .expect("write manifest");
+    let kubeconfig = node_kubeconfig(dir.path(), "static-node");
+    let manifest_arg = manifests.display().to_string();
+    let node_dir = dir.path().join("nodes").display().to_string();
+    let mut node = Skiff::start(
+        "node",
+        &[
+            "node",
+            "--kubeconfig",
+            &kubeconfig,
+            "--node-name",
+            "static-node",
+            "--pod-manifest-path",
+            &manifest_arg,
+            "--data-dir",
+            &node_dir,
+        ],
+    );
+    wait_until("the mirror pod Running", TIMEOUT, || {
+        kubectl
+            .pod_phases(&["--field-selector", "metadata.name=pinger-static-node"])
+            .iter()
+            .any(|p| p == "Running")
+    });
+    wait_until(
+        "the static pod's log through the API server",
+        TIMEOUT,
+        || {
+            let out = kubectl.run(&["logs", "pinger-static-node"]);
+            String::from_utf8_lossy(&out.stdout).contains("static-hello")
+        },
+    );
+    assert_eq!(
+        kubectl
+            .ok(&["exec", "pinger-static-node", "--", "echo", "inside"])
+            .trim(),
+        "inside"
+    );
+    let status = node.terminate(Duration::from_secs(30));
+    assert!(status.success(), "skiff node exited with {status}");
+    assert_eq!(processes_running(&["sleep", "3604"]), 0);
+}

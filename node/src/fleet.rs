@@ -49,6 +49,9 @@ pub struct FleetConfig {
     /// Whether and how process nodes serve logs, exec and port-forward to the API
     /// server ([`crate::server`]); hollow nodes never do.
     pub serving: Option<NodeServing>,
+    /// A directory of static pod manifests every agent runs (the kubelet's
+    /// `--pod-manifest-path`), even with no API server.
+    pub pod_manifest_path: Option<PathBuf>,
 }
 
 /// How the agents' servers listen and whom they let in.
@@ -70,6 +73,7 @@ impl FleetConfig {
             names,
             data_dir,
             serving: None,
+            pod_manifest_path: None,
         }
     }
 
@@ -150,6 +154,7 @@ impl Fleet {
         let mut servers = Vec::new();
         for (i, name) in config.names.iter().enumerate() {
             let mut agent = AgentConfig::new(name);
+            agent.pod_manifest_path = config.pod_manifest_path.clone();
             let runtime: Arc<dyn crate::runtime::Runtime> = match config.runtime {
                 RuntimeKind::Process => {
                     let root = config.data_dir.join(name);
