@@ -217,3 +217,107 @@ async fn protobuf_bodies() {
         .await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn apply_to_status_and_scale() {
+    let t = common::server().await;
+    let body = |v: Value| v.to_string().into_bytes();
+
+    // Neither subresource creates a missing object.
+    let status = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web"}, "status": {"replicas": 2}});
+    let (code, _) = t
+        .call_raw(
+            Method::PATCH,
+            &format!("{DEPLOYS}/web/status?fieldManager=ctl"),
+            APPLY,
+            body(status.clone()),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    let (code, _) = t
+        .call_raw(
+            Method::PATCH,
+            &format!("{DEPLOYS}/web?fieldManager=cli"),
+            APPLY,
+            body(deployment(2)),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CREATED);
+
+    // Status: only status changes, owned by the manager with subresource "status".
+    let mut with_spec = status.clone();
+    with_spec["spec"] = json!({"replicas": 9});
+    let (code, obj) = t
+        .call_raw(
+            Method::PATCH,
+            &format!("{DEPLOYS}/web/status?fieldManager=ctl"),
+            APPLY,
+            body(with_spec),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{obj}");
+    assert_eq!(obj["status"]["replicas"], 2);
+    assert_eq!(
+        obj["spec"]["replicas"], 2,
+        "spec is not written through /status"
+    );
+    let entries = obj["metadata"]["managedFields"].as_array().unwrap();
+    let ctl = entries
+        .iter()
+        .find(|e| e["manager"] == "ctl")
+        .expect("ctl's entry");
+    assert_eq!(ctl["operation"], "Apply");
+    assert_eq!(ctl["subresource"], "status");
+    assert_eq!(ctl["fieldsV1"], json!({"f:status": {"f:replicas": {}}}));
+
+    // Scale: spec.replicas is owned by "cli" (it applied it), so another manager
+    // conflicts unless it forces.
+    let scale = json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": "web"}, "spec": {"replicas": 5}});
+    let (code, err) = t
+        .call_raw(
+            Method::PATCH,
+            &format!("{DEPLOYS}/web/scale?fieldManager=hpa"),
+            APPLY,
+            body(scale.clone()),
+        )
+        .await;
+    assert_eq!(code, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["reason"], "Conflict");
+    let (code, got) = t
+        .call_raw(
+            Method::PATCH,
+            &format!("{DEPLOYS}/web/scale?fieldManager=hpa&force=true"),
+            APPLY,
+            body(scale),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{got}");
+    assert_eq!(got["kind"], "Scale");
+    assert_eq!(got["spec"]["replicas"], 5);
+    let (_, obj) = t.call(Method::GET, &format!("{DEPLOYS}/web"), None).await;
+    assert_eq!(obj["spec"]["replicas"], 5);
+    let hpa = obj["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "hpa")
+        .expect("hpa's entry")
+        .clone();
+    assert_eq!(hpa["subresource"], "scale");
+    assert_eq!(hpa["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+
+    // Negative replicas are refused whatever the patch type.
+    let (code, _) = t
+        .call_raw(
+            Method::PATCH,
+            &format!("{DEPLOYS}/web/scale?fieldManager=hpa&force=true"),
+            APPLY,
+            body(json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+                "metadata": {"name": "web"}, "spec": {"replicas": -1}})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -148,9 +148,51 @@ pub async fn patch(ctx: &RequestContext, body: Body) -> Result<Response, ApiErro
     ctx.respond_with_warnings(StatusCode::OK, &patched, &warnings)
 }
 
+/// What a server-side apply writes to: the object itself (created when missing), its
+/// `status`, or its `scale` (whose `spec.replicas` is applied to the object's replicas
+/// field, owned in managedFields with subresource `scale`, as Kubernetes records it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyTarget {
+    /// The object; a missing object is created.
+    Object,
+    /// `/status`; 404 when the object does not exist.
+    Status,
+    /// `/scale`; 404 when the object does not exist.
+    Scale,
+}
+
+impl ApplyTarget {
+    fn update_target(self) -> UpdateTarget {
+        match self {
+            ApplyTarget::Status => UpdateTarget::Status,
+            ApplyTarget::Object | ApplyTarget::Scale => UpdateTarget::Main,
+        }
+    }
+
+    fn subresource(self) -> &'static str {
+        match self {
+            ApplyTarget::Object => "",
+            ApplyTarget::Status => "status",
+            ApplyTarget::Scale => "scale",
+        }
+    }
+}
+
 /// Server-side apply: merges the configuration into the object with field ownership,
 /// or creates the object (201) when it does not exist.
-async fn server_side_apply(ctx: &RequestContext, mut config: Value) -> Result<Response, ApiError> {
+async fn server_side_apply(ctx: &RequestContext, config: Value) -> Result<Response, ApiError> {
+    let (code, obj, warnings) = apply_config(ctx, config, ApplyTarget::Object).await?;
+    ctx.respond_with_warnings(code, &obj, &warnings)
+}
+
+/// Applies `config` (an object of the resource's kind, possibly without its name) to
+/// `target`; returns 200 or 201 (created), the stored object and the
+/// `fieldValidation` warnings.
+pub async fn apply_config(
+    ctx: &RequestContext,
+    mut config: Value,
+    target: ApplyTarget,
+) -> Result<(StatusCode, Value, Vec<String>), ApiError> {
     let name = ctx.object_name()?.to_owned();
     let Some(manager) = ctx.params.field_manager.clone() else {
         return Err(ApiError::bad_request(
@@ -173,11 +215,13 @@ async fn server_side_apply(ctx: &RequestContext, mut config: Value) -> Result<Re
     }
     let registry = &ctx.served.registry;
     let api_version = ctx.served.resource.api_version();
+    let update_target = target.update_target();
     let request = managed_fields::ApplyRequest {
         manager: &manager,
         api_version: &api_version,
         force: ctx.params.force,
-        scope: registry.field_scope(UpdateTarget::Main),
+        scope: registry.field_scope(update_target),
+        subresource: target.subresource(),
     };
     let opts = WriteOptions {
         dry_run: ctx.params.dry_run,
@@ -193,7 +237,7 @@ async fn server_side_apply(ctx: &RequestContext, mut config: Value) -> Result<Re
             .update_with(
                 ctx.namespace.as_deref(),
                 &name,
-                UpdateTarget::Main,
+                update_target,
                 &opts,
                 |current| {
                     if !precondition.is_empty()
@@ -212,17 +256,16 @@ async fn server_side_apply(ctx: &RequestContext, mut config: Value) -> Result<Re
             )
             .await;
         match updated {
-            Ok(obj) => return ctx.respond_with_warnings(StatusCode::OK, &obj, &warnings),
-            Err(e) if e.code == 404 && precondition.is_empty() => {}
+            Ok(obj) => return Ok((StatusCode::OK, obj, warnings)),
+            Err(e) if e.code == 404 && precondition.is_empty() && target == ApplyTarget::Object => {
+            }
             Err(e) => return Err(e),
         }
         let mut obj = managed_fields::apply(&Value::Null, &config, &request)?;
         meta::remove_meta(&mut obj, "resourceVersion");
         let warnings = ctx.field_validation(&mut obj)?;
         match registry.create(ctx.namespace.as_deref(), obj, &opts).await {
-            Ok(created) => {
-                return ctx.respond_with_warnings(StatusCode::CREATED, &created, &warnings)
-            }
+            Ok(created) => return Ok((StatusCode::CREATED, created, warnings)),
             Err(e) if e.is_already_exists() => continue,
             Err(e) => return Err(e),
         }

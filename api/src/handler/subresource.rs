@@ -7,7 +7,7 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use skiff_core::status::{success_status, ApiError};
 
-use super::patch::{apply, patch_body, patch_object};
+use super::patch::{apply, apply_config, patch_body, patch_object, ApplyTarget, PatchType};
 use super::{response, RequestContext};
 use crate::crd::{jsonpath, ScalePaths};
 use crate::registry::{meta, UpdateTarget};
@@ -27,6 +27,10 @@ pub async fn handle(
         ("status", &Method::PUT) => super::verbs::update(ctx, body, UpdateTarget::Status).await,
         ("status", &Method::PATCH) => {
             let (patch_type, patch) = patch_body(ctx, body).await?;
+            if patch_type == PatchType::Apply {
+                let (code, obj, warnings) = apply_config(ctx, patch, ApplyTarget::Status).await?;
+                return ctx.respond_with_warnings(code, &obj, &warnings);
+            }
             let (patched, warnings) =
                 patch_object(ctx, UpdateTarget::Status, patch_type, patch).await?;
             ctx.respond_with_warnings(StatusCode::OK, &patched, &warnings)
@@ -52,6 +56,14 @@ pub async fn handle(
         }
         ("scale", &Method::PATCH) => {
             let (patch_type, patch) = patch_body(ctx, body).await?;
+            if patch_type == PatchType::Apply {
+                let config = scale_apply_config(ctx, &patch)?;
+                let (_, obj, _) = apply_config(ctx, config, ApplyTarget::Scale).await?;
+                return Ok(response::json(
+                    StatusCode::OK,
+                    &scale_of(&obj, &scale_paths(ctx)),
+                ));
+            }
             // A Scale has no merge keys: every patch type applies as to a plain object.
             let scale_gvk =
                 skiff_core::resource::GroupVersionKind::new("autoscaling", "v1", "Scale");
@@ -154,6 +166,48 @@ fn selector_string(selector: Option<&Value>) -> String {
     terms.join(",")
 }
 
+/// The object configuration an apply of the Scale `scale` stands for: the object's
+/// kind and name with its replicas field (and the Scale's resourceVersion as a
+/// precondition). 422 for negative or non-integer replicas.
+fn scale_apply_config(ctx: &RequestContext, scale: &Value) -> Result<Value, ApiError> {
+    let name = ctx.object_name()?;
+    let paths = scale_paths(ctx);
+    let replicas_path = jsonpath::field_names(&paths.spec_replicas)
+        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    let replicas_path: Vec<&str> = replicas_path.iter().map(String::as_str).collect();
+    let resource = &ctx.served.resource;
+    let mut config = json!({
+        "apiVersion": resource.api_version(),
+        "kind": resource.kind,
+        "metadata": {"name": name},
+    });
+    let rv = meta::meta_str(scale, "resourceVersion");
+    if !rv.is_empty() {
+        meta::set_meta_str(&mut config, "resourceVersion", rv);
+    }
+    if let Some(replicas) = scale.pointer("/spec/replicas") {
+        check_replicas(name, replicas)?;
+        meta::set_path(&mut config, &replicas_path, replicas.clone())?;
+    }
+    Ok(config)
+}
+
+/// 422 unless `replicas` is an integer of at least 0.
+fn check_replicas(name: &str, replicas: &Value) -> Result<(), ApiError> {
+    if replicas.as_i64().is_some_and(|r| r >= 0) {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        "Scale.autoscaling",
+        name,
+        vec![skiff_core::status::StatusCause::invalid_value(
+            "spec.replicas",
+            replicas,
+            "must be greater than or equal to 0",
+        )],
+    ))
+}
+
 /// Writes `spec.replicas` from the Scale `desired` returns (given the current Scale);
 /// a resourceVersion in it is a precondition.
 async fn write_scale<F>(ctx: &RequestContext, mut desired: F) -> Result<Value, ApiError>
@@ -184,17 +238,7 @@ where
                     ));
                 }
                 let replicas = scale.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
-                if replicas.as_i64().is_none_or(|r| r < 0) {
-                    return Err(ApiError::invalid(
-                        "Scale.autoscaling",
-                        &name,
-                        vec![skiff_core::status::StatusCause::invalid_value(
-                            "spec.replicas",
-                            &replicas,
-                            "must be greater than or equal to 0",
-                        )],
-                    ));
-                }
+                check_replicas(&name, &replicas)?;
                 let mut next = current.clone();
                 meta::set_path(&mut next, &replicas_path, replicas)?;
                 Ok(next)

@@ -18,6 +18,7 @@
 //!     api_version: "v1",
 //!     force: false,
 //!     scope: Scope::for_kind("", "ConfigMap", false),
+//!     subresource: "",
 //! };
 //! let created = apply(&serde_json::Value::Null, &config, &request).unwrap();
 //! assert_eq!(created["data"]["a"], "1");
@@ -44,6 +45,8 @@ pub struct ApplyRequest<'a> {
     pub force: bool,
     /// The kind and part of the object written.
     pub scope: Scope,
+    /// The subresource applied to (`status`, `scale`), or empty for the object.
+    pub subresource: &'a str,
 }
 
 /// Applies `config` to `live` (`Value::Null` when the object does not exist yet) and
@@ -62,7 +65,7 @@ pub fn apply(live: &Value, config: &Value, req: &ApplyRequest<'_>) -> Result<Val
     let changed = changed_fields(live, &merged, &req.scope);
 
     let mut entries = read_entries(live);
-    let is_self = |e: &Entry| e.is(req.manager, Operation::Apply, "");
+    let is_self = |e: &Entry| e.is(req.manager, Operation::Apply, req.subresource);
     let mut conflicts: Vec<(String, Path)> = Vec::new();
     for e in entries.iter_mut().filter(|e| !is_self(e)) {
         let overlap = e.fields.intersection(&changed);
@@ -109,7 +112,7 @@ pub fn apply(live: &Value, config: &Value, req: &ApplyRequest<'_>) -> Result<Val
             operation: Operation::Apply,
             api_version: req.api_version.to_owned(),
             time: Some(now),
-            subresource: String::new(),
+            subresource: req.subresource.to_owned(),
             fields: config_set,
         }),
     }
@@ -169,6 +172,7 @@ mod tests {
             api_version: "apps/v1",
             force,
             scope: Scope::for_kind("apps", "Deployment", true),
+            subresource: "",
         }
     }
 

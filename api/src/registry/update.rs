@@ -135,6 +135,15 @@ impl Registry {
             UpdateTarget::Status => {
                 let mut new = old.clone();
                 set_or_remove(&mut new, "status", desired.get("status"));
+                if opts.managed_fields_set {
+                    // An apply to /status computed the object's managedFields.
+                    let fields = desired.pointer("/metadata/managedFields").cloned();
+                    let new_meta = meta::metadata_mut(&mut new);
+                    match fields {
+                        Some(f) => new_meta.insert("managedFields".into(), f),
+                        None => new_meta.remove("managedFields"),
+                    };
+                }
                 new
             }
         };
