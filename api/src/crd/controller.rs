@@ -67,7 +67,7 @@ pub async fn start(server: &ApiServer) -> Result<(), ApiError> {
         requeue: BTreeSet::new(),
     };
     // CRDs established before keep their names: they are served first.
-    let mut crds: Vec<&Arc<Value>> = snapshot.objects.iter().collect();
+    let mut crds: Vec<&Arc<Value>> = snapshot.objects.iter().map(|o| &o.value).collect();
     crds.sort_by_key(|crd| {
         (
             !is_established(crd),
@@ -127,7 +127,7 @@ impl Controller {
         let present: BTreeSet<String> = snapshot
             .objects
             .iter()
-            .map(|o| meta::name(o).to_owned())
+            .map(|o| meta::name(&o.value).to_owned())
             .collect();
         for name in self.served.keys().cloned().collect::<Vec<_>>() {
             if !present.contains(&name) {
@@ -135,7 +135,7 @@ impl Controller {
             }
         }
         for crd in &snapshot.objects {
-            self.reconcile(server, crd).await;
+            self.reconcile(server, &crd.value).await;
         }
         snapshot.events
     }

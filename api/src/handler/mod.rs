@@ -13,6 +13,7 @@
 //! - `response.rs`: JSON and `Status` responses, [`ResponseTransform`].
 
 mod body;
+mod cached_list;
 mod eviction;
 mod params;
 mod patch;

@@ -22,6 +22,14 @@ pub trait ResponseTransform: Send + Sync {
         body: &Value,
     ) -> Option<Result<(Value, String), ApiError>>;
 
+    /// Whether this transform may change a response for `accept`; when `false`, a
+    /// handler may write plain JSON without building the object. The default is
+    /// `true`.
+    fn applies_to(&self, accept: &str) -> bool {
+        let _ = accept;
+        true
+    }
+
     /// Like [`transform`](Self::transform), given the whole served resource, whose
     /// strategy knows what a custom resource's CRD says (printer columns). The default
     /// calls `transform`.

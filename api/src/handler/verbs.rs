@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 use skiff_core::status::{success_status, ApiError, StatusDetails};
 
 use super::{body, response, RequestContext};
@@ -132,33 +132,23 @@ pub async fn get(ctx: &RequestContext) -> Result<Response, ApiError> {
     ctx.respond(StatusCode::OK, &obj)
 }
 
-/// GET of a collection. `resourceVersion=0` (without `continue`) is served from the
-/// watch cache, unpaginated, as Kubernetes does; everything else reads the store.
+/// GET of a collection: from the watch cache when it can serve it (see
+/// [`cached_list`](super::cached_list)), else from the store.
 pub async fn list(ctx: &RequestContext) -> Result<Response, ApiError> {
     if ctx.params.send_initial_events.is_some() {
         return Err(ApiError::bad_request(
             "sendInitialEvents is forbidden for list",
         ));
     }
-    let registry = &ctx.served.registry;
     let opts = ctx.list_options()?;
-    let from_cache = opts.resource_version.as_deref() == Some("0")
-        && opts.continue_token.is_none()
-        && opts.resource_version_match.as_deref() != Some("Exact");
-    let list = if from_cache {
-        let prefix = registry.list_prefix(ctx.namespace.as_deref());
-        let snap = ctx.served.cache.snapshot(&prefix);
-        let strategy = registry.strategy().as_ref();
-        let items = snap
-            .objects
-            .iter()
-            .filter(|o| opts.filter.is_empty() || opts.filter.matches(o, strategy))
-            .map(|o| (**o).clone())
-            .collect();
-        registry.list_object(json!({"resourceVersion": snap.revision.to_string()}), items)
-    } else {
-        registry.list(ctx.namespace.as_deref(), &opts).await?
-    };
+    if let Some(response) = super::cached_list::serve(ctx, &opts).await? {
+        return Ok(response);
+    }
+    let list = ctx
+        .served
+        .registry
+        .list(ctx.namespace.as_deref(), &opts)
+        .await?;
     ctx.respond(StatusCode::OK, &list)
 }
 

@@ -139,6 +139,10 @@ fn build(
 pub struct TableTransform;
 
 impl ResponseTransform for TableTransform {
+    fn applies_to(&self, accept: &str) -> bool {
+        wants_table(accept).is_some()
+    }
+
     fn transform(
         &self,
         resource: &ApiResource,

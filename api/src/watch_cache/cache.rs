@@ -11,7 +11,12 @@ use skiff_core::status::ApiError;
 use skiff_store::{EventType, KeyRange, KvStore, RangeRequest, WatchRequest};
 use tokio::sync::{broadcast, watch, Notify};
 
-use super::event::{event_line, CachedEvent, EventKind};
+use super::event::{event_line_json, CachedEvent, CachedObject, EventKind};
+use super::pages::{ListSnapshot, PageSnapshots};
+
+/// How many list snapshots a cache keeps for continue tokens, and for how long.
+const PAGE_SNAPSHOTS: usize = 32;
+const PAGE_SNAPSHOT_TTL: Duration = Duration::from_secs(60);
 use crate::registry::{api_error, decode_object, meta};
 
 /// Sizes and intervals of a watch cache.
@@ -39,7 +44,7 @@ impl Default for WatchCacheConfig {
 #[derive(Default)]
 struct CacheState {
     /// Current objects by store key.
-    objects: BTreeMap<String, Arc<Value>>,
+    objects: BTreeMap<String, CachedObject>,
     /// Recent events, oldest first.
     window: VecDeque<Arc<CachedEvent>>,
     /// Watches from a resourceVersion at or above this are served from the window.
@@ -57,6 +62,8 @@ struct Shared {
     revision: watch::Sender<i64>,
     /// Asks the task for a store progress notification now.
     progress_now: Notify,
+    /// Snapshots kept for the later pages of paginated lists.
+    pages: PageSnapshots,
     config: WatchCacheConfig,
     /// The `apiVersion` every object is served with, when the stored objects may carry
     /// another (the versions of a custom resource share one storage location).
@@ -104,7 +111,7 @@ pub struct Snapshot {
     /// The revision of the view.
     pub revision: i64,
     /// The objects under the requested prefix, in key order.
-    pub objects: Vec<Arc<Value>>,
+    pub objects: Vec<CachedObject>,
     /// Events after `revision`.
     pub events: broadcast::Receiver<Arc<CachedEvent>>,
 }
@@ -134,6 +141,7 @@ impl WatchCache {
             events,
             revision,
             progress_now: Notify::new(),
+            pages: PageSnapshots::new(PAGE_SNAPSHOTS, PAGE_SNAPSHOT_TTL),
             config,
             api_version,
         });
@@ -172,6 +180,27 @@ impl WatchCache {
                 self.revision()
             ))),
         }
+    }
+
+    /// The current objects under `prefix` with their keys, for a list.
+    pub fn list_snapshot(&self, prefix: &str) -> Arc<ListSnapshot> {
+        let state = lock(&self.shared.state);
+        let entries = state
+            .objects
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Arc::new(ListSnapshot {
+            prefix: prefix.to_owned(),
+            revision: state.revision,
+            entries,
+        })
+    }
+
+    /// Snapshots kept for the later pages of paginated lists.
+    pub fn pages(&self) -> &PageSnapshots {
+        &self.shared.pages
     }
 
     /// The current objects under `prefix` and a subscription to what follows.
@@ -243,7 +272,7 @@ async fn relist(store: &Arc<dyn KvStore>, prefix: &str, shared: &Shared) -> Resu
     for kv in &resp.kvs {
         objects.insert(
             String::from_utf8_lossy(&kv.key).into_owned(),
-            Arc::new(shared.decode(kv)?),
+            CachedObject::new(shared.decode(kv)?),
         );
     }
     let revision = resp.header.revision;
@@ -326,7 +355,7 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
         let cached = match event.kind {
             EventType::Put => {
                 let object = match shared.decode(&event.kv) {
-                    Ok(o) => Arc::new(o),
+                    Ok(o) => CachedObject::new(o),
                     Err(err) => {
                         tracing::warn!(key, %err, "watch cache skipped an undecodable object");
                         continue;
@@ -342,25 +371,25 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
                     kind,
                     revision,
                     key,
-                    line: event_line(kind.wire_type(), &object),
-                    object,
-                    prev,
+                    line: event_line_json(kind.wire_type(), &object.json),
+                    object: object.value,
+                    prev: prev.map(|p| p.value),
                 }
             }
             EventType::Delete => {
                 let Some(prev) = state.objects.remove(&key) else {
                     continue;
                 };
-                let mut last = (*prev).clone();
+                let mut last = (*prev.value).clone();
                 meta::set_meta_str(&mut last, "resourceVersion", &revision.to_string());
-                let object = Arc::new(last);
+                let object = CachedObject::new(last);
                 CachedEvent {
                     kind: EventKind::Deleted,
                     revision,
                     key,
-                    line: event_line("DELETED", &object),
-                    object,
-                    prev: Some(prev),
+                    line: event_line_json("DELETED", &object.json),
+                    object: object.value,
+                    prev: Some(prev.value),
                 }
             }
         };

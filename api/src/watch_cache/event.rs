@@ -53,14 +53,41 @@ pub struct CachedEvent {
 
 /// The JSON line of a watch event.
 pub fn event_line(kind: &str, object: &Value) -> Bytes {
-    let mut out = Vec::with_capacity(256);
+    // Serializing a Value into a Vec cannot fail.
+    let json = serde_json::to_vec(object).unwrap_or_default();
+    event_line_json(kind, &json)
+}
+
+/// The JSON line of a watch event around an object already serialized.
+pub fn event_line_json(kind: &str, object_json: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(object_json.len() + kind.len() + 24);
     out.extend_from_slice(b"{\"type\":\"");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b"\",\"object\":");
-    // Serializing a Value into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, object);
+    out.extend_from_slice(object_json);
     out.extend_from_slice(b"}\n");
     Bytes::from(out)
+}
+
+/// One current object as the cache holds it: decoded, and serialized once, so lists
+/// and initial watch events copy bytes instead of serializing per request.
+#[derive(Clone, Debug)]
+pub struct CachedObject {
+    /// The object.
+    pub value: Arc<Value>,
+    /// Its JSON.
+    pub json: Bytes,
+}
+
+impl CachedObject {
+    /// Serializes `value` once.
+    pub fn new(value: Value) -> Self {
+        let json = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+        CachedObject {
+            value: Arc::new(value),
+            json,
+        }
+    }
 }
 
 impl CachedEvent {

@@ -17,13 +17,17 @@
 //! # Organization
 //! - [`WatchCache`]: the cache of one resource and its task (`cache.rs`).
 //! - [`CachedEvent`]: one change, pre-serialized.
+//! - [`PageSnapshots`]: views kept for the later pages of paginated lists
+//!   (`pages.rs`).
 //! - [`serve_watch`]: one watcher: initial events, backlog, live events, bookmarks,
 //!   timeout (`watcher.rs`).
 
 mod cache;
 mod event;
+mod pages;
 mod watcher;
 
 pub use cache::{WatchCache, WatchCacheConfig};
-pub use event::{CachedEvent, EventKind};
+pub use event::{CachedEvent, CachedObject, EventKind};
+pub use pages::{ListSnapshot, PageSnapshots};
 pub use watcher::{serve_watch, StartPoint, WatchOptions};

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::json;
 use skiff_core::status::ApiError;
 use tokio::sync::{broadcast, mpsc};
 
-use super::event::{event_line, CachedEvent, EventKind};
+use super::event::{event_line, event_line_json, CachedEvent, CachedObject, EventKind};
 use super::WatchCache;
 use crate::registry::ObjectFilter;
 use crate::strategy::Strategy;
@@ -90,7 +90,7 @@ pub fn error_line(err: &ApiError) -> Bytes {
 async fn run(
     opts: WatchOptions,
     tx: mpsc::Sender<Bytes>,
-    initial: Vec<Arc<Value>>,
+    initial: Vec<CachedObject>,
     backlog: Vec<Arc<CachedEvent>>,
     mut events: broadcast::Receiver<Arc<CachedEvent>>,
     mut sent: i64,
@@ -99,8 +99,8 @@ async fn run(
     tokio::pin!(deadline);
     let work = async {
         for obj in &initial {
-            if opts.filter.is_empty() || opts.filter.matches(obj, opts.strategy.as_ref()) {
-                tx.send(event_line("ADDED", obj)).await.ok()?;
+            if opts.filter.is_empty() || opts.filter.matches(&obj.value, opts.strategy.as_ref()) {
+                tx.send(event_line_json("ADDED", &obj.json)).await.ok()?;
             }
         }
         if opts.initial_events_end {
