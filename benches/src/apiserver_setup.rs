@@ -109,6 +109,11 @@ impl BenchApiServer {
         self.server.client()
     }
 
+    /// The server itself, for requests that bypass the client (raw responses).
+    pub fn server(&self) -> &ApiServer {
+        &self.server
+    }
+
     /// A new HTTPS client (its own connection) with the admin's client certificate.
     pub fn https_client(&self) -> Result<Arc<dyn Client>, SetupError> {
         Ok(Arc::new(HttpsClient::from_kubeconfig(&self.kubeconfig)?))

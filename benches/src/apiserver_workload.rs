@@ -216,6 +216,44 @@ pub async fn list_pods(
     (measured, seen.load(Ordering::Relaxed))
 }
 
+/// GETs `path_and_query` from the server's router and reads the whole body without
+/// decoding it: the server's side of a list alone. Each operation is one request; the
+/// result is the measurement and the body size of the last response.
+pub async fn get_raw(
+    server: &skiff_api::ApiServer,
+    path_and_query: &str,
+    phase: Phase,
+) -> (Measured, usize) {
+    use tower::ServiceExt as _;
+    let router = server.router();
+    let uri = path_and_query.to_owned();
+    let size = Arc::new(AtomicU64::new(0));
+    let size_by_ops = size.clone();
+    let measured = run_phase(phase, move |_| {
+        let router = router.clone();
+        let uri = uri.clone();
+        let size = size_by_ops.clone();
+        async move {
+            let Ok(request) = http::Request::get(&uri).body(axum::body::Body::empty()) else {
+                return false;
+            };
+            let Ok(response) = router.oneshot(request).await;
+            if !response.status().is_success() {
+                return false;
+            }
+            match axum::body::to_bytes(response.into_body(), usize::MAX).await {
+                Ok(body) => {
+                    size.store(body.len() as u64, Ordering::Relaxed);
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    (measured, size.load(Ordering::Relaxed) as usize)
+}
+
 /// The outcome of a fan-out run.
 #[derive(Clone, Debug)]
 pub struct FanOut {

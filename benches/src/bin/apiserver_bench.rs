@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::Parser;
 use skiff_benches::apiserver_setup::BenchApiServer;
 use skiff_benches::apiserver_workload::{
-    create_pods, ensure_namespace, get_pods, list_pods, watch_fan_out, FanOut, Phase,
+    create_pods, ensure_namespace, get_pods, get_raw, list_pods, watch_fan_out, FanOut, Phase,
 };
 use skiff_benches::latency::{human, Measured};
 use skiff_core::client::Client;
@@ -197,6 +197,10 @@ async fn run_transport(
         }
     }
 
+    if transport == "inprocess" {
+        server_side_lists(bench, &read_namespace, args, max).await;
+    }
+
     for &count in watchers {
         let namespace = format!("{transport}-fanout-{count}");
         ensure_namespace(client, &namespace).await;
@@ -227,5 +231,43 @@ async fn run_transport(
         )
         .await;
         fan_out_row(transport, &f);
+    }
+}
+
+/// The server's side of a list of the read namespace, body read but not decoded: from
+/// the store (`resourceVersionMatch=Exact`, the path every list took before lists were
+/// served from the watch cache) and from the watch cache (a consistent list).
+async fn server_side_lists(bench: &BenchApiServer, namespace: &str, args: &Args, max: Duration) {
+    let base = format!("/api/v1/namespaces/{namespace}/pods");
+    let Ok(current) = bench.server().store().status().await else {
+        eprintln!("cannot read the store's revision");
+        return;
+    };
+    let revision = current.header.revision;
+    for (label, query) in [
+        (
+            "server side: list from the store",
+            format!("{base}?resourceVersion={revision}&resourceVersionMatch=Exact"),
+        ),
+        ("server side: list from the watch cache", base.clone()),
+        (
+            "server side: first page of 500 from the watch cache",
+            format!("{base}?limit=500"),
+        ),
+    ] {
+        for clients in [1usize, 16] {
+            let phase = Phase {
+                ops: if args.quick { 5 } else { 20 } * clients as u64,
+                concurrency: clients,
+                max,
+            };
+            let (m, bytes) = get_raw(bench.server(), &query, phase).await;
+            row(
+                "inprocess",
+                &format!("{label} ({:.1} MB)", bytes as f64 / 1e6),
+                &clients.to_string(),
+                &m,
+            );
+        }
     }
 }
