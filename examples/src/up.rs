@@ -105,11 +105,13 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     let names = node_names(None, args.nodes, args.runtime.into());
     // Process nodes serve logs, exec and port-forward to the API server, which
     // presents a client certificate from the cluster CA.
-    let mut fleet_config = FleetConfig::new(args.runtime.into(), names, args.data_dir.join("nodes"))
-        .serving(NodeServing {
-            bind_ip: IpAddr::from([127, 0, 0, 1]),
-            client_ca_pem: server.ca_cert_pem().to_owned(),
-        });
+    let mut fleet_config =
+        FleetConfig::new(args.runtime.into(), names, args.data_dir.join("nodes")).serving(
+            NodeServing {
+                bind_ip: IpAddr::from([127, 0, 0, 1]),
+                client_ca_pem: server.ca_cert_pem().to_owned(),
+            },
+        );
     if allocate {
         // Already validated by `settings()`.
         fleet_config.cluster_cidr = controller_flags.cluster_cidr.parse().ok();

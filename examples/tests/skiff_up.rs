@@ -22,9 +22,21 @@ const POD_COMMAND: [&str; 2] = ["sleep", "3601"];
 fn start(dir: &std::path::Path, port: u16) -> Skiff {
     let port = port.to_string();
     let data_dir = dir.display().to_string();
+    // Clusters running at once on this host need pod ranges of their own.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cidr = format!("10.{}.0.0/16", 100 + (std::process::id() % 30) * 4 + n % 4);
     let mut up = Skiff::start(
         "up",
-        &["up", "--secure-port", &port, "--data-dir", &data_dir],
+        &[
+            "up",
+            "--secure-port",
+            &port,
+            "--data-dir",
+            &data_dir,
+            "--cluster-cidr",
+            &cidr,
+        ],
     );
     up.wait_for_line(&["cluster ready"], READY);
     up

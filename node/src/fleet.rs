@@ -166,7 +166,6 @@ impl Fleet {
                     let root = config.data_dir.join(name);
                     agent.resources = NodeResources::from_machine(&config.data_dir);
                     let mut runtime = ProcessRuntimeConfig::new(root);
-                    runtime.bridge = crate::process::network::bridge_name(name);
                     runtime.cluster_cidr = config.cluster_cidr;
                     if config.cluster_cidr.is_some() {
                         // The node IPAM controller answers within a second or so.

@@ -110,7 +110,16 @@ async fn web(rt: &ProcessRuntime, name: &str, port: u16) -> (String, String, Str
     pod(
         rt,
         name,
-        &[PYTHON, "-m", "http.server", &port, "--bind", "0.0.0.0", "--directory", "/"],
+        &[
+            PYTHON,
+            "-m",
+            "http.server",
+            &port,
+            "--bind",
+            "0.0.0.0",
+            "--directory",
+            "/",
+        ],
     )
     .await
 }
@@ -147,7 +156,10 @@ async fn pods_of_one_node_and_of_two_nodes_reach_each_other_by_pod_ip() {
         return;
     }
     let o = octet(0);
-    let (b1, b2) = (format!("skt{o}a{}", std::process::id() % 1000), format!("skt{o}b{}", std::process::id() % 1000));
+    let (b1, b2) = (
+        format!("skt{o}a{}", std::process::id() % 1000),
+        format!("skt{o}b{}", std::process::id() % 1000),
+    );
     let _bridges = Bridges(vec![b1.clone(), b2.clone()]);
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let n1 = node(d1.path(), &b1, &format!("10.{o}.1.0/24")).await;
@@ -196,11 +208,14 @@ async fn port_forward_probes_and_exec_work_in_a_pod_namespace() {
     python_in(&rt, &id, &http_get("http://127.0.0.1:8080/")).await;
 
     // httpGet and tcpSocket probes go to the pod IP from the host.
-    let container: k8s_openapi::api::core::v1::Container =
-        serde_json::from_value(json!({"name": "main", "ports": [{"name": "http", "containerPort": 8080}]}))
-            .unwrap();
-    let http: k8s_openapi::api::core::v1::Probe =
-        serde_json::from_value(json!({"httpGet": {"path": "/", "port": "http"}, "timeoutSeconds": 3})).unwrap();
+    let container: k8s_openapi::api::core::v1::Container = serde_json::from_value(
+        json!({"name": "main", "ports": [{"name": "http", "containerPort": 8080}]}),
+    )
+    .unwrap();
+    let http: k8s_openapi::api::core::v1::Probe = serde_json::from_value(
+        json!({"httpGet": {"path": "/", "port": "http"}, "timeoutSeconds": 3}),
+    )
+    .unwrap();
     let tcp: k8s_openapi::api::core::v1::Probe =
         serde_json::from_value(json!({"tcpSocket": {"port": 8080}})).unwrap();
     let target = probe::Target {
@@ -244,10 +259,18 @@ async fn port_forward_probes_and_exec_work_in_a_pod_namespace() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(out.exit_code, 0, "{text} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.exit_code,
+        0,
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(lines[0], "web", "{text}");
     let pid: u32 = lines[1].parse().unwrap();
-    assert!(pid < 100, "the exec'd shell is PID {pid}: not in the container's PID namespace");
+    assert!(
+        pid < 100,
+        "the exec'd shell is PID {pid}: not in the container's PID namespace"
+    );
     assert_eq!(lines[2], "has-pid-1", "{text}");
     let procs: u32 = lines[3].parse().unwrap();
     assert!(procs < 20, "{procs} processes visible: the host's /proc?");
@@ -289,7 +312,10 @@ async fn addresses_are_not_reused_across_restarts_and_leftovers_are_reclaimed() 
     let second = node(dir.path(), &bridge, &cidr).await;
     let s3 = second.run_pod_sandbox(&sandbox("c")).await.unwrap();
     let ip3 = ip_of(second.clone(), s3.clone()).await;
-    assert!(ip3 != ip1 && ip3 != ip2, "{ip3} handed out again (had {ip1}, {ip2})");
+    assert!(
+        ip3 != ip1 && ip3 != ip2,
+        "{ip3} handed out again (had {ip1}, {ip2})"
+    );
     // A crash: nothing removes the sandbox's namespace or releases its address.
     std::mem::forget(second);
     let netns_dir = dir.path().join("netns");
@@ -361,9 +387,12 @@ async fn the_agent_waits_for_the_pod_cidr_and_reports_the_pod_ip() {
             "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1},
         }],
     });
-    pods.create(&common::pod("web", "net-node", spec), &PostParams::default())
-        .await
-        .unwrap();
+    pods.create(
+        &common::pod("web", "net-node", spec),
+        &PostParams::default(),
+    )
+    .await
+    .unwrap();
     let ready = common::wait_for("pod web Ready with a pod IP", WAIT, || async {
         let p = pods.get("web").await.map_err(|e| e.to_string())?;
         let status = p.status.clone().unwrap_or_default();

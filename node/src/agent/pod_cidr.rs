@@ -79,7 +79,12 @@ pub async fn wait(
 }
 
 /// Keeps checking every `period` until the node has a pod CIDR.
-pub async fn watch(client: Arc<dyn Client>, runtime: Arc<dyn Runtime>, node: String, period: Duration) {
+pub async fn watch(
+    client: Arc<dyn Client>,
+    runtime: Arc<dyn Runtime>,
+    node: String,
+    period: Duration,
+) {
     loop {
         tokio::time::sleep(period).await;
         if let Some(cidr) = check(&client, runtime.as_ref(), &node).await {

@@ -102,7 +102,8 @@ pub struct ProcessRuntimeConfig {
     /// Where the cgroup file system is mounted (`/sys/fs/cgroup`).
     pub cgroup_root: PathBuf,
     /// The node's bridge for pod networks (see [`network::bridge_name`]); default:
-    /// named after `root`.
+    /// named after the absolute path of `root` (the node's own directory), so that
+    /// the nodes of one host, and of two clusters on one host, never share one.
     pub bridge: String,
     /// The cluster's pod range (`--cluster-cidr`): pod traffic leaving it is
     /// masqueraded; `None`: traffic leaving the node's pod CIDR is.
@@ -112,7 +113,10 @@ pub struct ProcessRuntimeConfig {
 impl ProcessRuntimeConfig {
     /// Defaults under `root`: pods on 127.0.0.1, logs rotated at 10 MiB, 5 files kept.
     pub fn new(root: PathBuf) -> Self {
-        let root_name = root.display().to_string();
+        let root_name = std::path::absolute(&root)
+            .unwrap_or_else(|_| root.clone())
+            .display()
+            .to_string();
         ProcessRuntimeConfig {
             root,
             host_ip: "127.0.0.1".into(),
@@ -171,6 +175,7 @@ impl Drop for Inner {
                 }
             }
         }
+        self.network.teardown();
     }
 }
 
@@ -770,10 +775,10 @@ impl RuntimeService for ProcessRuntime {
             None => tokio::net::TcpStream::connect((ip.as_str(), port)).await,
         };
         let stream = connected.map_err(|e| {
-                RuntimeError::Internal(format!(
-                    "port-forward to {ip}:{port} of pod sandbox {sandbox_id}: {e}"
-                ))
-            })?;
+            RuntimeError::Internal(format!(
+                "port-forward to {ip}:{port} of pod sandbox {sandbox_id}: {e}"
+            ))
+        })?;
         let _ = stream.set_nodelay(true);
         Ok(Box::new(stream))
     }

@@ -167,7 +167,9 @@ pub fn remove_link(name: &str) -> Result<(), LinkError> {
 /// Whether a link called `name` exists in the agent's namespace.
 pub fn exists(name: &str) -> Result<bool, LinkError> {
     let name = name.to_owned();
-    with_netlink(None, move |h| async move { Ok(index_of(&h, &name).await?.is_some()) })
+    with_netlink(None, move |h| async move {
+        Ok(index_of(&h, &name).await?.is_some())
+    })
 }
 
 /// What [`attach`] sets up for one pod.
@@ -213,7 +215,10 @@ pub fn attach(link: &PodLink) -> Result<(), LinkError> {
             )
             .execute()
             .await
-            .map_err(nl(format!("plugging {} into {}", host.host_veth, host.bridge)))?;
+            .map_err(nl(format!(
+                "plugging {} into {}",
+                host.host_veth, host.bridge
+            )))?;
         let ns = std::fs::File::open(&host.netns).map_err(|source| LinkError::Io {
             what: format!("opening {}", host.netns.display()),
             source,
@@ -269,9 +274,11 @@ pub fn attach(link: &PodLink) -> Result<(), LinkError> {
 /// Whether this machine lets the agent create network namespaces, bridges and veth
 /// pairs: tried once in a throwaway namespace (nothing on the host changes).
 pub fn probe() -> Result<(), LinkError> {
-    let io = |what: &'static str| move |source| LinkError::Io {
-        what: what.into(),
-        source,
+    let io = |what: &'static str| {
+        move |source| LinkError::Io {
+            what: what.into(),
+            source,
+        }
     };
     netns::run_in(None, move || -> Result<(), LinkError> {
         // SAFETY: unshare on this thread only.

@@ -49,17 +49,27 @@ fn find(tool: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn run(tool: &'static str, program: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Result<(), MasqueradeError> {
+fn run(
+    tool: &'static str,
+    program: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<(), MasqueradeError> {
     use std::io::Write;
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let fail = |message: String| MasqueradeError::Rules { tool, message };
     let mut child = cmd.spawn().map_err(|e| fail(e.to_string()))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))?;
+        pipe.write_all(text.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
     }
     let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
     if out.status.success() {
@@ -97,22 +107,71 @@ pub fn enable_forwarding() -> Result<(), MasqueradeError> {
 pub fn enable(table: &str, pods: Ipv4Net, cluster: Ipv4Net) -> Result<(), MasqueradeError> {
     enable_forwarding()?;
     if let Some(nft) = find("nft") {
-        return run("nft", &nft, &["-f", "-"], Some(&nft_script(table, pods, cluster)));
+        return run(
+            "nft",
+            &nft,
+            &["-f", "-"],
+            Some(&nft_script(table, pods, cluster)),
+        );
     }
     let Some(iptables) = find("iptables") else {
         return Err(MasqueradeError::NoTool);
     };
     let (pods, cluster) = (pods.to_string(), cluster.to_string());
     let rules: [&[&str]; 3] = [
-        &["-t", "nat", "POSTROUTING", "-s", &pods, "!", "-d", &cluster, "-j", "MASQUERADE", "-m", "comment", "--comment", table],
-        &["-t", "filter", "FORWARD", "-s", &pods, "-j", "ACCEPT", "-m", "comment", "--comment", table],
-        &["-t", "filter", "FORWARD", "-d", &pods, "-j", "ACCEPT", "-m", "comment", "--comment", table],
+        &[
+            "-t",
+            "nat",
+            "POSTROUTING",
+            "-s",
+            &pods,
+            "!",
+            "-d",
+            &cluster,
+            "-j",
+            "MASQUERADE",
+            "-m",
+            "comment",
+            "--comment",
+            table,
+        ],
+        &[
+            "-t",
+            "filter",
+            "FORWARD",
+            "-s",
+            &pods,
+            "-j",
+            "ACCEPT",
+            "-m",
+            "comment",
+            "--comment",
+            table,
+        ],
+        &[
+            "-t",
+            "filter",
+            "FORWARD",
+            "-d",
+            &pods,
+            "-j",
+            "ACCEPT",
+            "-m",
+            "comment",
+            "--comment",
+            table,
+        ],
     ];
     for rule in rules {
         // -C (check) first, so a rule is added once.
         let (table_args, rest) = rule.split_at(2);
         let with = |op: &'static str| -> Vec<&str> {
-            table_args.iter().copied().chain([op]).chain(rest.iter().copied()).collect()
+            table_args
+                .iter()
+                .copied()
+                .chain([op])
+                .chain(rest.iter().copied())
+                .collect()
         };
         if run("iptables", &iptables, &with("-C"), None).is_err() {
             run("iptables", &iptables, &with("-A"), None)?;
@@ -140,6 +199,9 @@ mod tests {
             "10.244.0.0/16".parse().unwrap(),
         );
         assert!(s.contains("delete table ip skiff-x"), "{s}");
-        assert!(s.contains("ip saddr 10.244.1.0/24 ip daddr != 10.244.0.0/16 masquerade"), "{s}");
+        assert!(
+            s.contains("ip saddr 10.244.1.0/24 ip daddr != 10.244.0.0/16 masquerade"),
+            "{s}"
+        );
     }
 }

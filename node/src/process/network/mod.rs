@@ -78,9 +78,9 @@ fn fnv(text: &str) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-/// The bridge of node `node`: `skiff-` and 8 hex digits of a hash of its name (a
-/// link name has at most 15 characters), so that several nodes on one host each
-/// have their own.
+/// The bridge of the node known by `node` (its name, or its data directory): `skiff-`
+/// and 8 hex digits of a hash of it (a link name has at most 15 characters), so that
+/// several nodes on one host each have their own.
 pub fn bridge_name(node: &str) -> String {
     format!("skiff-{:08x}", fnv(node))
 }
@@ -232,7 +232,9 @@ impl PodNetwork {
                 st.routed = Some(range);
                 let cluster = self.cluster_cidr.unwrap_or(range);
                 match masquerade::enable(&self.bridge, range, cluster) {
-                    Ok(()) => tracing::info!(pods = %range, %cluster, "pod traffic leaving the cluster is masqueraded"),
+                    Ok(()) => {
+                        tracing::info!(pods = %range, %cluster, "pod traffic leaving the cluster is masqueraded")
+                    }
                     Err(why) => tracing::warn!(%why, "pods may not reach beyond the node"),
                 }
             }
@@ -271,6 +273,19 @@ impl PodNetwork {
             host_veth: link.host_veth,
             owner,
         })
+    }
+
+    /// Removes the node's bridge and masquerade rules, if this instance set them up
+    /// (the runtime's last act; pods still attached lose their network). Blocks.
+    pub fn teardown(&self) {
+        let mut st = self.lock();
+        if st.routed.take().is_none() {
+            return;
+        }
+        if let Err(e) = links::remove_link(&self.bridge) {
+            tracing::warn!(bridge = %self.bridge, error = %e, "removing the pod bridge");
+        }
+        masquerade::disable(&self.bridge);
     }
 
     /// Removes the pod's veth pair and namespace and releases its address. Blocks.
