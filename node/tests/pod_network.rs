@@ -206,6 +206,23 @@ async fn port_forward_probes_and_exec_work_in_a_pod_namespace() {
     .await;
     python_in(&rt, &id, &http_get("http://127.0.0.1:8081/")).await;
     python_in(&rt, &id, &http_get("http://127.0.0.1:8080/")).await;
+    // A second container of the pod shares its network: the loopback-only server is
+    // on its localhost too.
+    let sb = sandbox("web");
+    let sidecar = ContainerConfig {
+        name: "sidecar".into(),
+        command: vec!["sleep".into(), "60".into()],
+        run_on_host: true,
+        ..ContainerConfig::default()
+    };
+    let sidecar = rt.create_container(&sid, &sidecar, &sb).await.unwrap();
+    rt.start_container(&sidecar).await.unwrap();
+    assert_eq!(
+        python_in(&rt, &sidecar, &http_get("http://127.0.0.1:8081/"))
+            .await
+            .trim(),
+        "200"
+    );
 
     // httpGet and tcpSocket probes go to the pod IP from the host.
     let container: k8s_openapi::api::core::v1::Container = serde_json::from_value(
