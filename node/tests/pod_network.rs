@@ -437,3 +437,52 @@ async fn the_agent_waits_for_the_pod_cidr_and_reports_the_pod_ip() {
     agent.stop().await;
     drop(runtime);
 }
+
+#[tokio::test]
+async fn without_a_pod_cidr_or_with_host_network_pods_share_the_node_network() {
+    if !supported() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rt = ProcessRuntime::new(ProcessRuntimeConfig::new(dir.path().to_owned()));
+    // No pod CIDR yet: the node's address, and the containers say why.
+    let (_, id, ip) = pod(&rt, "early", &["sleep", "60"]).await;
+    assert_eq!(ip, "127.0.0.1");
+    let status = rt.container_status(&id).await.unwrap();
+    assert!(
+        status.message.contains("shares the node's network") && status.message.contains("podCIDR"),
+        "{}",
+        status.message
+    );
+    // hostNetwork: the node's network even with a pod CIDR, and nothing to say.
+    let o = octet(4);
+    rt.update_runtime_config(&RuntimeConfig {
+        pod_cidr: format!("10.{o}.6.0/24"),
+    })
+    .await
+    .unwrap();
+    let sb = PodSandboxConfig {
+        host_network: true,
+        ..sandbox("host")
+    };
+    let sid = rt.run_pod_sandbox(&sb).await.unwrap();
+    assert_eq!(
+        rt.pod_sandbox_status(&sid).await.unwrap().ip.as_deref(),
+        Some("127.0.0.1")
+    );
+    let config = ContainerConfig {
+        name: "main".into(),
+        command: vec!["sleep".into(), "60".into()],
+        run_on_host: true,
+        ..ContainerConfig::default()
+    };
+    let id = rt.create_container(&sid, &config, &sb).await.unwrap();
+    assert_eq!(rt.container_status(&id).await.unwrap().message, "");
+    // A bad pod CIDR is refused.
+    assert!(rt
+        .update_runtime_config(&RuntimeConfig {
+            pod_cidr: "fd00::/64".into()
+        })
+        .await
+        .is_err());
+}
