@@ -21,9 +21,11 @@ pub struct ControllerFlags {
     /// The same for a node that has never reported Ready.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub node_startup_grace_period: Duration,
-    /// Give every node a pod CIDR (spec.podCIDR) from --cluster-cidr.
-    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
-    pub allocate_node_cidrs: bool,
+    /// Give every node a pod CIDR (spec.podCIDR) from --cluster-cidr (default: off
+    /// for `skiff controller-manager`, on for `skiff up`, whose nodes then give
+    /// every pod an address of its own).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub allocate_node_cidrs: Option<bool>,
     /// The pods' address range that node CIDRs are cut from.
     #[arg(long, default_value = "10.244.0.0/16")]
     pub cluster_cidr: String,
@@ -44,7 +46,7 @@ impl ControllerFlags {
         settings.node_lifecycle.node_monitor_period = self.node_monitor_period;
         settings.node_lifecycle.node_monitor_grace_period = self.node_monitor_grace_period;
         settings.node_lifecycle.node_startup_grace_period = self.node_startup_grace_period;
-        if self.allocate_node_cidrs {
+        if self.allocate_node_cidrs.unwrap_or(false) {
             settings.node_ipam = Some(
                 node_ipam::Config::new(&self.cluster_cidr, self.node_cidr_mask_size)
                     .map_err(|e| FlagError(e.to_string()))?,
@@ -77,12 +79,14 @@ mod tests {
             node_monitor_period: Duration::from_secs(5),
             node_monitor_grace_period: Duration::from_secs(40),
             node_startup_grace_period: Duration::from_secs(60),
-            allocate_node_cidrs: false,
+            allocate_node_cidrs: None,
             cluster_cidr: "10.244.0.0/16".into(),
             node_cidr_mask_size: 24,
         };
         assert!(flags.settings().expect("valid").node_ipam.is_none());
-        flags.allocate_node_cidrs = true;
+        flags.allocate_node_cidrs = Some(false);
+        assert!(flags.settings().expect("valid").node_ipam.is_none());
+        flags.allocate_node_cidrs = Some(true);
         assert!(flags.settings().expect("valid").node_ipam.is_some());
         flags.cluster_cidr = "not-a-cidr".into();
         assert!(flags.settings().is_err());

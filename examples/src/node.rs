@@ -61,6 +61,13 @@ pub struct NodeArgs {
     /// Directory for the pods' working directories, logs and images (DIR/NODE-NAME).
     #[arg(long, default_value = ".skiff/node")]
     pub data_dir: PathBuf,
+    /// The cluster's pod range, when the controller manager runs with
+    /// --allocate-node-cidrs: process nodes wait for their pod CIDR before starting
+    /// pods, and masquerade pod traffic leaving this range (see
+    /// docs/networking.md). Without it pods still get addresses once the node has a
+    /// pod CIDR.
+    #[arg(long)]
+    pub cluster_cidr: Option<String>,
 }
 
 /// Why `skiff node` could not run.
@@ -75,6 +82,9 @@ pub enum NodeCmdError {
     /// `--count 0`.
     #[error("--count must be at least 1")]
     NoNodes,
+    /// `--cluster-cidr` is not an IPv4 CIDR.
+    #[error("--cluster-cidr {0:?} is not an IPv4 CIDR")]
+    ClusterCidr(String),
     /// The signal handlers could not be installed.
     #[error("installing signal handlers: {0}")]
     Signal(std::io::Error),
@@ -93,6 +103,12 @@ pub async fn run(args: NodeArgs) -> Result<(), NodeCmdError> {
     let cluster_ca = ClusterAccess::from_kubeconfig(&args.kubeconfig)?.ca_pem;
     let mut config = FleetConfig::new(args.runtime.into(), names, args.data_dir);
     config.pod_manifest_path = args.pod_manifest_path;
+    if let Some(cidr) = &args.cluster_cidr {
+        config.cluster_cidr = Some(
+            cidr.parse()
+                .map_err(|_| NodeCmdError::ClusterCidr(cidr.clone()))?,
+        );
+    }
     match String::from_utf8(cluster_ca) {
         Ok(client_ca_pem) if !client_ca_pem.trim().is_empty() => {
             config = config.serving(NodeServing {

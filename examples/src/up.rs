@@ -79,7 +79,13 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     .await?;
     let client = server.client();
 
-    let settings = args.controllers.settings()?;
+    // Process nodes' pods get addresses of their own unless
+    // --allocate-node-cidrs=false (hollow nodes have no use for them).
+    let mut controller_flags = args.controllers.clone();
+    let allocate = *controller_flags
+        .allocate_node_cidrs
+        .get_or_insert(matches!(args.runtime, RuntimeArg::Process));
+    let settings = controller_flags.settings()?;
     let controllers = tokio::spawn(
         ControllerManager::new(client.clone())
             .settings(settings)
@@ -99,16 +105,18 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     let names = node_names(None, args.nodes, args.runtime.into());
     // Process nodes serve logs, exec and port-forward to the API server, which
     // presents a client certificate from the cluster CA.
-    let fleet = Fleet::start(
-        client.clone(),
+    let mut fleet_config =
         FleetConfig::new(args.runtime.into(), names, args.data_dir.join("nodes")).serving(
             NodeServing {
                 bind_ip: IpAddr::from([127, 0, 0, 1]),
                 client_ca_pem: server.ca_cert_pem().to_owned(),
             },
-        ),
-    )
-    .await;
+        );
+    if allocate {
+        // Already validated by `settings()`.
+        fleet_config.cluster_cidr = controller_flags.cluster_cidr.parse().ok();
+    }
+    let fleet = Fleet::start(client.clone(), fleet_config).await;
     tracing::info!(nodes = ?fleet.names(), runtime = ?args.runtime, "node agents started");
     println!(
         "Skiff is starting. Use it with:\n\n    kubectl --kubeconfig {} get nodes\n",

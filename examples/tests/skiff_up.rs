@@ -22,9 +22,21 @@ const POD_COMMAND: [&str; 2] = ["sleep", "3601"];
 fn start(dir: &std::path::Path, port: u16) -> Skiff {
     let port = port.to_string();
     let data_dir = dir.display().to_string();
+    // Clusters running at once on this host need pod ranges of their own.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let cidr = format!("10.{}.0.0/16", 100 + (std::process::id() % 30) * 4 + n % 4);
     let mut up = Skiff::start(
         "up",
-        &["up", "--secure-port", &port, "--data-dir", &data_dir],
+        &[
+            "up",
+            "--secure-port",
+            &port,
+            "--data-dir",
+            &data_dir,
+            "--cluster-cidr",
+            &cidr,
+        ],
     );
     up.wait_for_line(&["cluster ready"], READY);
     up
@@ -272,10 +284,27 @@ fn up_serves_logs_exec_jobs_and_endpoints() {
         "kubectl exec passes the exit code on"
     );
 
+    // As root, the pod has a network namespace and an address of its own (see
+    // docs/networking.md); otherwise its status message says why not.
+    let pod_ip = kubectl.ok(&["get", "pod", "talker", "-o", "jsonpath={.status.podIP}"]);
+    let message = kubectl.ok(&["get", "pod", "talker", "-o", "jsonpath={.status.message}"]);
+    if !message.contains("network") && !message.contains("host process") {
+        assert!(
+            pod_ip.starts_with("10.") && pod_ip != "127.0.0.1",
+            "pod IP {pod_ip:?} is not from the cluster CIDR"
+        );
+        assert_eq!(
+            kubectl.ok(&["exec", "talker", "--", "hostname"]).trim(),
+            "talker"
+        );
+    } else {
+        eprintln!("the pod shares the node's network: {message}");
+    }
+
     // A Service selecting the pod gets its address once the pod is ready.
     kubectl.ok(&["expose", "pod", "talker", "--port=80", "--target-port=8080"]);
     wait_until("the Service's endpoint", SETTLE, || {
-        !kubectl
+        kubectl
             .run(&[
                 "get",
                 "endpoints",
@@ -284,7 +313,7 @@ fn up_serves_logs_exec_jobs_and_endpoints() {
                 "jsonpath={.subsets[0].addresses[0].ip}",
             ])
             .stdout
-            .is_empty()
+            == pod_ip.as_bytes()
     });
 
     kubectl.ok(&[

@@ -52,6 +52,11 @@ pub struct FleetConfig {
     /// A directory of static pod manifests every agent runs (the kubelet's
     /// `--pod-manifest-path`), even with no API server.
     pub pod_manifest_path: Option<PathBuf>,
+    /// The cluster's pod range (`--cluster-cidr`) when the controller manager gives
+    /// nodes pod CIDRs from it (`--allocate-node-cidrs`): process nodes then wait for
+    /// their node's pod CIDR before starting pods, give each pod an address of its
+    /// own (see [`crate::process::network`]) and masquerade pod traffic leaving it.
+    pub cluster_cidr: Option<ipnet::Ipv4Net>,
 }
 
 /// How the agents' servers listen and whom they let in.
@@ -74,6 +79,7 @@ impl FleetConfig {
             data_dir,
             serving: None,
             pod_manifest_path: None,
+            cluster_cidr: None,
         }
     }
 
@@ -159,7 +165,13 @@ impl Fleet {
                 RuntimeKind::Process => {
                     let root = config.data_dir.join(name);
                     agent.resources = NodeResources::from_machine(&config.data_dir);
-                    Arc::new(ProcessRuntime::new(ProcessRuntimeConfig::new(root)))
+                    let mut runtime = ProcessRuntimeConfig::new(root);
+                    runtime.cluster_cidr = config.cluster_cidr;
+                    if config.cluster_cidr.is_some() {
+                        // The node IPAM controller answers within a second or so.
+                        agent.pod_cidr_wait = std::time::Duration::from_secs(30);
+                    }
+                    Arc::new(ProcessRuntime::new(runtime))
                 }
                 RuntimeKind::Sim => {
                     agent.resources = NodeResources::hollow();

@@ -13,9 +13,10 @@
 //! PVCs bound to hostPath/local PVs) with subPath and readOnly; static pods from a
 //! manifest directory with mirror pods; as root, isolated process containers (mount,
 //! PID, UTS and IPC namespaces, their own root, volumes bind-mounted) with cgroup
-//! CPU/memory limits. Not yet: exec/grpc probes, serving logs/exec/port-forward,
-//! resource metrics, a network namespace per pod (pods share the host's network),
-//! image import.
+//! CPU/memory limits, and once the node has a pod CIDR a network namespace per pod
+//! on the node's bridge (see [`process::network`] and `docs/networking.md`); exec
+//! enters isolated containers. Not yet: grpc probes, resource metrics, image
+//! import, routes for pod traffic between machines.
 //!
 //! # Organization
 //! - [`runtime`]: the runtime shim traits ([`runtime::RuntimeService`],

@@ -28,6 +28,7 @@ pub mod heartbeat;
 pub mod hooks;
 pub mod limits;
 pub mod node_object;
+pub mod pod_cidr;
 pub mod pod_source;
 pub mod pod_status;
 pub mod pressure;
@@ -90,6 +91,11 @@ pub struct AgentConfig {
     /// `status.daemonEndpoints.kubeletEndpoint.Port` for the API server to reach
     /// logs, exec and port-forward; `None` when it runs none.
     pub kubelet_port: Option<u16>,
+    /// How long the agent waits after registering for the node's `spec.podCIDR`
+    /// (from the node IPAM controller) before it starts pods; pods started without
+    /// one use the host's network ([`pod_cidr`]). Zero: check once, then keep
+    /// looking in the background.
+    pub pod_cidr_wait: Duration,
 }
 
 impl AgentConfig {
@@ -112,6 +118,7 @@ impl AgentConfig {
             static_pod_check: Duration::from_secs(20),
             pressure_thresholds: Some(pressure::Thresholds::default()),
             kubelet_port: None,
+            pod_cidr_wait: Duration::ZERO,
         }
     }
 }
@@ -188,6 +195,26 @@ impl NodeAgent {
             _ = &mut stop => return,
         };
         tracing::info!(node = %self.config.node_name, "node registered");
+        let cidr = tokio::select! {
+            cidr = pod_cidr::wait(&self.client, self.runtime.as_ref(), &self.config.node_name, self.config.pod_cidr_wait) => cidr,
+            _ = &mut stop => return,
+        };
+        let cidr_watch = match cidr {
+            Some(_) => None,
+            None => {
+                tracing::info!(
+                    node = %self.config.node_name,
+                    waited = ?self.config.pod_cidr_wait,
+                    "the node has no spec.podCIDR (the controller manager assigns one with --allocate-node-cidrs): pods use the host's network until it has one"
+                );
+                Some(tokio::spawn(pod_cidr::watch(
+                    self.client.clone(),
+                    self.runtime.clone(),
+                    self.config.node_name.clone(),
+                    Duration::from_secs(2),
+                )))
+            }
+        };
         let beat = tokio::spawn(heartbeat::run(
             self.client.clone(),
             self.config.clone(),
@@ -214,6 +241,9 @@ impl NodeAgent {
             }
         }
         beat.abort();
+        if let Some(w) = cidr_watch {
+            w.abort();
+        }
         workers.shutdown().await;
     }
 

@@ -1,10 +1,9 @@
-//! Exec in a process-runtime container: the command runs as a host process with the
-//! container's environment and working directory, in the container's process group
-//! (so stopping the container stops it too), on pipes or on a pseudo-terminal.
-//!
-//! The container is a plain host process (no namespaces yet), so there is nothing to
-//! join beyond its process group; once the runtime isolates containers, this is where
-//! the command enters their namespaces.
+//! Exec in a process-runtime container: the command runs with the container's
+//! environment, in the container's process group (so stopping the container stops
+//! it too), on pipes or on a pseudo-terminal. In an isolated container it enters the
+//! container's namespaces, cgroups, root and working directory first
+//! ([`super::nsenter`]); in a host-process container it runs on the host in the
+//! container's working directory.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
@@ -21,9 +20,12 @@ pub(super) fn exit_code(status: std::process::ExitStatus) -> i32 {
         .unwrap_or(255)
 }
 
+/// The command, set to enter the container whose spawned process is `pid` when it is
+/// isolated.
 fn command(
     request: &ExecRequest,
     launch: &Launch,
+    pid: Option<i32>,
 ) -> Result<tokio::process::Command, RuntimeError> {
     let Some((program, args)) = request.command.split_first() else {
         return Err(RuntimeError::StartFailed {
@@ -35,8 +37,31 @@ fn command(
     cmd.args(args)
         .env_clear()
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&launch.cwd)
         .kill_on_drop(true);
+    match (&launch.isolation, pid) {
+        (Some(plan), Some(pid)) => {
+            let entry = super::nsenter::Entry::of(pid, plan.clone()).map_err(|e| {
+                RuntimeError::StartFailed {
+                    id: request.container_id.clone(),
+                    message: format!("exec: entering the container's namespaces: {e}"),
+                }
+            })?;
+            // SAFETY: `enter` only makes async-signal-safe calls on data prepared
+            // before the fork.
+            unsafe {
+                cmd.pre_exec(move || entry.enter());
+            }
+        }
+        (Some(_), None) => {
+            return Err(RuntimeError::InvalidState(format!(
+                "container {} has no process to enter",
+                request.container_id
+            )))
+        }
+        (None, _) => {
+            cmd.current_dir(&launch.cwd);
+        }
+    }
     Ok(cmd)
 }
 
@@ -56,7 +81,7 @@ pub(super) fn exec_pipes(
     launch: &Launch,
     pgid: Option<i32>,
 ) -> Result<ExecSession, RuntimeError> {
-    let mut cmd = command(request, launch)?;
+    let mut cmd = command(request, launch, pgid)?;
     let pipe = |wanted: bool| {
         if wanted {
             Stdio::piped()
@@ -111,10 +136,12 @@ fn set_size(fd: i32, size: TerminalSize) {
 }
 
 /// Starts `request` on a new pseudo-terminal (its own session, the terminal as its
-/// controlling terminal); stdout carries the terminal's output.
+/// controlling terminal); stdout carries the terminal's output. `pid`: the
+/// container's spawned process, whose namespaces an isolated container's exec joins.
 pub(super) fn exec_tty(
     request: &ExecRequest,
     launch: &Launch,
+    pid: Option<i32>,
 ) -> Result<ExecSession, RuntimeError> {
     let mut master: libc::c_int = -1;
     let mut slave: libc::c_int = -1;
@@ -138,7 +165,7 @@ pub(super) fn exec_tty(
     // SAFETY: openpty succeeded, so both descriptors are open and owned by nobody else.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     let io = |e: std::io::Error| RuntimeError::Internal(format!("pty: {e}"));
-    let mut cmd = command(request, launch)?;
+    let mut cmd = command(request, launch, pid)?;
     cmd.stdin(Stdio::from(slave.try_clone().map_err(io)?))
         .stdout(Stdio::from(slave.try_clone().map_err(io)?))
         .stderr(Stdio::from(slave));

@@ -5,7 +5,8 @@
 //! The work happens in the spawned child before `exec` ([`Plan::enter`], called from
 //! `pre_exec`), so the host never sees a mount:
 //!
-//! 1. `unshare(NEWNS|NEWPID|NEWUTS|NEWIPC)`, then `/` is made recursively *private*
+//! 1. the pod's network namespace is joined (when it has one, see
+//!    [`super::network`]), then `unshare(NEWNS|NEWPID|NEWUTS|NEWIPC)`, then `/` is made recursively *private*
 //!    before anything is mounted, so no mount propagates back to the host; the
 //!    hostname is set; the process joins its cgroups.
 //! 2. The new root is built on a per-container directory: an overlay of the image's
@@ -96,6 +97,9 @@ struct BindMount {
 /// Everything the child needs, computed before `fork`.
 #[derive(Debug)]
 pub struct Plan {
+    /// The pod's network namespace (a pinned file, opened), joined first; `None`:
+    /// the host's network.
+    netns: Option<std::fs::File>,
     hostname: CString,
     root: CString,
     root_kind: Root,
@@ -136,7 +140,8 @@ fn relative(container_path: &str) -> io::Result<PathBuf> {
 
 impl Plan {
     /// A plan for a container whose root is built in `dir` (created here), with the
-    /// image's root file system `image_rootfs` if it has one.
+    /// image's root file system `image_rootfs` if it has one, joining the network
+    /// namespace pinned at `netns` if given.
     pub fn new(
         dir: &Path,
         image_rootfs: Option<&Path>,
@@ -144,7 +149,9 @@ impl Plan {
         mounts: &[Mount],
         cwd: &str,
         cgroup_procs: Vec<PathBuf>,
+        netns: Option<&Path>,
     ) -> io::Result<Plan> {
+        let netns = netns.map(std::fs::File::open).transpose()?;
         let root = dir.join("root");
         std::fs::create_dir_all(&root)?;
         let root_kind = match image_rootfs {
@@ -216,6 +223,7 @@ impl Plan {
             });
         }
         Ok(Plan {
+            netns,
             hostname: CString::new(hostname.as_bytes())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
             proc_dir: cs(root.join("proc"))?,
@@ -235,6 +243,10 @@ impl Plan {
     /// Call only in a freshly forked child before `exec` (`pre_exec`): it forks and
     /// exits processes and changes the process's namespaces and root.
     pub unsafe fn enter(&self) -> io::Result<()> {
+        if let Some(ns) = &self.netns {
+            use std::os::fd::AsRawFd;
+            check(libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET))?;
+        }
         check(libc::unshare(
             libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC,
         ))?;
@@ -322,6 +334,22 @@ impl Plan {
         Ok(())
     }
 
+    /// The container's root directory (where its root file system is mounted, in
+    /// its mount namespace).
+    pub(super) fn root(&self) -> &CString {
+        &self.root
+    }
+
+    /// The container's working directory.
+    pub(super) fn cwd(&self) -> &CString {
+        &self.cwd
+    }
+
+    /// The `cgroup.procs` files of its cgroups.
+    pub(super) fn cgroup_procs(&self) -> &[CString] {
+        &self.cgroup_procs
+    }
+
     unsafe fn build_root(&self) -> io::Result<()> {
         match &self.root_kind {
             Root::Overlay { options } => {
@@ -388,7 +416,7 @@ impl Plan {
     }
 }
 
-fn check<T: PartialOrd + Default>(rc: T) -> io::Result<T> {
+pub(super) fn check<T: PartialOrd + Default>(rc: T) -> io::Result<T> {
     if rc < T::default() {
         Err(io::Error::last_os_error())
     } else {
@@ -427,7 +455,7 @@ unsafe fn bind(source: &CString, target: &CString, readonly: bool) -> io::Result
 }
 
 /// Writes "0" (the writing process) to a cgroup's `cgroup.procs`.
-unsafe fn join_cgroup(procs: &CString) -> io::Result<()> {
+pub(super) unsafe fn join_cgroup(procs: &CString) -> io::Result<()> {
     let fd = check(libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC))?;
     let rc = libc::write(fd, c"0".as_ptr().cast(), 1);
     libc::close(fd);
@@ -436,7 +464,7 @@ unsafe fn join_cgroup(procs: &CString) -> io::Result<()> {
 
 /// Closes every descriptor, so that the parent's `spawn` sees the exec pipe close
 /// (once the command execs) and the log pipes end with the command.
-unsafe fn close_all() {
+pub(super) unsafe fn close_all() {
     if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
         for fd in 0..4096 {
             libc::close(fd);
@@ -444,7 +472,7 @@ unsafe fn close_all() {
     }
 }
 
-unsafe fn wait_for(pid: libc::pid_t) -> libc::c_int {
+pub(super) unsafe fn wait_for(pid: libc::pid_t) -> libc::c_int {
     loop {
         let mut status = 0;
         let rc = libc::waitpid(pid, &mut status, 0);
@@ -458,7 +486,7 @@ unsafe fn wait_for(pid: libc::pid_t) -> libc::c_int {
 }
 
 /// Exits with a wait status's code (128 + signal for a killed process).
-unsafe fn exit_like(status: libc::c_int) -> ! {
+pub(super) unsafe fn exit_like(status: libc::c_int) -> ! {
     if libc::WIFEXITED(status) {
         libc::_exit(libc::WEXITSTATUS(status));
     }
@@ -468,7 +496,7 @@ unsafe fn exit_like(status: libc::c_int) -> ! {
     libc::_exit(255)
 }
 
-unsafe fn die(message: &[u8]) -> ! {
+pub(super) unsafe fn die(message: &[u8]) -> ! {
     libc::write(2, message.as_ptr().cast(), message.len());
     libc::_exit(127)
 }

@@ -11,7 +11,13 @@
 //! - Each container runs in its own process group: stopping sends SIGTERM to the
 //!   group, then SIGKILL after the grace period. A process killed by signal N exits
 //!   with 128 + N.
-//! - Pods share the host's network: the pod IP is the node's.
+//! - A pod's network ([`network`]): when containers are isolated, the node has a pod
+//!   CIDR ([`RuntimeService::update_runtime_config`]) and the machine allows network
+//!   namespaces ([`network::available`]), each sandbox gets a network namespace of
+//!   its own with an address from the pod CIDR, joined by a veth pair to the node's
+//!   bridge, and every container of the pod joins it. Otherwise (and always for
+//!   `hostNetwork` pods) pods share the host's network and the pod IP is the
+//!   node's; the containers' status message says why.
 //! - As root ([`ProcessRuntimeConfig::isolate`]) each container runs in its own
 //!   mount, PID, UTS and IPC namespaces, in the image's root file system when the
 //!   image store has one ([`LocalImageStore::rootfs`]) or else in copy-on-write views
@@ -21,11 +27,13 @@
 //! - Otherwise a container is a plain host process: its volumes stay at their host
 //!   paths, given to it in `SKIFF_MOUNT_<PATH>` variables ([`mount_env_name`]), and its
 //!   status message says so (the agent shows it in the pod's `status.message`).
-//! - A port-forward connects to the port on the runtime's host IP (pods share the
-//!   host's network).
-//! - Exec runs the command with the container's environment and working directory, in
-//!   its process group (on pipes, or on a pseudo-terminal with `tty`) — as a host
-//!   process: it does not yet enter an isolated container's namespaces.
+//! - A port-forward connects to the port on 127.0.0.1 inside the pod's network
+//!   namespace, or on the runtime's host IP for a pod on the host's network.
+//! - Exec runs the command with the container's environment, in its process group
+//!   (on pipes, or on a pseudo-terminal with `tty`); in an isolated container it
+//!   enters the container's namespaces, cgroups, root and working directory as
+//!   `nsenter` does ([`nsenter`]), else it runs on the host in the container's
+//!   working directory.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), skiff_node::runtime::RuntimeError> {
@@ -52,6 +60,8 @@ mod harness;
 mod images;
 pub mod isolation;
 mod logs;
+pub mod network;
+mod nsenter;
 
 pub use harness::ProcessHarness;
 pub use images::LocalImageStore;
@@ -66,8 +76,8 @@ use async_trait::async_trait;
 
 use crate::runtime::{
     ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
-    Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError,
-    RuntimeService, RuntimeVersion, SandboxState,
+    Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeConfig,
+    RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
 };
 use child::{Launch, Shared};
 
@@ -91,11 +101,22 @@ pub struct ProcessRuntimeConfig {
     pub isolate: bool,
     /// Where the cgroup file system is mounted (`/sys/fs/cgroup`).
     pub cgroup_root: PathBuf,
+    /// The node's bridge for pod networks (see [`network::bridge_name`]); default:
+    /// named after the absolute path of `root` (the node's own directory), so that
+    /// the nodes of one host, and of two clusters on one host, never share one.
+    pub bridge: String,
+    /// The cluster's pod range (`--cluster-cidr`): pod traffic leaving it is
+    /// masqueraded; `None`: traffic leaving the node's pod CIDR is.
+    pub cluster_cidr: Option<ipnet::Ipv4Net>,
 }
 
 impl ProcessRuntimeConfig {
     /// Defaults under `root`: pods on 127.0.0.1, logs rotated at 10 MiB, 5 files kept.
     pub fn new(root: PathBuf) -> Self {
+        let root_name = std::path::absolute(&root)
+            .unwrap_or_else(|_| root.clone())
+            .display()
+            .to_string();
         ProcessRuntimeConfig {
             root,
             host_ip: "127.0.0.1".into(),
@@ -103,6 +124,8 @@ impl ProcessRuntimeConfig {
             log_max_files: 5,
             isolate: isolation::available(),
             cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+            bridge: network::bridge_name(&root_name),
+            cluster_cidr: None,
         }
     }
 }
@@ -112,6 +135,10 @@ struct ProcSandbox {
     dir: PathBuf,
     log_dir: PathBuf,
     hostname: String,
+    /// The pod's network namespace, address and veth; `None`: the host's network.
+    network: Option<network::PodAttachment>,
+    /// Why the pod shares the host's network although it did not ask to.
+    network_note: Option<String>,
 }
 
 struct ProcContainer {
@@ -129,16 +156,26 @@ struct State {
 struct Inner {
     config: ProcessRuntimeConfig,
     images: LocalImageStore,
+    network: Arc<network::PodNetwork>,
     state: Mutex<State>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Nothing adopts the processes of a dropped runtime: kill them.
+        // Nothing adopts the processes of a dropped runtime: kill them, and take
+        // down their pods' networks.
         let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
         for c in st.containers.values() {
             c.shared.signal(libc::SIGKILL);
         }
+        for sb in st.sandboxes.values_mut() {
+            if let Some(pod) = sb.network.take() {
+                if let Err(e) = self.network.detach(&pod) {
+                    tracing::warn!(netns = %pod.netns.display(), error = %e, "removing a pod network");
+                }
+            }
+        }
+        self.network.teardown();
     }
 }
 
@@ -199,10 +236,16 @@ impl ProcessRuntime {
     /// A runtime under `config.root` (its image store is `root/images`).
     pub fn new(config: ProcessRuntimeConfig) -> Self {
         let images = LocalImageStore::new(config.root.join("images"));
+        let network = Arc::new(network::PodNetwork::new(
+            config.root.clone(),
+            config.bridge.clone(),
+            config.cluster_cidr,
+        ));
         ProcessRuntime {
             inner: Arc::new(Inner {
                 config,
                 images,
+                network,
                 state: Mutex::new(State::default()),
             }),
         }
@@ -215,6 +258,49 @@ impl ProcessRuntime {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The node's pod network.
+    pub fn network(&self) -> &network::PodNetwork {
+        &self.inner.network
+    }
+
+    /// The pod's network for a new sandbox: a namespace of its own, or the host's
+    /// with the reason when the pod did not ask for it.
+    async fn sandbox_network(
+        &self,
+        id: &str,
+        config: &PodSandboxConfig,
+    ) -> Result<(Option<network::PodAttachment>, Option<String>), RuntimeError> {
+        if config.host_network || !self.inner.config.isolate {
+            // hostNetwork was asked for; a host process has its own note already.
+            return Ok((None, None));
+        }
+        if self.inner.network.pod_cidr().is_none() {
+            return Ok((
+                None,
+                Some(format!(
+                    "shares the node's network: {}",
+                    network::NetworkError::NoPodCidr
+                )),
+            ));
+        }
+        let net = self.inner.network.clone();
+        let id = id.to_owned();
+        let attached = tokio::task::spawn_blocking(move || {
+            network::available()
+                .map_err(|why| format!("shares the node's network: {why}"))
+                .map(|()| net.attach(&id))
+        })
+        .await
+        .map_err(|e| RuntimeError::Internal(e.to_string()))?;
+        match attached {
+            Err(note) => Ok((None, Some(note))),
+            Ok(Ok(pod)) => Ok((Some(pod), None)),
+            Ok(Err(e)) => Err(RuntimeError::Internal(format!(
+                "setting up the pod's network: {e}"
+            ))),
+        }
     }
 
     fn shared(&self, id: &str) -> Result<(Arc<Shared>, Launch), RuntimeError> {
@@ -252,6 +338,20 @@ impl RuntimeService for ProcessRuntime {
         }
     }
 
+    async fn update_runtime_config(&self, config: &RuntimeConfig) -> Result<(), RuntimeError> {
+        if config.pod_cidr.is_empty() {
+            return Ok(());
+        }
+        let cidr: ipnet::Ipv4Net = config.pod_cidr.parse().map_err(|e| {
+            RuntimeError::InvalidState(format!(
+                "pod CIDR {:?} is not an IPv4 CIDR: {e}",
+                config.pod_cidr
+            ))
+        })?;
+        self.inner.network.set_pod_cidr(cidr);
+        Ok(())
+    }
+
     async fn run_pod_sandbox(&self, config: &PodSandboxConfig) -> Result<String, RuntimeError> {
         let id = {
             let mut st = self.lock();
@@ -271,6 +371,11 @@ impl RuntimeService for ProcessRuntime {
             .log_directory
             .clone()
             .unwrap_or_else(|| dir.join("logs"));
+        let (network, network_note) = self.sandbox_network(&id, config).await?;
+        let ip = match &network {
+            Some(pod) => pod.ip.to_string(),
+            None => self.inner.config.host_ip.clone(),
+        };
         self.lock().sandboxes.insert(
             id.clone(),
             ProcSandbox {
@@ -280,12 +385,14 @@ impl RuntimeService for ProcessRuntime {
                     attempt: config.attempt,
                     state: SandboxState::Ready,
                     created_at: SystemTime::now(),
-                    ip: Some(self.inner.config.host_ip.clone()),
+                    ip: Some(ip),
                     labels: config.labels.clone(),
                 },
                 dir,
                 log_dir,
                 hostname: config.hostname.clone(),
+                network,
+                network_note,
             },
         );
         Ok(id)
@@ -316,7 +423,7 @@ impl RuntimeService for ProcessRuntime {
 
     async fn remove_pod_sandbox(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
         self.stop_pod_sandbox(sandbox_id).await?;
-        let (dir, cgroups) = {
+        let (removed, cgroups) = {
             let mut st = self.lock();
             let mut cgroups = Vec::new();
             st.containers.retain(|_, c| {
@@ -326,9 +433,20 @@ impl RuntimeService for ProcessRuntime {
                 }
                 keep
             });
-            (st.sandboxes.remove(sandbox_id).map(|s| s.dir), cgroups)
+            (st.sandboxes.remove(sandbox_id), cgroups)
         };
         remove_cgroups(cgroups).await;
+        let (dir, pod_network) = match removed {
+            Some(s) => (Some(s.dir), s.network),
+            None => (None, None),
+        };
+        if let Some(pod) = pod_network {
+            let net = self.inner.network.clone();
+            tokio::task::spawn_blocking(move || net.detach(&pod))
+                .await
+                .map_err(|e| RuntimeError::Internal(e.to_string()))?
+                .map_err(|e| RuntimeError::Internal(format!("removing the pod's network: {e}")))?;
+        }
         if let Some(dir) = dir {
             if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
                 if e.kind() != std::io::ErrorKind::NotFound {
@@ -381,14 +499,20 @@ impl RuntimeService for ProcessRuntime {
                 }
             }
         };
-        let (dir, log_dir, hostname) = {
+        let (dir, log_dir, hostname, netns, network_note) = {
             let st = self.lock();
             match st.sandboxes.get(sandbox_id) {
                 None => return Err(RuntimeError::SandboxNotFound(sandbox_id.to_owned())),
                 Some(s) if s.status.state != SandboxState::Ready => {
                     return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()))
                 }
-                Some(s) => (s.dir.clone(), s.log_dir.clone(), s.hostname.clone()),
+                Some(s) => (
+                    s.dir.clone(),
+                    s.log_dir.clone(),
+                    s.hostname.clone(),
+                    s.network.as_ref().map(|n| n.netns.clone()),
+                    s.network_note.clone(),
+                ),
             }
         };
         let id = {
@@ -408,7 +532,7 @@ impl RuntimeService for ProcessRuntime {
             set(&kv.key, &kv.value);
         }
         let isolate = self.inner.config.isolate;
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = network_note.into_iter().collect();
         if !isolate {
             for m in &config.mounts {
                 set(
@@ -468,6 +592,7 @@ impl RuntimeService for ProcessRuntime {
                     &mounts,
                     &cwd,
                     procs,
+                    netns.as_deref(),
                 )
             })
             .await
@@ -618,14 +743,14 @@ impl RuntimeService for ProcessRuntime {
             )));
         }
         if request.tty {
-            exec::exec_tty(request, &launch)
+            exec::exec_tty(request, &launch, shared.pgid())
         } else {
             exec::exec_pipes(request, &launch, shared.pgid())
         }
     }
 
     async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<PortStream, RuntimeError> {
-        let ip = {
+        let (ip, netns) = {
             let st = self.lock();
             let sandbox = st
                 .sandboxes
@@ -634,22 +759,45 @@ impl RuntimeService for ProcessRuntime {
             if sandbox.status.state != SandboxState::Ready {
                 return Err(RuntimeError::SandboxNotReady(sandbox_id.to_owned()));
             }
-            sandbox
-                .status
-                .ip
-                .clone()
-                .unwrap_or_else(|| self.inner.config.host_ip.clone())
+            (
+                sandbox
+                    .status
+                    .ip
+                    .clone()
+                    .unwrap_or_else(|| self.inner.config.host_ip.clone()),
+                sandbox.network.as_ref().map(|n| n.netns.clone()),
+            )
         };
-        let stream = tokio::net::TcpStream::connect((ip.as_str(), port))
-            .await
-            .map_err(|e| {
-                RuntimeError::Internal(format!(
-                    "port-forward to {ip}:{port} of pod sandbox {sandbox_id}: {e}"
-                ))
-            })?;
+        let connected = match netns {
+            // Inside the pod's namespace, as the kubelet does: a port bound to the
+            // pod's loopback is reachable too.
+            Some(netns) => connect_in(netns, port).await,
+            None => tokio::net::TcpStream::connect((ip.as_str(), port)).await,
+        };
+        let stream = connected.map_err(|e| {
+            RuntimeError::Internal(format!(
+                "port-forward to {ip}:{port} of pod sandbox {sandbox_id}: {e}"
+            ))
+        })?;
         let _ = stream.set_nodelay(true);
         Ok(Box::new(stream))
     }
+}
+
+/// Connects to 127.0.0.1:`port` from inside the network namespace pinned at `netns`
+/// (the socket keeps the namespace it was made in).
+async fn connect_in(netns: PathBuf, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    let std_stream = tokio::task::spawn_blocking(move || {
+        network::netns::run_in(Some(&netns), move || {
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+            let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
+            s.set_nonblocking(true)?;
+            Ok::<_, std::io::Error>(s)
+        })
+    })
+    .await
+    .map_err(std::io::Error::other)???;
+    tokio::net::TcpStream::from_std(std_stream)
 }
 
 #[async_trait]

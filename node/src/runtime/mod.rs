@@ -51,5 +51,6 @@ pub use streaming::{
 };
 pub use types::{
     ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStatus, Image,
-    KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeVersion, SandboxState,
+    KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeConfig,
+    RuntimeVersion, SandboxState,
 };

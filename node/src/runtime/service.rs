@@ -9,7 +9,8 @@ use tokio::io::AsyncReadExt;
 
 use super::{
     ContainerConfig, ContainerFilter, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
-    Image, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError, RuntimeVersion,
+    Image, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeConfig, RuntimeError,
+    RuntimeVersion,
 };
 
 /// Sandboxes and containers: the CRI's `RuntimeService`.
@@ -51,6 +52,15 @@ use super::{
 pub trait RuntimeService: Send + Sync + 'static {
     /// The runtime's name and version.
     fn version(&self) -> RuntimeVersion;
+
+    /// Takes node-wide settings from the agent (the CRI's `UpdateRuntimeConfig`): the
+    /// node's pod CIDR once the node has one. Sandboxes created afterwards use it;
+    /// existing ones keep what they have. The default ignores it (a runtime without
+    /// a pod network of its own).
+    async fn update_runtime_config(&self, config: &RuntimeConfig) -> Result<(), RuntimeError> {
+        let _ = config;
+        Ok(())
+    }
 
     /// Creates and starts a pod's sandbox: the environment its containers share
     /// (for a process runtime, the pod's directories and its network; for a container

@@ -40,6 +40,15 @@ pub struct PodSandboxConfig {
     pub host_network: bool,
 }
 
+/// Node-wide settings the agent passes to the runtime (the CRI's `RuntimeConfig`):
+/// today the node's pod network.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuntimeConfig {
+    /// The node's pod CIDR (`spec.podCIDR`, from the node IPAM controller): the
+    /// range pod IPs come from; empty when the node has none.
+    pub pod_cidr: String,
+}
+
 /// The lifecycle state of a sandbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SandboxState {
