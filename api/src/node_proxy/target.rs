@@ -160,10 +160,10 @@ pub async fn resolve(
         "portforward" => format!("/portForward/{}/{}", encode(&namespace), encode(&name)),
         _ => {
             let container = container_name(&pod, &name, requested)?;
-            let base = if sub == "log" {
-                "containerLogs"
-            } else {
-                "exec"
+            let base = match sub {
+                "log" => "containerLogs",
+                "attach" => "attach",
+                _ => "exec",
             };
             format!(
                 "/{base}/{}/{}/{}",

@@ -517,6 +517,9 @@ impl PodWorker {
             log_path: format!("{}/{attempt}.log", spec.name),
             mounts,
             resources: super::limits::container_resources(spec),
+            stdin: spec.stdin.unwrap_or(false),
+            stdin_once: spec.stdin_once.unwrap_or(false),
+            tty: spec.tty.unwrap_or(false),
         };
         let id = match self
             .runtime

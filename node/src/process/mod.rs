@@ -45,6 +45,7 @@
 //! # Ok(()) }
 //! ```
 
+mod attach;
 pub mod cgroups;
 mod child;
 mod exec;
@@ -52,6 +53,7 @@ mod harness;
 mod images;
 pub mod isolation;
 mod logs;
+mod pty;
 
 pub use harness::ProcessHarness;
 pub use images::LocalImageStore;
@@ -65,7 +67,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::runtime::{
-    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
     Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError,
     RuntimeService, RuntimeVersion, SandboxState,
 };
@@ -117,6 +119,7 @@ struct ProcSandbox {
 struct ProcContainer {
     shared: Arc<Shared>,
     launch: Launch,
+    io: Arc<attach::ContainerIo>,
 }
 
 #[derive(Default)]
@@ -215,6 +218,14 @@ impl ProcessRuntime {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn io(&self, id: &str) -> Result<Arc<attach::ContainerIo>, RuntimeError> {
+        self.lock()
+            .containers
+            .get(id)
+            .map(|c| c.io.clone())
+            .ok_or_else(|| RuntimeError::ContainerNotFound(id.to_owned()))
     }
 
     fn shared(&self, id: &str) -> Result<(Arc<Shared>, Launch), RuntimeError> {
@@ -501,6 +512,11 @@ impl RuntimeService for ProcessRuntime {
             log_max_files: self.inner.config.log_max_files,
             isolation,
             cgroup,
+            stdio: attach::StdioConfig {
+                stdin: config.stdin,
+                stdin_once: config.stdin_once,
+                tty: config.tty,
+            },
         };
         let status = ContainerStatus {
             id: id.clone(),
@@ -535,6 +551,7 @@ impl RuntimeService for ProcessRuntime {
             id.clone(),
             ProcContainer {
                 shared: Shared::new(status),
+                io: attach::ContainerIo::new(launch.stdio),
                 launch,
             },
         );
@@ -543,6 +560,7 @@ impl RuntimeService for ProcessRuntime {
 
     async fn start_container(&self, container_id: &str) -> Result<(), RuntimeError> {
         let (shared, launch) = self.shared(container_id)?;
+        let io = self.io(container_id)?;
         let sandbox_id = shared.status().sandbox_id;
         let ready = self
             .lock()
@@ -558,7 +576,7 @@ impl RuntimeService for ProcessRuntime {
         if !ready {
             return Err(RuntimeError::SandboxNotReady(sandbox_id));
         }
-        shared.start(&launch)
+        shared.start(&launch, &io)
     }
 
     async fn stop_container(
@@ -622,6 +640,18 @@ impl RuntimeService for ProcessRuntime {
         } else {
             exec::exec_pipes(request, &launch, shared.pgid())
         }
+    }
+
+    async fn attach(&self, request: &AttachRequest) -> Result<ExecSession, RuntimeError> {
+        let (shared, _) = self.shared(&request.container_id)?;
+        if shared.state() != ContainerState::Running {
+            return Err(RuntimeError::InvalidState(format!(
+                "container {} is not running",
+                request.container_id
+            )));
+        }
+        self.io(&request.container_id)?
+            .attach(request, shared.exited())
     }
 
     async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<PortStream, RuntimeError> {

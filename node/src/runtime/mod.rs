@@ -14,8 +14,8 @@
 //! - [`Runtime`]: both; what the agent holds (`Arc<dyn Runtime>`).
 //! - The messages: [`PodSandboxConfig`], [`ContainerConfig`], [`ContainerStatus`],
 //!   [`Image`], ...
-//! - Streaming ([`ExecRequest`], [`ExecSession`], [`ExecSyncResponse`],
-//!   [`PortStream`]): exec and port-forward.
+//! - Streaming ([`ExecRequest`], [`AttachRequest`], [`ExecSession`],
+//!   [`ExecSyncResponse`], [`PortStream`]): exec, attach and port-forward.
 //! - [`RuntimeError`]: every failure.
 //! - [`conformance`]: the suite every runtime passes.
 //!
@@ -46,7 +46,7 @@ mod types;
 pub use error::RuntimeError;
 pub use service::{ImageService, Runtime, RuntimeService};
 pub use streaming::{
-    ByteReader, ByteWriter, Duplex, ExecRequest, ExecSession, ExecSyncResponse, ExitFuture,
+    AttachRequest, ByteReader, ByteWriter, Duplex, ExecRequest, ExecSession, ExecSyncResponse, ExitFuture,
     PortStream, Resizer, TerminalSize,
 };
 pub use types::{

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
 
 use super::{
-    ContainerConfig, ContainerFilter, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
     Image, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError, RuntimeVersion,
 };
 
@@ -180,6 +180,25 @@ pub trait RuntimeService: Send + Sync + 'static {
                     "command {command:?} in container {container_id} timed out after {timeout:?}"
                 )))
             })
+    }
+
+    /// Attaches to a `Running` container's own stdio (the CRI's `Attach`): its live
+    /// stdout and stderr from now on (what it wrote before is in its log), and its
+    /// stdin when the container was created with [`ContainerConfig::stdin`]. The
+    /// session's streams end when the container's output ends; its exit future then
+    /// resolves to 0 (the container's own exit code is in its status). Dropping the
+    /// session detaches; the container keeps running (with
+    /// [`ContainerConfig::stdin_once`] its stdin is closed when the first attached
+    /// client's stdin closes). A container that is not running is
+    /// [`RuntimeError::InvalidState`].
+    ///
+    /// The default answers that the runtime does not support attach.
+    async fn attach(&self, request: &AttachRequest) -> Result<ExecSession, RuntimeError> {
+        Err(RuntimeError::Unsupported(format!(
+            "attach to container {} is not supported by the {} runtime",
+            request.container_id,
+            self.version().name
+        )))
     }
 
     /// Connects to `port` in the sandbox's network (the CRI's `PortForward`). The

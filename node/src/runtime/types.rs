@@ -111,6 +111,14 @@ pub struct ContainerConfig {
     pub mounts: Vec<Mount>,
     /// CPU and memory limits; `None`: unlimited.
     pub resources: Option<ContainerResources>,
+    /// Keep the container's stdin open for clients to attach to (`stdin` in the pod
+    /// spec); false: its stdin is empty (`/dev/null`).
+    pub stdin: bool,
+    /// Close the container's stdin once the first attached client has closed its
+    /// stdin (`stdinOnce`); false: it stays open across attaches.
+    pub stdin_once: bool,
+    /// Run the container on a pseudo-terminal (`tty`): its output is one stream.
+    pub tty: bool,
 }
 
 /// A host path mounted into a container, as the CRI's `Mount`: the agent prepares

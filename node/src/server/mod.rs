@@ -1,10 +1,11 @@
 //! The node agent's server: the kubelet's streaming endpoints for the API server to
-//! proxy (`kubectl logs`, `exec`, `port-forward`), over HTTPS.
+//! proxy (`kubectl logs`, `exec`, `attach`, `port-forward`), over HTTPS.
 //!
 //! | path | what |
 //! |------|------|
 //! | `GET /containerLogs/{ns}/{pod}/{container}` | the container's log ([`logs`]) |
 //! | `GET /exec/{ns}/{pod}/{container}?command=…` | exec over WebSocket ([`exec`], [`channel`]) |
+//! | `GET /attach/{ns}/{pod}/{container}?stdin=…` | attach to the container's stdio over WebSocket ([`attach`]) |
 //! | `GET /portForward/{ns}/{pod}` | port-forward over WebSocket ([`portforward`]) |
 //! | `GET /healthz` | `ok` |
 //!
@@ -29,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attach;
 pub mod channel;
 pub mod exec;
 pub mod logs;

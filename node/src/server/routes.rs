@@ -99,6 +99,9 @@ async fn route(
             container_logs(state, ns, pod, container, request).await
         }
         ["exec", ns, pod, container] => exec(state, ns, pod, container, request).await,
+        ["attach", ns, pod, container] => {
+            super::attach::handle(state, ns, pod, container, request).await
+        }
         ["portForward", ns, pod] => super::portforward::handle(state, ns, pod, request).await,
         _ => Err(ApiError::new(
             404,
