@@ -33,3 +33,4 @@ pub mod process;
 pub mod runtime;
 pub mod server;
 pub mod sim;
+pub mod stats;

@@ -54,6 +54,7 @@ mod images;
 pub mod isolation;
 mod logs;
 mod pty;
+mod usage;
 
 pub use harness::ProcessHarness;
 pub use images::LocalImageStore;
@@ -67,7 +68,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::runtime::{
-    AttachRequest, ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerState, ContainerStats,
+    ContainerStatus, ExecRequest, ExecSession,
     Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError,
     RuntimeService, RuntimeVersion, SandboxState,
 };
@@ -640,6 +642,41 @@ impl RuntimeService for ProcessRuntime {
         } else {
             exec::exec_pipes(request, &launch, shared.pgid())
         }
+    }
+
+    async fn list_container_stats(&self) -> Result<Vec<ContainerStats>, RuntimeError> {
+        let running: Vec<(ContainerStatus, Option<i32>, Option<cgroups::Cgroup>)> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|c| c.shared.state() == ContainerState::Running)
+            .map(|c| (c.shared.status(), c.shared.pgid(), c.launch.cgroup.clone()))
+            .collect();
+        let sample = move || {
+            let pgids: Vec<i32> = running.iter().filter_map(|(_, pgid, _)| *pgid).collect();
+            let groups = usage::process_groups(&pgids);
+            let timestamp = SystemTime::now();
+            running
+                .into_iter()
+                .map(|(status, pgid, cgroup)| {
+                    let (cpu, memory) = cgroup
+                        .and_then(|cg| cg.usage())
+                        .or_else(|| pgid.and_then(|p| groups.get(&p).copied()))
+                        .unwrap_or_default();
+                    ContainerStats {
+                        container_id: status.id,
+                        sandbox_id: status.sandbox_id,
+                        name: status.name,
+                        timestamp,
+                        cpu_usage_core_nanos: cpu,
+                        memory_working_set_bytes: memory,
+                    }
+                })
+                .collect()
+        };
+        tokio::task::spawn_blocking(sample)
+            .await
+            .map_err(|e| RuntimeError::Internal(format!("sampling container usage: {e}")))
     }
 
     async fn attach(&self, request: &AttachRequest) -> Result<ExecSession, RuntimeError> {

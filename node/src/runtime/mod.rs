@@ -50,6 +50,7 @@ pub use streaming::{
     PortStream, Resizer, TerminalSize,
 };
 pub use types::{
-    ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStatus, Image,
+    ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStats,
+    ContainerStatus, Image,
     KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeVersion, SandboxState,
 };

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
 
 use super::{
-    AttachRequest, ContainerConfig, ContainerFilter, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerStats, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
     Image, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError, RuntimeVersion,
 };
 
@@ -180,6 +180,17 @@ pub trait RuntimeService: Send + Sync + 'static {
                     "command {command:?} in container {container_id} timed out after {timeout:?}"
                 )))
             })
+    }
+
+    /// The resource usage of every running container (the CRI's
+    /// `ListContainerStats`), sampled now. Containers that ended are left out.
+    ///
+    /// The default answers that the runtime does not report usage.
+    async fn list_container_stats(&self) -> Result<Vec<ContainerStats>, RuntimeError> {
+        Err(RuntimeError::Unsupported(format!(
+            "container stats are not reported by the {} runtime",
+            self.version().name
+        )))
     }
 
     /// Attaches to a `Running` container's own stdio (the CRI's `Attach`): its live

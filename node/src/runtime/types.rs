@@ -224,6 +224,26 @@ pub struct Image {
     pub working_dir: Option<String>,
 }
 
+/// A running container's resource usage at one moment: the CRI's `ContainerStats`.
+///
+/// CPU is a cumulative counter; the node agent computes rates from two samples
+/// ([`crate::stats`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerStats {
+    /// The container.
+    pub container_id: String,
+    /// Its sandbox.
+    pub sandbox_id: String,
+    /// Its name in the pod spec.
+    pub name: String,
+    /// When the sample was taken.
+    pub timestamp: SystemTime,
+    /// CPU time used since the container started, in nanoseconds (all cores).
+    pub cpu_usage_core_nanos: u64,
+    /// Memory in use that cannot be reclaimed easily (the working set), in bytes.
+    pub memory_working_set_bytes: u64,
+}
+
 /// The runtime's name and version (`containerRuntimeVersion` in the Node's status is
 /// `name://version`).
 #[derive(Clone, Debug, PartialEq, Eq)]
