@@ -482,3 +482,49 @@ fn run_interactive_with_rm() {
         !cluster.run(&["get", "pod", "reader"]).status.success()
     });
 }
+
+#[test]
+fn top_node_and_pod_through_the_metrics_api() {
+    let Some(cluster) = start_with_pod() else {
+        return;
+    };
+    // The node agent needs two samples for a rate; kubectl top fails until then.
+    let mut nodes = String::new();
+    cluster.wait_until("kubectl top node shows node-1", || {
+        let out = cluster.run(&["top", "node"]);
+        nodes = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.success() && nodes.contains("node-1")
+    });
+    let header = nodes.lines().next().unwrap_or_default();
+    assert!(header.contains("CPU(cores)") && header.contains("MEMORY(bytes)"), "{nodes}");
+
+    let mut pods = String::new();
+    cluster.wait_until("kubectl top pod shows web", || {
+        let out = cluster.run(&["top", "pod", "--containers"]);
+        pods = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.success() && pods.contains("ticker")
+    });
+    eprintln!("{nodes}{pods}");
+    let ticker = pods
+        .lines()
+        .find(|l| l.contains("ticker"))
+        .expect("a line for the ticker container");
+    let columns: Vec<&str> = ticker.split_whitespace().collect();
+    assert_eq!(columns[..2], ["web", "ticker"], "{pods}");
+    // A shell looping with a sleep has a resident set of some KiB at least.
+    assert!(columns[3].ends_with("Mi") || columns[3].ends_with("Ki"), "{pods}");
+
+    // The API objects themselves, and a pod that has no metrics.
+    let raw = cluster.ok(&[
+        "get",
+        "--raw",
+        "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web",
+    ]);
+    let metrics: serde_json::Value = serde_json::from_str(&raw).expect("PodMetrics JSON");
+    assert_eq!(metrics["kind"], "PodMetrics");
+    assert_eq!(metrics["containers"].as_array().map(Vec::len), Some(2), "{raw}");
+    let missing = cluster.run(&["top", "pod", "nope"]);
+    assert!(!missing.status.success());
+    let listed = cluster.ok(&["api-resources", "--api-group=metrics.k8s.io"]);
+    assert!(listed.contains("PodMetrics") && listed.contains("NodeMetrics"), "{listed}");
+}

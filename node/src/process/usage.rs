@@ -36,6 +36,10 @@ pub(super) fn parse_stat(line: &str) -> Option<ProcStat> {
 
 /// CPU nanoseconds and resident bytes of every process group in `pgids`, by one
 /// scan of `/proc` (blocking).
+///
+/// Processes still running the agent's own executable are left out: they are the
+/// runtime's forks that wait for an isolated container's init (their resident set is
+/// the agent's, shared copy-on-write), not the container's workload.
 pub(super) fn process_groups(pgids: &[i32]) -> HashMap<i32, (u64, u64)> {
     let mut usage: HashMap<i32, (u64, u64)> = HashMap::new();
     if pgids.is_empty() {
@@ -48,6 +52,7 @@ pub(super) fn process_groups(pgids: &[i32]) -> HashMap<i32, (u64, u64)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return usage;
     };
+    let own_exe = std::fs::read_link("/proc/self/exe").ok();
     for entry in entries.flatten() {
         let name = entry.file_name();
         if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
@@ -59,7 +64,10 @@ pub(super) fn process_groups(pgids: &[i32]) -> HashMap<i32, (u64, u64)> {
         else {
             continue;
         };
-        if pgids.contains(&stat.pgrp) {
+        let is_agent = || {
+            own_exe.is_some() && std::fs::read_link(entry.path().join("exe")).ok() == own_exe
+        };
+        if pgids.contains(&stat.pgrp) && !is_agent() {
             let slot = usage.entry(stat.pgrp).or_default();
             slot.0 += stat.cpu_ticks * ns_per_tick;
             slot.1 += stat.rss_pages * page;
@@ -108,11 +116,28 @@ mod tests {
     }
 
     #[test]
-    fn scans_this_process_group() {
-        // SAFETY: getpgrp has no preconditions.
-        let me = unsafe { libc::getpgrp() };
-        let usage = process_groups(&[me]);
-        let (_, rss) = usage.get(&me).copied().unwrap_or_default();
-        assert!(rss > 0, "the test's own group uses memory");
+    fn scans_a_process_group() {
+        use std::os::unix::process::CommandExt;
+        let Ok(mut child) = std::process::Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+        else {
+            eprintln!("skipping: sleep is missing");
+            return;
+        };
+        let group = i32::try_from(child.id()).unwrap();
+        // Until sleep has replaced the forked test binary, the group counts nothing.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let rss = loop {
+            let (_, rss) = process_groups(&[group]).get(&group).copied().unwrap_or_default();
+            if rss > 0 || std::time::Instant::now() > deadline {
+                break rss;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(rss > 0 && rss < 64 << 20, "sleep's resident set: {rss}");
     }
 }

@@ -179,12 +179,17 @@ fn summarize(
     };
     let time = rfc3339(latest.time);
     let window = previous.map(|p| latest.at.saturating_duration_since(p.at));
-    let cpu = |before: Option<u64>, after: u64| CpuStats {
-        time: time.clone(),
-        usage_nano_cores: before
+    let window_text = window.map(|w| format!("{:.3}s", w.as_secs_f64()));
+    let cpu = |before: Option<u64>, after: u64| {
+        let usage_nano_cores = before
             .zip(window)
-            .and_then(|(b, w)| nano_cores(b, after, w)),
-        usage_core_nano_seconds: Some(after),
+            .and_then(|(b, w)| nano_cores(b, after, w));
+        CpuStats {
+            time: time.clone(),
+            window: usage_nano_cores.and(window_text.clone()),
+            usage_nano_cores,
+            usage_core_nano_seconds: Some(after),
+        }
     };
     let memory = |bytes: u64| MemoryStats {
         time: time.clone(),
@@ -232,6 +237,7 @@ fn summarize(
             },
             cpu: Some(CpuStats {
                 time: time.clone(),
+                window: rates.as_ref().and(window_text.clone()),
                 usage_nano_cores: rates.map(|r| r.iter().sum()),
                 usage_core_nano_seconds: Some(
                     containers.iter().map(|c| c.cpu_usage_core_nanos).sum(),

@@ -81,6 +81,10 @@ pub struct CpuStats {
     /// Cumulative CPU time in nanoseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_core_nano_seconds: Option<u64>,
+    /// The window `usage_nano_cores` was measured over, as a duration (`1.502s`);
+    /// not in the kubelet's summary (metrics servers report it as `window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 /// Memory usage.
