@@ -50,6 +50,7 @@ pub mod cgroups;
 mod child;
 mod exec;
 mod harness;
+mod image_import;
 mod images;
 pub mod isolation;
 mod logs;
@@ -57,6 +58,7 @@ mod pty;
 mod usage;
 
 pub use harness::ProcessHarness;
+pub use image_import::{import_image, ImportError};
 pub use images::LocalImageStore;
 pub use logs::RotatingLog;
 
