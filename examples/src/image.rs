@@ -116,13 +116,14 @@ pub async fn run(args: ImageArgs) -> Result<(), ImageCmdError> {
         ImageCommand::List => {
             println!("{:<20} {:<40} {:<60} {:>12}", "NODE", "IMAGE", "ID", "SIZE");
             for node in &nodes {
-                let mut images = store(node)
-                    .list()
-                    .await
-                    .map_err(|source| ImageCmdError::Store {
-                        node: node.clone(),
-                        source,
-                    })?;
+                let mut images =
+                    store(node)
+                        .list()
+                        .await
+                        .map_err(|source| ImageCmdError::Store {
+                            node: node.clone(),
+                            source,
+                        })?;
                 images.sort_by(|a, b| a.repo_tags.cmp(&b.repo_tags));
                 for image in images {
                     for tag in &image.repo_tags {

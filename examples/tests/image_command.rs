@@ -51,10 +51,21 @@ async fn import_list_and_remove_in_every_node_of_a_data_dir() {
         );
     }
     let listed = ok(&["image", "list", "--data-dir", data_dir, "--node", "node-b"]);
-    assert!(listed.contains("tools:1") && listed.contains("node-b"), "{listed}");
+    assert!(
+        listed.contains("tools:1") && listed.contains("node-b"),
+        "{listed}"
+    );
     assert!(!listed.contains("node-a"), "{listed}");
 
-    ok(&["image", "rm", "tools:1", "--data-dir", data_dir, "--node", "node-a"]);
+    ok(&[
+        "image",
+        "rm",
+        "tools:1",
+        "--data-dir",
+        data_dir,
+        "--node",
+        "node-a",
+    ]);
     let a = LocalImageStore::new(data.join("node-a").join("images"));
     assert!(a.get("tools:1").await.expect("store").is_none());
     let b = LocalImageStore::new(data.join("node-b").join("images"));
@@ -63,7 +74,14 @@ async fn import_list_and_remove_in_every_node_of_a_data_dir() {
     // A path that is not an image fails with a message, not a panic.
     let junk = dir.path().join("junk.txt");
     std::fs::write(&junk, "not a tarball").expect("junk");
-    let failed = skiff(&["image", "import", "--data-dir", data_dir, "bad", junk.to_str().expect("path")]);
+    let failed = skiff(&[
+        "image",
+        "import",
+        "--data-dir",
+        data_dir,
+        "bad",
+        junk.to_str().expect("path"),
+    ]);
     assert!(!failed.status.success());
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("importing into node"), "{stderr}");

@@ -444,7 +444,10 @@ fn attach_to_a_container_reading_stdin() {
         cluster.ok(&["get", "pod", "echo", "-o", "jsonpath={.status.phase}"]) == "Succeeded"
     });
     let logs = cluster.ok(&["logs", "echo"]);
-    assert!(logs.contains("echo: two\n") && logs.ends_with("bye\n"), "{logs}");
+    assert!(
+        logs.contains("echo: two\n") && logs.ends_with("bye\n"),
+        "{logs}"
+    );
 
     // Attaching to a container that is no longer running fails.
     let late = cluster.run(&["attach", "echo"]);
@@ -496,7 +499,10 @@ fn top_node_and_pod_through_the_metrics_api() {
         out.status.success() && nodes.contains("node-1")
     });
     let header = nodes.lines().next().unwrap_or_default();
-    assert!(header.contains("CPU(cores)") && header.contains("MEMORY(bytes)"), "{nodes}");
+    assert!(
+        header.contains("CPU(cores)") && header.contains("MEMORY(bytes)"),
+        "{nodes}"
+    );
 
     let mut pods = String::new();
     cluster.wait_until("kubectl top pod shows web", || {
@@ -512,7 +518,10 @@ fn top_node_and_pod_through_the_metrics_api() {
     let columns: Vec<&str> = ticker.split_whitespace().collect();
     assert_eq!(columns[..2], ["web", "ticker"], "{pods}");
     // A shell looping with a sleep has a resident set of some KiB at least.
-    assert!(columns[3].ends_with("Mi") || columns[3].ends_with("Ki"), "{pods}");
+    assert!(
+        columns[3].ends_with("Mi") || columns[3].ends_with("Ki"),
+        "{pods}"
+    );
 
     // The API objects themselves, and a pod that has no metrics.
     let raw = cluster.ok(&[
@@ -522,9 +531,16 @@ fn top_node_and_pod_through_the_metrics_api() {
     ]);
     let metrics: serde_json::Value = serde_json::from_str(&raw).expect("PodMetrics JSON");
     assert_eq!(metrics["kind"], "PodMetrics");
-    assert_eq!(metrics["containers"].as_array().map(Vec::len), Some(2), "{raw}");
+    assert_eq!(
+        metrics["containers"].as_array().map(Vec::len),
+        Some(2),
+        "{raw}"
+    );
     let missing = cluster.run(&["top", "pod", "nope"]);
     assert!(!missing.status.success());
     let listed = cluster.ok(&["api-resources", "--api-group=metrics.k8s.io"]);
-    assert!(listed.contains("PodMetrics") && listed.contains("NodeMetrics"), "{listed}");
+    assert!(
+        listed.contains("PodMetrics") && listed.contains("NodeMetrics"),
+        "{listed}"
+    );
 }

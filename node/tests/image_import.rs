@@ -110,7 +110,12 @@ fn oci_layout() -> Vec<u8> {
     let upper = gzip(&upper);
     let config = config().to_string();
     // Blob names stand in for digests (the importer does not verify contents).
-    let (c, l1, l2, m) = ("c".repeat(64), "1".repeat(64), "2".repeat(64), "d".repeat(64));
+    let (c, l1, l2, m) = (
+        "c".repeat(64),
+        "1".repeat(64),
+        "2".repeat(64),
+        "d".repeat(64),
+    );
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -150,8 +155,14 @@ fn check_rootfs(root: &Path) {
     );
     assert!(!root.join("etc/secret").exists(), "whited out");
     assert!(!root.join("etc/.wh.secret").exists());
-    assert!(!root.join("cache/old").exists(), "hidden by the opaque marker");
-    assert_eq!(std::fs::read_to_string(root.join("cache/new")).unwrap(), "n");
+    assert!(
+        !root.join("cache/old").exists(),
+        "hidden by the opaque marker"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("cache/new")).unwrap(),
+        "n"
+    );
     assert!(root.join("srv/index.html").is_file());
 }
 
@@ -171,7 +182,10 @@ async fn imports_docker_and_oci_archives() {
         assert_eq!(image.entrypoint, ["/bin/sh", "-c"], "{name}");
         assert_eq!(image.cmd, ["echo $GREETING from $(pwd)"]);
         assert_eq!(image.working_dir.as_deref(), Some("/srv"));
-        assert!(image.env.iter().any(|kv| kv.key == "GREETING" && kv.value == "hello"));
+        assert!(image
+            .env
+            .iter()
+            .any(|kv| kv.key == "GREETING" && kv.value == "hello"));
         assert!(image.id.starts_with("sha256:"), "{name}: {}", image.id);
         let stored = store.get(name).await.unwrap().expect("stored");
         assert_eq!(stored.cmd, image.cmd);
@@ -258,7 +272,9 @@ async fn the_process_runtime_runs_an_imported_image() {
         ]),
     )
     .unwrap();
-    import_image(rt.images(), "greeter:1", &archive).await.unwrap();
+    import_image(rt.images(), "greeter:1", &archive)
+        .await
+        .unwrap();
     assert!(rt.image_status("greeter:1").await.unwrap().is_some());
     let sb = PodSandboxConfig::default();
     let sid = rt.run_pod_sandbox(&sb).await.unwrap();

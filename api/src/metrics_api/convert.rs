@@ -13,7 +13,7 @@ pub fn cpu_quantity(nano_cores: u64) -> String {
 
 /// Bytes as a quantity.
 pub fn memory_quantity(bytes: u64) -> String {
-    if bytes % 1024 == 0 {
+    if bytes & 1023 == 0 {
         format!("{}Ki", bytes / 1024)
     } else {
         bytes.to_string()

@@ -132,9 +132,17 @@ async fn objects(
         .find("", "v1", plural)
         .ok_or_else(|| ApiError::internal(&format!("{plural} are not served")))?;
     if let Some(name) = name {
-        return Ok(served.registry.try_get(namespace, name).await?.into_iter().collect());
+        return Ok(served
+            .registry
+            .try_get(namespace, name)
+            .await?
+            .into_iter()
+            .collect());
     }
-    let list = served.registry.list(namespace, &ListOptions::default()).await?;
+    let list = served
+        .registry
+        .list(namespace, &ListOptions::default())
+        .await?;
     Ok(list
         .get("items")
         .and_then(Value::as_array)
@@ -168,7 +176,14 @@ pub async fn handle(
     let query = parse_path(rest)?;
     if method != Method::GET {
         return Err(ApiError::method_not_supported(
-            &format!("{}.{GROUP}", if matches!(query, Query::Nodes(_)) { "nodes" } else { "pods" }),
+            &format!(
+                "{}.{GROUP}",
+                if matches!(query, Query::Nodes(_)) {
+                    "nodes"
+                } else {
+                    "pods"
+                }
+            ),
             &method.as_str().to_ascii_lowercase(),
         ));
     }
@@ -257,7 +272,10 @@ mod tests {
     #[test]
     fn parses_metrics_paths() {
         assert_eq!(parse_path("nodes").unwrap(), Query::Nodes(None));
-        assert_eq!(parse_path("nodes/n1").unwrap(), Query::Nodes(Some("n1".into())));
+        assert_eq!(
+            parse_path("nodes/n1").unwrap(),
+            Query::Nodes(Some("n1".into()))
+        );
         assert_eq!(
             parse_path("namespaces/default/pods/web").unwrap(),
             Query::Pods {

@@ -66,7 +66,10 @@ async fn summary(kubelet: &KubeletClientConfig, node: &Value) -> Result<Value, S
             .map_err(|e| failed(e.to_string()))?;
         let request = client::request(kubelet, Method::GET, &target, &HeaderMap::new())
             .map_err(|e| failed(e.to_string()))?;
-        let response = conn.send(request).await.map_err(|e| failed(e.to_string()))?;
+        let response = conn
+            .send(request)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         if response.status() != StatusCode::OK {
             return Err(failed(format!("answered {}", response.status())));
         }

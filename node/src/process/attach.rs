@@ -171,12 +171,7 @@ impl ContainerIo {
                 let writer = master.try_clone().map_err(StdioError::Terminal)?;
                 *lock(&self.terminal) = Some(Arc::new(master));
                 let reader = tokio::fs::File::from_std(std::fs::File::from(reader));
-                pumps.push(tokio::spawn(pump(
-                    reader,
-                    Stream::Stdout,
-                    log,
-                    out.clone(),
-                )));
+                pumps.push(tokio::spawn(pump(reader, Stream::Stdout, log, out.clone())));
                 if self.config.stdin {
                     let writer = tokio::fs::File::from_std(std::fs::File::from(writer));
                     self.feed_stdin(Box::pin(writer));
@@ -195,12 +190,7 @@ impl ContainerIo {
                     )));
                 }
                 if let Some(stderr) = child.stderr.take() {
-                    pumps.push(tokio::spawn(pump(
-                        stderr,
-                        Stream::Stderr,
-                        log,
-                        out.clone(),
-                    )));
+                    pumps.push(tokio::spawn(pump(stderr, Stream::Stderr, log, out.clone())));
                 }
             }
         }
@@ -226,8 +216,7 @@ impl ContainerIo {
             while let Some(message) = rx.recv().await {
                 match message {
                     StdinMessage::Data(bytes) => {
-                        if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err()
-                        {
+                        if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err() {
                             return;
                         }
                     }
@@ -256,9 +245,16 @@ impl ContainerIo {
         let want_stderr = request.stderr && !self.config.tty;
         let pipe = |wanted: bool| wanted.then(|| tokio::io::duplex(SESSION_PIPE));
         let (stdout_pipe, stderr_pipe) = (pipe(want_stdout), pipe(want_stderr));
-        let (stdout_w, stdout_r) = stdout_pipe.map(|(w, r)| (Some(w), Some(r))).unwrap_or_default();
-        let (stderr_w, stderr_r) = stderr_pipe.map(|(w, r)| (Some(w), Some(r))).unwrap_or_default();
-        if let Some(receiver) = lock(&self.output).as_ref().map(broadcast::Sender::subscribe) {
+        let (stdout_w, stdout_r) = stdout_pipe
+            .map(|(w, r)| (Some(w), Some(r)))
+            .unwrap_or_default();
+        let (stderr_w, stderr_r) = stderr_pipe
+            .map(|(w, r)| (Some(w), Some(r)))
+            .unwrap_or_default();
+        if let Some(receiver) = lock(&self.output)
+            .as_ref()
+            .map(broadcast::Sender::subscribe)
+        {
             if stdout_w.is_some() || stderr_w.is_some() {
                 tokio::spawn(forward_output(receiver, stdout_w, stderr_w));
             }
@@ -280,9 +276,8 @@ impl ContainerIo {
                 container_exited.await;
                 Ok(0)
             }),
-            resize: terminal.map(|t| {
-                Box::new(move |size| pty::set_size(&t, size)) as crate::runtime::Resizer
-            }),
+            resize: terminal
+                .map(|t| Box::new(move |size| pty::set_size(&t, size)) as crate::runtime::Resizer),
         })
     }
 }
@@ -298,7 +293,10 @@ async fn forward_output(
         let chunk = match receiver.recv().await {
             Ok(chunk) => chunk,
             Err(broadcast::error::RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "an attached client fell behind the container's output");
+                tracing::debug!(
+                    missed,
+                    "an attached client fell behind the container's output"
+                );
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -421,7 +419,12 @@ mod tests {
             tty: false,
         });
         let mut cmd = tokio::process::Command::new("cat");
-        if io.configure(&mut cmd).is_err() || std::process::Command::new("cat").arg("--version").output().is_err() {
+        if io.configure(&mut cmd).is_err()
+            || std::process::Command::new("cat")
+                .arg("--version")
+                .output()
+                .is_err()
+        {
             eprintln!("skipping: cat is missing");
             return;
         }
@@ -434,9 +437,7 @@ mod tests {
             stderr: true,
             tty: false,
         };
-        let session = io
-            .attach(&request, async {})
-            .unwrap();
+        let session = io.attach(&request, async {}).unwrap();
         let mut stdin = session.stdin.unwrap();
         stdin.write_all(b"echoed back\n").await.unwrap();
         // Closing the first client's stdin closes cat's: cat ends, the output ends.

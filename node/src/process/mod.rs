@@ -71,9 +71,8 @@ use async_trait::async_trait;
 
 use crate::runtime::{
     AttachRequest, ContainerConfig, ContainerFilter, ContainerState, ContainerStats,
-    ContainerStatus, ExecRequest, ExecSession,
-    Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError,
-    RuntimeService, RuntimeVersion, SandboxState,
+    ContainerStatus, ExecRequest, ExecSession, Image, ImageService, PodSandboxConfig,
+    PodSandboxStatus, PortStream, RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
 };
 use child::{Launch, Shared};
 

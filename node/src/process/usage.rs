@@ -46,7 +46,12 @@ pub(super) fn process_groups(pgids: &[i32]) -> HashMap<i32, (u64, u64)> {
         return usage;
     }
     // SAFETY: sysconf has no preconditions.
-    let (ticks, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
     let ns_per_tick = 1_000_000_000 / u64::try_from(ticks).ok().filter(|t| *t > 0).unwrap_or(100);
     let page = u64::try_from(page).ok().filter(|p| *p > 0).unwrap_or(4096);
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -64,9 +69,8 @@ pub(super) fn process_groups(pgids: &[i32]) -> HashMap<i32, (u64, u64)> {
         else {
             continue;
         };
-        let is_agent = || {
-            own_exe.is_some() && std::fs::read_link(entry.path().join("exe")).ok() == own_exe
-        };
+        let is_agent =
+            || own_exe.is_some() && std::fs::read_link(entry.path().join("exe")).ok() == own_exe;
         if pgids.contains(&stat.pgrp) && !is_agent() {
             let slot = usage.entry(stat.pgrp).or_default();
             slot.0 += stat.cpu_ticks * ns_per_tick;
@@ -130,7 +134,10 @@ mod tests {
         // Until sleep has replaced the forked test binary, the group counts nothing.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         let rss = loop {
-            let (_, rss) = process_groups(&[group]).get(&group).copied().unwrap_or_default();
+            let (_, rss) = process_groups(&[group])
+                .get(&group)
+                .copied()
+                .unwrap_or_default();
             if rss > 0 || std::time::Instant::now() > deadline {
                 break rss;
             }

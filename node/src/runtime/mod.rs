@@ -46,11 +46,11 @@ mod types;
 pub use error::RuntimeError;
 pub use service::{ImageService, Runtime, RuntimeService};
 pub use streaming::{
-    AttachRequest, ByteReader, ByteWriter, Duplex, ExecRequest, ExecSession, ExecSyncResponse, ExitFuture,
-    PortStream, Resizer, TerminalSize,
+    AttachRequest, ByteReader, ByteWriter, Duplex, ExecRequest, ExecSession, ExecSyncResponse,
+    ExitFuture, PortStream, Resizer, TerminalSize,
 };
 pub use types::{
     ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStats,
-    ContainerStatus, Image,
-    KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeVersion, SandboxState,
+    ContainerStatus, Image, KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus,
+    RuntimeVersion, SandboxState,
 };

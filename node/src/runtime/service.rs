@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
 
 use super::{
-    AttachRequest, ContainerConfig, ContainerFilter, ContainerStats, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
-    Image, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeError, RuntimeVersion,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerStats, ContainerStatus, ExecRequest,
+    ExecSession, ExecSyncResponse, Image, PodSandboxConfig, PodSandboxStatus, PortStream,
+    RuntimeError, RuntimeVersion,
 };
 
 /// Sandboxes and containers: the CRI's `RuntimeService`.

@@ -104,8 +104,8 @@ async fn route(
         }
         ["stats", "summary"] => {
             let summary = state.stats.summary().await;
-            let body = serde_json::to_vec(&summary)
-                .map_err(|e| ApiError::internal(&e.to_string()))?;
+            let body =
+                serde_json::to_vec(&summary).map_err(|e| ApiError::internal(&e.to_string()))?;
             let mut response = Response::new(full(body));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,

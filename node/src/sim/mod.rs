@@ -45,9 +45,8 @@ use async_trait::async_trait;
 
 use crate::runtime::{
     ContainerConfig, ContainerFilter, ContainerState, ContainerStats, ContainerStatus, ExecRequest,
-    ExecSession,
-    ExecSyncResponse, Image, ImageService, PodSandboxConfig, PodSandboxStatus, RuntimeError,
-    RuntimeService, RuntimeVersion, SandboxState,
+    ExecSession, ExecSyncResponse, Image, ImageService, PodSandboxConfig, PodSandboxStatus,
+    RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
 };
 use state::{SimContainer, SimSandbox, SimState};
 
@@ -112,9 +111,7 @@ impl SimRuntime {
     /// Makes containers named `container_name` report `usage` while they run
     /// ([`RuntimeService::list_container_stats`]; `kubectl top` on hollow nodes).
     pub fn set_usage(&self, container_name: &str, usage: SimUsage) {
-        self.lock()
-            .usage
-            .insert(container_name.to_owned(), usage);
+        self.lock().usage.insert(container_name.to_owned(), usage);
     }
 
     /// Makes `image` impossible to pull (`ImageUnavailable`).

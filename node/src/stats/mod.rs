@@ -306,8 +306,14 @@ mod tests {
         assert_eq!(s.pods.len(), 1);
         let pod = &s.pods[0];
         assert_eq!(pod.pod_ref.name, "web");
-        assert_eq!(pod.containers[0].cpu.as_ref().unwrap().usage_nano_cores, Some(250_000_000));
-        assert_eq!(pod.containers[1].cpu.as_ref().unwrap().usage_nano_cores, None);
+        assert_eq!(
+            pod.containers[0].cpu.as_ref().unwrap().usage_nano_cores,
+            Some(250_000_000)
+        );
+        assert_eq!(
+            pod.containers[1].cpu.as_ref().unwrap().usage_nano_cores,
+            None
+        );
         // A pod's rate needs every container's.
         assert_eq!(pod.cpu.as_ref().unwrap().usage_nano_cores, None);
         assert_eq!(pod.memory.as_ref().unwrap().working_set_bytes, Some(50));
@@ -347,7 +353,10 @@ mod tests {
         let summary = provider.summary().await;
         let pod = &summary.pods[0];
         assert_eq!(pod.pod_ref.name, "hollow");
-        assert_eq!(pod.memory.as_ref().unwrap().working_set_bytes, Some(64 << 20));
+        assert_eq!(
+            pod.memory.as_ref().unwrap().working_set_bytes,
+            Some(64 << 20)
+        );
         let rate = pod.cpu.as_ref().unwrap().usage_nano_cores.unwrap();
         // 250 millicores, within timing noise.
         assert!((200_000_000..=300_000_000).contains(&rate), "{rate}");

@@ -21,8 +21,7 @@ pub(super) struct Unpacked {
 }
 
 fn read_json(path: &Path) -> Result<Value, ImportError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| ImportError::Io(path.display().to_string(), e))?;
+    let bytes = std::fs::read(path).map_err(|e| ImportError::Io(path.display().to_string(), e))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ImportError::Invalid(format!("{}: {e}", path.display())))
 }
@@ -96,7 +95,10 @@ fn blob(root: &Path, descriptor: &Value) -> Result<(PathBuf, String), ImportErro
                 && h.bytes().all(|b| b.is_ascii_hexdigit())
         })
         .ok_or_else(|| ImportError::Invalid(format!("bad digest {digest:?}")))?;
-    Ok((root.join("blobs").join(algorithm).join(hex), digest.to_owned()))
+    Ok((
+        root.join("blobs").join(algorithm).join(hex),
+        digest.to_owned(),
+    ))
 }
 
 /// The platform's architecture in OCI's words.

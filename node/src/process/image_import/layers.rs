@@ -136,9 +136,7 @@ pub(super) fn apply_layer(root: &Path, reader: impl Read, layer: &str) -> Result
         let is_dir = entry.header().entry_type().is_dir();
         if let Ok(existing) = std::fs::symlink_metadata(&dest) {
             if existing.is_dir() != is_dir || existing.file_type().is_symlink() {
-                if !(is_dir && existing.is_dir()) {
-                    remove_any(&dest).map_err(bad)?;
-                }
+                remove_any(&dest).map_err(bad)?;
             }
         }
         if !entry.unpack_in(root).map_err(bad)? {
@@ -203,7 +201,10 @@ mod tests {
         apply_layer(root, &upper[..], "upper").unwrap();
         assert!(!root.join("etc/gone").exists());
         assert!(!root.join("etc/.wh.gone").exists());
-        assert_eq!(std::fs::read_to_string(root.join("etc/keep")).unwrap(), "changed");
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/keep")).unwrap(),
+            "changed"
+        );
         // The opaque marker hid var/old from below but not var/new of its own layer.
         assert!(!root.join("var/old").exists());
         assert_eq!(std::fs::read_to_string(root.join("var/new")).unwrap(), "n");

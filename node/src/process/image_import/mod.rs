@@ -120,9 +120,9 @@ fn build(source: &Path, staging: &Path, rootfs: &Path) -> Result<Image, ImportEr
         }
         None => {
             return Err(ImportError::Invalid(format!(
-                "{}: a tarball with neither manifest.json (docker save) nor index.json (OCI layout)",
-                source.display()
-            )))
+            "{}: a tarball with neither manifest.json (docker save) nor index.json (OCI layout)",
+            source.display()
+        )))
         }
     }
     if std::fs::symlink_metadata(rootfs).is_ok() {
@@ -148,7 +148,12 @@ fn strings(config: &Value, field: &str) -> Vec<String> {
     config
         .pointer(&format!("/config/{field}"))
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
