@@ -21,6 +21,14 @@
 //! - Otherwise a container is a plain host process: its volumes stay at their host
 //!   paths, given to it in `SKIFF_MOUNT_<PATH>` variables ([`mount_env_name`]), and its
 //!   status message says so (the agent shows it in the pod's `status.message`).
+//! - With `stdin: true` the container's stdin stays open for attached clients
+//!   (`stdinOnce` closes it after the first); with `tty: true` it runs on a
+//!   pseudo-terminal. Attach ([`crate::runtime::RuntimeService::attach`]) streams
+//!   its live output while the log keeps everything (see `attach.rs`).
+//! - Usage for `kubectl top` ([`crate::runtime::RuntimeService::list_container_stats`])
+//!   comes from the container's cgroup when it has one, else from its process group
+//!   in `/proc`.
+//! - Images are imported with [`import_image`] (`skiff image import`).
 //! - A port-forward connects to the port on the runtime's host IP (pods share the
 //!   host's network).
 //! - Exec runs the command with the container's environment and working directory, in
