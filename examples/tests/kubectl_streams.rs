@@ -544,3 +544,59 @@ fn top_node_and_pod_through_the_metrics_api() {
         "{listed}"
     );
 }
+
+#[test]
+fn run_interactive_with_a_terminal() {
+    // kubectl -t needs its stdin to be a terminal: util-linux `script` gives it one.
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("skipping: /usr/bin/script is missing");
+        return;
+    }
+    let Some(cluster) = start_cluster() else {
+        return;
+    };
+    let kubeconfig = cluster.dir.path().join("admin.kubeconfig");
+    let command = format!(
+        "{} --kubeconfig {} run shell -it --rm --restart=Never --image=busybox \
+         --overrides='{{\"spec\":{{\"nodeName\":\"node-1\",\"terminationGracePeriodSeconds\":1}}}}' \
+         -- sh -c 'read x; echo \"tty:$(test -t 0 && echo yes) got:$x\"'",
+        cluster.kubectl,
+        kubeconfig.display()
+    );
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    // Type once kubectl has attached (it prints the prompt hint first).
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut typed = false;
+    while !String::from_utf8_lossy(&seen).contains("got:") {
+        let chunk = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no answer; so far: {}", String::from_utf8_lossy(&seen)));
+        seen.extend_from_slice(&chunk);
+        if !typed && String::from_utf8_lossy(&seen).contains("try pressing enter") {
+            stdin.write_all(b"hello\r").expect("type");
+            typed = true;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("tty:yes got:hello"), "{text}");
+}
