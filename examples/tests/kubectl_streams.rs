@@ -444,8 +444,9 @@ fn attach_to_a_container_reading_stdin() {
         cluster.ok(&["get", "pod", "echo", "-o", "jsonpath={.status.phase}"]) == "Succeeded"
     });
     let logs = cluster.ok(&["logs", "echo"]);
+    // (stdout and stderr are pumped separately: their lines may interleave.)
     assert!(
-        logs.contains("echo: two\n") && logs.ends_with("bye\n"),
+        logs.contains("echo: two\n") && logs.contains("err: two\n") && logs.contains("bye\n"),
         "{logs}"
     );
 
