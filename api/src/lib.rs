@@ -45,6 +45,7 @@ pub mod handler;
 mod in_process;
 pub mod kubeconfig;
 pub mod managed_fields;
+pub mod metrics_api;
 pub mod node_proxy;
 pub mod openapi;
 pub mod protobuf;

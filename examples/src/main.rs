@@ -4,6 +4,7 @@
 mod apiserver;
 mod controller_flags;
 mod controller_manager;
+mod image;
 mod kubeconfig;
 mod logging;
 mod node;
@@ -43,6 +44,8 @@ enum Command {
     Node(node::NodeArgs),
     /// Issue a kubeconfig for a user or a node, signed by the cluster CA.
     Kubeconfig(kubeconfig::KubeconfigArgs),
+    /// Import, list and remove images in the process runtime's local image store.
+    Image(image::ImageArgs),
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> std::process::ExitCode {
         Command::Scheduler(args) => scheduler::run(args).await.map_err(|e| e.to_string()),
         Command::Node(args) => node::run(args).await.map_err(|e| e.to_string()),
         Command::Kubeconfig(args) => kubeconfig::run(args).map_err(|e| e.to_string()),
+        Command::Image(args) => image::run(args).await.map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

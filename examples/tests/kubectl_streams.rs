@@ -212,8 +212,8 @@ spec:
     command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.3; done"]
 "#;
 
-/// A cluster running the pod `web`, or `None` when kubectl or a shell is missing.
-fn start_with_pod() -> Option<Cluster> {
+/// A running cluster, or `None` when kubectl or a shell is missing.
+fn start_cluster() -> Option<Cluster> {
     let kubectl = kubectl::kubectl_binary()?;
     if !Path::new("/bin/sh").exists() {
         eprintln!("skipping: /bin/sh is missing");
@@ -227,6 +227,12 @@ fn start_with_pod() -> Option<Cluster> {
     cluster.wait_until("the API server answers", || {
         cluster.run(&["get", "--raw", "/readyz"]).status.success()
     });
+    Some(cluster)
+}
+
+/// A cluster running the pod `web`, or `None` when kubectl or a shell is missing.
+fn start_with_pod() -> Option<Cluster> {
+    let cluster = start_cluster()?;
     let manifest = cluster.dir.path().join("pod.yaml");
     std::fs::write(&manifest, POD).expect("manifest");
     cluster.ok(&["create", "-f", manifest.to_str().expect("path")]);
@@ -360,4 +366,238 @@ fn port_forward_through_the_api_server() {
         assert!(answer.ends_with("hello through port-forward"), "{answer}");
     }
     drop(forward);
+}
+
+const ECHO_POD: &str = r#"apiVersion: v1
+kind: Pod
+metadata:
+  name: echo
+spec:
+  nodeName: node-1
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    stdin: true
+    stdinOnce: true
+    command: ["sh", "-c", "echo ready; while read line; do echo \"echo: $line\"; echo \"err: $line\" >&2; done; echo bye"]
+"#;
+
+/// Runs kubectl with `input` on its stdin and returns its output.
+fn with_stdin(cluster: &Cluster, args: &[&str], input: &[u8]) -> Output {
+    let mut child = cluster
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    // Waits on a thread so that a hung kubectl fails the test instead of hanging it.
+    let (tx, rx) = mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(TIMEOUT) {
+        Ok(out) => out.expect("kubectl output"),
+        Err(_) => {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            panic!("kubectl {args:?} did not finish within {TIMEOUT:?}");
+        }
+    }
+}
+
+#[test]
+fn attach_to_a_container_reading_stdin() {
+    let Some(cluster) = start_cluster() else {
+        return;
+    };
+    let manifest = cluster.dir.path().join("echo.yaml");
+    std::fs::write(&manifest, ECHO_POD).expect("manifest");
+    cluster.ok(&["create", "-f", manifest.to_str().expect("path")]);
+    cluster.wait_until("the echo pod runs", || {
+        cluster.ok(&["get", "pod", "echo", "-o", "jsonpath={.status.phase}"]) == "Running"
+    });
+    cluster.wait_until("the echo pod logged that it is ready", || {
+        cluster.run(&["logs", "echo"]).stdout == b"ready\n"
+    });
+
+    // The container's stdin stays open until someone attaches; what the client
+    // writes reaches it, its answers come back on stdout and stderr, and with
+    // stdinOnce the end of the client's stdin is the end of the container's.
+    let out = with_stdin(&cluster, &["attach", "-i", "echo"], b"one\ntwo\n");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("echo: one\necho: two\nbye\n"),
+        "{stdout}\n--\n{stderr}"
+    );
+    assert!(stderr.contains("err: one"), "{stderr}");
+
+    // Everything also went to the log, and the container ended on its own.
+    cluster.wait_until("the echo pod succeeded", || {
+        cluster.ok(&["get", "pod", "echo", "-o", "jsonpath={.status.phase}"]) == "Succeeded"
+    });
+    let logs = cluster.ok(&["logs", "echo"]);
+    // (stdout and stderr are pumped separately: their lines may interleave.)
+    assert!(
+        logs.contains("echo: two\n") && logs.contains("err: two\n") && logs.contains("bye\n"),
+        "{logs}"
+    );
+
+    // Attaching to a container that is no longer running fails.
+    let late = cluster.run(&["attach", "echo"]);
+    assert!(!late.status.success(), "{late:?}");
+}
+
+#[test]
+fn run_interactive_with_rm() {
+    let Some(cluster) = start_cluster() else {
+        return;
+    };
+    let out = with_stdin(
+        &cluster,
+        &[
+            "run",
+            "reader",
+            "-i",
+            "--rm",
+            "--restart=Never",
+            "--image=busybox",
+            "--overrides={\"spec\":{\"nodeName\":\"node-1\",\"terminationGracePeriodSeconds\":1}}",
+            "--",
+            "sh",
+            "-c",
+            "read x; echo got $x",
+        ],
+        b"world\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("got world\n"), "{stdout}\n--\n{stderr}");
+    // --rm deleted the pod.
+    cluster.wait_until("the pod is gone", || {
+        !cluster.run(&["get", "pod", "reader"]).status.success()
+    });
+}
+
+#[test]
+fn top_node_and_pod_through_the_metrics_api() {
+    let Some(cluster) = start_with_pod() else {
+        return;
+    };
+    // The node agent needs two samples for a rate; kubectl top fails until then.
+    let mut nodes = String::new();
+    cluster.wait_until("kubectl top node shows node-1", || {
+        let out = cluster.run(&["top", "node"]);
+        nodes = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.success() && nodes.contains("node-1")
+    });
+    let header = nodes.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("CPU(cores)") && header.contains("MEMORY(bytes)"),
+        "{nodes}"
+    );
+
+    let mut pods = String::new();
+    cluster.wait_until("kubectl top pod shows web", || {
+        let out = cluster.run(&["top", "pod", "--containers"]);
+        pods = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.success() && pods.contains("ticker")
+    });
+    eprintln!("{nodes}{pods}");
+    let ticker = pods
+        .lines()
+        .find(|l| l.contains("ticker"))
+        .expect("a line for the ticker container");
+    let columns: Vec<&str> = ticker.split_whitespace().collect();
+    assert_eq!(columns[..2], ["web", "ticker"], "{pods}");
+    // A shell looping with a sleep has a resident set of some KiB at least.
+    assert!(
+        columns[3].ends_with("Mi") || columns[3].ends_with("Ki"),
+        "{pods}"
+    );
+
+    // The API objects themselves, and a pod that has no metrics.
+    let raw = cluster.ok(&[
+        "get",
+        "--raw",
+        "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web",
+    ]);
+    let metrics: serde_json::Value = serde_json::from_str(&raw).expect("PodMetrics JSON");
+    assert_eq!(metrics["kind"], "PodMetrics");
+    assert_eq!(
+        metrics["containers"].as_array().map(Vec::len),
+        Some(2),
+        "{raw}"
+    );
+    let missing = cluster.run(&["top", "pod", "nope"]);
+    assert!(!missing.status.success());
+    let listed = cluster.ok(&["api-resources", "--api-group=metrics.k8s.io"]);
+    assert!(
+        listed.contains("PodMetrics") && listed.contains("NodeMetrics"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn run_interactive_with_a_terminal() {
+    // kubectl -t needs its stdin to be a terminal: util-linux `script` gives it one.
+    if !Path::new("/usr/bin/script").exists() {
+        eprintln!("skipping: /usr/bin/script is missing");
+        return;
+    }
+    let Some(cluster) = start_cluster() else {
+        return;
+    };
+    let kubeconfig = cluster.dir.path().join("admin.kubeconfig");
+    let command = format!(
+        "{} --kubeconfig {} run shell -it --rm --restart=Never --image=busybox \
+         --overrides='{{\"spec\":{{\"nodeName\":\"node-1\",\"terminationGracePeriodSeconds\":1}}}}' \
+         -- sh -c 'read x; echo \"tty:$(test -t 0 && echo yes) got:$x\"'",
+        cluster.kubectl,
+        kubeconfig.display()
+    );
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                return;
+            }
+        }
+    });
+    // Type once kubectl has attached (it prints the prompt hint first).
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut typed = false;
+    while !String::from_utf8_lossy(&seen).contains("got:") {
+        let chunk = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no answer; so far: {}", String::from_utf8_lossy(&seen)));
+        seen.extend_from_slice(&chunk);
+        if !typed && String::from_utf8_lossy(&seen).contains("try pressing enter") {
+            stdin.write_all(b"hello\r").expect("type");
+            typed = true;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("tty:yes got:hello"), "{text}");
 }

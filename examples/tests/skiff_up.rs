@@ -300,6 +300,14 @@ fn up_serves_logs_exec_jobs_and_endpoints() {
     } else {
         eprintln!("the pod shares the node's network: {message}");
     }
+    // kubectl top: the API server's metrics.k8s.io asks the node agent.
+    wait_until("kubectl top pod talker", SETTLE, || {
+        let out = kubectl.run(&["top", "pod", "talker"]);
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("talker")
+    });
+    wait_until("kubectl top node", SETTLE, || {
+        kubectl.run(&["top", "node"]).status.success()
+    });
 
     // A Service selecting the pod gets its address once the pod is ready.
     kubectl.ok(&["expose", "pod", "talker", "--port=80", "--target-port=8080"]);

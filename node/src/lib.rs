@@ -34,3 +34,4 @@ pub mod process;
 pub mod runtime;
 pub mod server;
 pub mod sim;
+pub mod stats;

@@ -462,3 +462,56 @@ async fn readiness_follows_its_probe_and_a_failing_liveness_probe_restarts_the_c
     assert_eq!(last.exit_code, 143);
     node.agent.stop().await;
 }
+
+#[tokio::test]
+async fn http_lifecycle_hooks_call_the_pod_at_start_and_before_stop() {
+    if !has_shell() {
+        eprintln!("skipping: needs /bin/sh");
+        return;
+    }
+    // A server in the pod's network (pods share the host's: 127.0.0.1).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            let line = String::from_utf8_lossy(&buf[..n]);
+            if let Some(path) = line.split_whitespace().nth(1) {
+                record.lock().unwrap().push(path.to_owned());
+            }
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let c = cluster().await;
+    let node = start(&c, "p1");
+    let hooked = pod(
+        "hooked",
+        "p1",
+        json!({"terminationGracePeriodSeconds": 5,
+               "containers": [{"name": "c", "image": "x", "command": ["sh", "-c", "while true; do sleep 0.1; done"],
+                   "lifecycle": {
+                       "postStart": {"httpGet": {"path": "/started", "port": port}},
+                       "preStop": {"httpGet": {"path": "/stopping", "port": port}}}}]}),
+    );
+    let pods = create(&c, &hooked).await;
+    wait_phase(&pods, "hooked", "Running").await;
+    assert_eq!(*seen.lock().unwrap(), ["/started"]);
+    pods.delete("hooked", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_for("hooked pod gone", WAIT, || async {
+        match pods.get_opt("hooked").await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(*seen.lock().unwrap(), ["/started", "/stopping"]);
+    node.agent.stop().await;
+}

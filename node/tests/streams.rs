@@ -311,3 +311,97 @@ async fn node_server_serves_exec_and_logs_to_the_token_holder() {
     assert_eq!(status["details"]["causes"][0]["message"], "5");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn node_server_attaches_to_a_tty_container() {
+    if !has_shell() || !std::path::Path::new("/bin/stty").exists() {
+        eprintln!("skipping: /bin/stty is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rt = ProcessRuntime::new(ProcessRuntimeConfig::new(dir.path().to_owned()));
+    let sb = PodSandboxConfig {
+        pod: PodIdentity {
+            namespace: "default".into(),
+            name: "shell".into(),
+            uid: "uid-tty".into(),
+        },
+        ..PodSandboxConfig::default()
+    };
+    let sid = rt.run_pod_sandbox(&sb).await.unwrap();
+    let config = ContainerConfig {
+        name: "main".into(),
+        command: vec!["sh".into()],
+        run_on_host: true,
+        stdin: true,
+        tty: true,
+        ..ContainerConfig::default()
+    };
+    let id = rt.create_container(&sid, &config, &sb).await.unwrap();
+    rt.start_container(&id).await.unwrap();
+    let mut server_config = NodeServerConfig::new("node-1");
+    server_config.bind = "127.0.0.1:0".parse().unwrap();
+    server_config.bearer_token = Some("secret".into());
+    let server = NodeServer::start(Arc::new(rt.clone()), server_config)
+        .await
+        .unwrap();
+    let port = server.local_addr().port();
+
+    let mut request =
+        format!("wss://127.0.0.1:{port}/attach/default/shell/main?stdin=true&stdout=true&tty=true")
+            .into_client_request()
+            .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", "Bearer secret".parse().unwrap());
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "v5.channel.k8s.io".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::client_async(request, tls_connect(port).await)
+        .await
+        .unwrap();
+    // Resize the terminal, then ask the shell what it sees, then leave.
+    ws.send(Message::Binary(
+        b"\x04{\"Width\":100,\"Height\":30}".to_vec().into(),
+    ))
+    .await
+    .unwrap();
+    ws.send(Message::Binary(
+        b"\x00echo $((6*7)); stty size; exit\n".to_vec().into(),
+    ))
+    .await
+    .unwrap();
+    let mut stdout = Vec::new();
+    let mut status = None;
+    while let Some(Ok(message)) = tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+        if let Message::Binary(data) = message {
+            match data.first() {
+                Some(1) => stdout.extend_from_slice(&data[1..]),
+                Some(2) => panic!("a terminal has no stderr"),
+                Some(3) => {
+                    status = Some(serde_json::from_slice::<serde_json::Value>(&data[1..]).unwrap())
+                }
+                _ => {}
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&stdout);
+    assert!(text.contains("42\r\n"), "{text:?}");
+    assert!(text.contains("30 100\r\n"), "{text:?}");
+    // The container ended with the shell; attach reports Success as the kubelet does.
+    assert_eq!(status.expect("a status")["status"], "Success");
+    let log =
+        std::fs::read_to_string(rt.container_status(&id).await.unwrap().log_path.unwrap()).unwrap();
+    assert!(log.contains(" stdout F 42\r"), "{log}");
+    // Attaching to an exited container: the session reports the failure.
+    assert!(rt
+        .attach(&skiff_node::runtime::AttachRequest {
+            container_id: id.clone(),
+            stdout: true,
+            ..Default::default()
+        })
+        .await
+        .is_err());
+    server.stop().await;
+}

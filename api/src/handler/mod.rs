@@ -78,6 +78,12 @@ async fn dispatch(
     rest: &str,
     request: Request<Body>,
 ) -> Result<Response, ApiError> {
+    if group == crate::metrics_api::GROUP {
+        let method = request.method().clone();
+        let query = request.uri().query().map(str::to_owned);
+        drop(request);
+        return crate::metrics_api::handle(&server, version, rest, &method, query.as_deref()).await;
+    }
     let path = path::parse(rest)?;
     let served = server
         .find(group, version, &path.plural)

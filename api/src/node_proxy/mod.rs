@@ -18,8 +18,8 @@
 //! assert!(config.tls_config().is_ok());
 //! ```
 
-mod client;
-mod target;
+pub(crate) mod client;
+pub(crate) mod target;
 
 use axum::body::Body;
 use axum::response::Response;

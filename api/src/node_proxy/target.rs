@@ -84,7 +84,7 @@ fn container_name(pod: &Value, name: &str, requested: Option<&str>) -> Result<St
 }
 
 /// The node's address for the API server: InternalIP, else ExternalIP, else Hostname.
-fn node_address(node: &Value) -> Option<String> {
+pub(crate) fn node_address(node: &Value) -> Option<String> {
     let addresses = node
         .pointer("/status/addresses")
         .and_then(Value::as_array)?;
@@ -160,10 +160,10 @@ pub async fn resolve(
         "portforward" => format!("/portForward/{}/{}", encode(&namespace), encode(&name)),
         _ => {
             let container = container_name(&pod, &name, requested)?;
-            let base = if sub == "log" {
-                "containerLogs"
-            } else {
-                "exec"
+            let base = match sub {
+                "log" => "containerLogs",
+                "attach" => "attach",
+                _ => "exec",
             };
             format!(
                 "/{base}/{}/{}/{}",

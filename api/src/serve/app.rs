@@ -15,7 +15,11 @@ use crate::ApiServer;
 
 impl ResourceSource for ApiServer {
     fn resources(&self) -> Vec<ApiResource> {
-        ApiServer::resources(self)
+        let mut resources = ApiServer::resources(self);
+        if self.config().kubelet_client.is_some() {
+            resources.extend(crate::metrics_api::resources());
+        }
+        resources
     }
 
     fn custom_resources(&self) -> Vec<crate::crd::CustomResourceVersion> {

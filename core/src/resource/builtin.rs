@@ -24,6 +24,13 @@ pub fn builtin_resources() -> Vec<ApiResource> {
             .sub(sub("log", "", "v1", "Pod", &["get"]))
             .sub(sub("exec", "", "v1", "PodExecOptions", &["create", "get"]))
             .sub(sub(
+                "attach",
+                "",
+                "v1",
+                "PodAttachOptions",
+                &["create", "get"],
+            ))
+            .sub(sub(
                 "portforward",
                 "",
                 "v1",

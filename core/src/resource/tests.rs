@@ -88,6 +88,7 @@ fn subresource_kinds_are_real_types() {
         ("pods", "status", "v1", "Pod"),
         ("pods", "log", "v1", "Pod"),
         ("pods", "exec", "v1", "PodExecOptions"),
+        ("pods", "attach", "v1", "PodAttachOptions"),
         ("pods", "portforward", "v1", "PodPortForwardOptions"),
         ("nodes", "status", "v1", "Node"),
         ("services", "status", "v1", "Service"),

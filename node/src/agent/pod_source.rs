@@ -1,23 +1,24 @@
-//! The pods bound to this node, as a stream of [`PodEvent`]s: list with
-//! `fieldSelector=spec.nodeName=<node>`, then watch from the list's resourceVersion,
-//! resuming from the last seen version when a watch ends and listing again on
-//! `410 Gone` or any error.
+//! The pods bound to this node, as a stream of [`PodEvent`]s, from core's
+//! [`watcher`](skiff_core::runtime::watcher): list with
+//! `fieldSelector=spec.nodeName=<node>`, then watch, resuming from the last version
+//! seen and listing again on `410 Gone`.
 //!
-//! This is a deliberately small stand-in for the controller runtime's `watcher`
-//! (being built in core); when that lands, [`run`] is replaced by it and the agent
-//! keeps consuming the same events.
+//! A (re-)list (`Init`, `InitApply`..., `InitDone`) becomes one
+//! [`PodEvent::Restarted`] with every listed pod; changes become
+//! [`PodEvent::Applied`] and [`PodEvent::Deleted`].
 //!
 //! # Recovery
-//! Errors never end the loop: it logs, waits (1 s doubling to 30 s) and lists again,
+//! Errors never end the stream: the watcher logs them here, backs off and retries,
 //! so the agent keeps running while the API server is unreachable and catches up
-//! (with a full [`PodEvent::Restarted`]) when it returns.
+//! (with a full [`PodEvent::Restarted`] when it had to list again) when it returns.
+//! A pod that does not decode is skipped by the watcher with a warning.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use skiff_core::client::{Api, Client, ClientError, ListParams, WatchEvent};
+use skiff_core::client::{Client, ObjectTarget, ResourceRef};
+use skiff_core::runtime::watcher::{self, Event};
 use tokio::sync::mpsc;
 
 /// One change of the set of pods bound to the node.
@@ -31,97 +32,84 @@ pub enum PodEvent {
     Deleted(Pod),
 }
 
-/// How one watch ended.
-enum WatchEnd {
-    /// The server closed it: watch again from the last version.
-    Closed,
-    /// 410 Gone or an error: list again.
-    Relist(String),
+/// Turns watcher events into pod events: gathers a (re-)list into one
+/// [`PodEvent::Restarted`].
+#[derive(Debug, Default)]
+struct Gather {
+    listing: Option<Vec<Pod>>,
+}
+
+impl Gather {
+    fn step(&mut self, event: Event<Pod>) -> Option<PodEvent> {
+        match event {
+            Event::Init => {
+                self.listing = Some(Vec::new());
+                None
+            }
+            Event::InitApply(pod) => {
+                self.listing.get_or_insert_with(Vec::new).push(pod);
+                None
+            }
+            Event::InitDone => Some(PodEvent::Restarted(self.listing.take().unwrap_or_default())),
+            Event::Apply(pod) => Some(PodEvent::Applied(pod)),
+            Event::Delete(pod) => Some(PodEvent::Deleted(pod)),
+        }
+    }
 }
 
 /// Lists and watches `node`'s pods forever, sending events to `tx`; returns when the
 /// receiver is gone.
 pub async fn run(client: Arc<dyn Client>, node: String, tx: mpsc::Sender<PodEvent>) {
-    let api: Api<Pod> = Api::all(client);
-    let selector = format!("spec.nodeName={node}");
-    let mut delay = Duration::from_secs(1);
-    loop {
-        let list = match api.list(&ListParams::default().fields(&selector)).await {
-            Ok(list) => list,
+    let pods = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
+    let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
+    let mut events = watcher::watcher::<Pod>(client, pods, config);
+    let mut gather = Gather::default();
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(e) => e,
             Err(e) => {
-                tracing::warn!(node = %node, error = %e, "listing pods failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
+                tracing::warn!(node = %node, error = %e, "watching the node's pods failed; retrying");
                 continue;
             }
         };
-        delay = Duration::from_secs(1);
-        let mut version = list.metadata.resource_version.clone().unwrap_or_default();
-        if tx.send(PodEvent::Restarted(list.items)).await.is_err() {
-            return;
-        }
-        loop {
-            match watch_once(&api, &selector, &mut version, &tx).await {
-                Ok(WatchEnd::Closed) => continue,
-                Ok(WatchEnd::Relist(why)) => {
-                    tracing::debug!(node = %node, %why, "pod watch ended; listing again");
-                    break;
-                }
-                Err(()) => return,
+        if let Some(out) = gather.step(event) {
+            if tx.send(out).await.is_err() {
+                return;
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// One watch from `version`; `Err(())` when the receiver is gone.
-async fn watch_once(
-    api: &Api<Pod>,
-    selector: &str,
-    version: &mut String,
-    tx: &mpsc::Sender<PodEvent>,
-) -> Result<WatchEnd, ()> {
-    let params = ListParams {
-        field_selector: Some(selector.to_owned()),
-        resource_version: Some(version.clone()),
-        bookmarks: true,
-        timeout_seconds: Some(290),
-        ..ListParams::default()
-    };
-    let mut stream = match api.watch(&params).await {
-        Ok(s) => s,
-        Err(e) => return Ok(WatchEnd::Relist(e.to_string())),
-    };
-    while let Some(item) = stream.next().await {
-        let event = match item {
-            Ok(WatchEvent::Added(p)) | Ok(WatchEvent::Modified(p)) => {
-                remember(version, &p);
-                PodEvent::Applied(p)
-            }
-            Ok(WatchEvent::Deleted(p)) => {
-                remember(version, &p);
-                PodEvent::Deleted(p)
-            }
-            Ok(WatchEvent::Bookmark(p)) => {
-                remember(version, &p);
-                continue;
-            }
-            Ok(WatchEvent::Error(e)) => return Ok(WatchEnd::Relist(e.to_string())),
-            Err(ClientError::Decode(e)) => {
-                // One malformed object must not stop the node; list again to resync.
-                return Ok(WatchEnd::Relist(format!("undecodable pod event: {e}")));
-            }
-            Err(e) => return Ok(WatchEnd::Relist(e.to_string())),
-        };
-        tx.send(event).await.map_err(|_| ())?;
-    }
-    Ok(WatchEnd::Closed)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn remember(version: &mut String, pod: &Pod) {
-    if let Some(rv) = pod.metadata.resource_version.as_deref() {
-        if !rv.is_empty() {
-            *version = rv.to_owned();
+    fn named(name: &str) -> Pod {
+        let mut p = Pod::default();
+        p.metadata.name = Some(name.into());
+        p
+    }
+
+    #[test]
+    fn a_relist_becomes_one_restart() {
+        let mut g = Gather::default();
+        assert!(g.step(Event::Init).is_none());
+        assert!(g.step(Event::InitApply(named("a"))).is_none());
+        assert!(g.step(Event::InitApply(named("b"))).is_none());
+        match g.step(Event::InitDone) {
+            Some(PodEvent::Restarted(pods)) => assert_eq!(pods.len(), 2),
+            other => panic!("{other:?}"),
         }
+        assert!(matches!(
+            g.step(Event::Apply(named("c"))),
+            Some(PodEvent::Applied(_))
+        ));
+        assert!(matches!(
+            g.step(Event::Delete(named("c"))),
+            Some(PodEvent::Deleted(_))
+        ));
+        // An empty list still says "exactly nothing".
+        g.step(Event::Init);
+        assert!(matches!(g.step(Event::InitDone), Some(PodEvent::Restarted(p)) if p.is_empty()));
     }
 }

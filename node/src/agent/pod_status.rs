@@ -63,7 +63,7 @@ pub struct ContainerRecord {
     /// container is not `started` and its other probes do not run.
     pub startup: Option<super::probe::ProbeState>,
     /// The command of its `lifecycle.preStop.exec` hook, if it has one.
-    pub pre_stop: Option<Vec<String>>,
+    pub pre_stop: Option<super::hooks::Hook>,
 }
 
 impl ContainerRecord {

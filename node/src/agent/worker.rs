@@ -113,7 +113,7 @@ impl PodWorker {
             name: c.name.clone(),
             image: c.image.clone().unwrap_or_default(),
             init,
-            pre_stop: hooks::pre_stop_command(c),
+            pre_stop: hooks::pre_stop_hook(c),
             ..ContainerRecord::default()
         };
         let records = init
@@ -517,6 +517,9 @@ impl PodWorker {
             log_path: format!("{}/{attempt}.log", spec.name),
             mounts,
             resources: super::limits::container_resources(spec),
+            stdin: spec.stdin.unwrap_or(false),
+            stdin_once: spec.stdin_once.unwrap_or(false),
+            tty: spec.tty.unwrap_or(false),
         };
         let id = match self
             .runtime
@@ -546,7 +549,12 @@ impl PodWorker {
             .as_ref()
             .is_some_and(|c| c.state == ContainerState::Running)
         {
-            if let Err(why) = hooks::post_start(self.runtime.as_ref(), spec, &id).await {
+            let pod_ip = self
+                .sandbox
+                .as_ref()
+                .and_then(|s| s.2.clone())
+                .unwrap_or_default();
+            if let Err(why) = hooks::post_start(self.runtime.as_ref(), spec, &id, &pod_ip).await {
                 tracing::warn!(pod = %pod_key(pod), container = %spec.name, %why, "postStart hook failed; killing the container");
                 if let Err(e) = self.runtime.stop_container(&id, Duration::ZERO).await {
                     tracing::warn!(container = %id, error = %e, "stopping a container whose postStart hook failed");
@@ -573,6 +581,11 @@ impl PodWorker {
 
     async fn stop_all(&mut self, grace: Duration) {
         let runtime = self.runtime.clone();
+        let pod_ip = self
+            .sandbox
+            .as_ref()
+            .and_then(|s| s.2.clone())
+            .unwrap_or_default();
         let stops = self
             .records
             .iter()
@@ -582,11 +595,12 @@ impl PodWorker {
             .map(|(c, pre_stop)| {
                 let runtime = runtime.clone();
                 let id = c.id.clone();
+                let pod_ip = pod_ip.clone();
                 let running = c.state == ContainerState::Running;
                 async move {
                     let mut grace = grace;
-                    if let (Some(command), true, false) = (pre_stop, running, grace.is_zero()) {
-                        grace = hooks::pre_stop(runtime.as_ref(), &id, &command, grace).await;
+                    if let (Some(hook), true, false) = (pre_stop, running, grace.is_zero()) {
+                        grace = hooks::pre_stop(runtime.as_ref(), &id, &hook, &pod_ip, grace).await;
                     }
                     if let Err(e) = runtime.stop_container(&id, grace).await {
                         tracing::warn!(container = %id, error = %e, "stopping a container");

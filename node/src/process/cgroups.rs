@@ -161,6 +161,33 @@ impl Cgroup {
         &self.dirs[0]
     }
 
+    /// Cumulative CPU nanoseconds and the memory working set in bytes (usage minus
+    /// inactive file cache), when the cgroup's counters can be read.
+    pub fn usage(&self) -> Option<(u64, u64)> {
+        use super::usage::{read_number, stat_value};
+        let text = |dir: &Path, file: &str| std::fs::read_to_string(dir.join(file)).ok();
+        match self.version {
+            Version::V2 => {
+                let dir = &self.dirs[0];
+                let cpu = stat_value(&text(dir, "cpu.stat")?, "usage_usec")? * 1000;
+                let memory = read_number(&dir.join("memory.current"))?;
+                let inactive = text(dir, "memory.stat")
+                    .and_then(|t| stat_value(&t, "inactive_file"))
+                    .unwrap_or(0);
+                Some((cpu, memory.saturating_sub(inactive)))
+            }
+            Version::V1 => {
+                let (mem_dir, cpu_dir) = (&self.dirs[0], self.dirs.get(1)?);
+                let cpu = read_number(&cpu_dir.join("cpuacct.usage"))?;
+                let memory = read_number(&mem_dir.join("memory.usage_in_bytes"))?;
+                let inactive = text(mem_dir, "memory.stat")
+                    .and_then(|t| stat_value(&t, "total_inactive_file"))
+                    .unwrap_or(0);
+                Some((cpu, memory.saturating_sub(inactive)))
+            }
+        }
+    }
+
     /// Whether the kernel's OOM killer killed a process of this cgroup.
     pub fn oom_killed(&self) -> bool {
         let file = match self.version {

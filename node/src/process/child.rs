@@ -3,11 +3,9 @@
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
 use super::logs::RotatingLog;
@@ -26,6 +24,8 @@ pub(super) struct Launch {
     pub isolation: Option<Arc<super::isolation::Plan>>,
     /// The container's cgroups, when its limits are enforced.
     pub cgroup: Option<super::cgroups::Cgroup>,
+    /// stdin and tty ([`super::attach`]).
+    pub stdio: super::attach::StdioConfig,
 }
 
 /// The state a container's tasks and the runtime share.
@@ -79,8 +79,21 @@ impl Shared {
         self.finish(0, "NeverStarted", "stopped before it started");
     }
 
-    /// Starts the process; on failure the container is `Exited` with `StartError`.
-    pub fn start(self: &Arc<Self>, launch: &Launch) -> Result<(), RuntimeError> {
+    /// Resolves once the process has exited (at once if it has, or never started).
+    pub fn exited(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut exited = self.exited.subscribe();
+        async move {
+            let _ = exited.wait_for(|e| *e).await;
+        }
+    }
+
+    /// Starts the process with its stdio in `io`; on failure the container is
+    /// `Exited` with `StartError`.
+    pub fn start(
+        self: &Arc<Self>,
+        launch: &Launch,
+        io: &Arc<super::attach::ContainerIo>,
+    ) -> Result<(), RuntimeError> {
         let id = lock(&self.status).id.clone();
         let fail = |message: String| {
             if let Some(cg) = &launch.cgroup {
@@ -111,11 +124,11 @@ impl Shared {
         cmd.args(args)
             .env_clear()
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
             .kill_on_drop(false);
+        let terminal = match io.configure(&mut cmd) {
+            Ok(t) => t,
+            Err(e) => return fail(e.to_string()),
+        };
         match &launch.isolation {
             Some(plan) => {
                 let plan = plan.clone();
@@ -141,11 +154,8 @@ impl Shared {
             s.started_at = Some(SystemTime::now());
             s.log_path = Some(launch.log_path.clone());
         }
-        if let Some(out) = child.stdout.take() {
-            tokio::spawn(pump(out, "stdout", log.clone()));
-        }
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(pump(err, "stderr", log));
+        if let Err(e) = io.connect(&mut child, terminal, log) {
+            tracing::warn!(container = %id, error = %e, "connecting the container's stdio");
         }
         let shared = self.clone();
         let cgroup = launch.cgroup.clone();
@@ -216,23 +226,6 @@ impl Shared {
                 "container {} did not exit 10s after SIGKILL",
                 lock(&self.status).id
             )))
-        }
-    }
-}
-
-/// Copies a pipe into the log, line by line.
-async fn pump(pipe: impl AsyncRead + Unpin, stream: &'static str, log: Arc<Mutex<RotatingLog>>) {
-    let mut reader = BufReader::new(pipe);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                if let Err(e) = lock(&log).write_line(stream, &line) {
-                    tracing::warn!(error = %e, "writing a container log");
-                }
-            }
         }
     }
 }

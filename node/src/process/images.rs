@@ -53,9 +53,20 @@ impl LocalImageStore {
     /// isolated container in it (as an overlay); without one, a container sees the
     /// host's system directories.
     pub fn rootfs(&self, name: &str) -> Option<PathBuf> {
-        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
-        let dir = self.dir.join(format!("{hex}.rootfs"));
+        let dir = self.rootfs_dir(name);
         dir.is_dir().then_some(dir)
+    }
+
+    /// Where the root file system of `name` is (or would be).
+    pub fn rootfs_dir(&self, name: &str) -> PathBuf {
+        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("{hex}.rootfs"))
+    }
+
+    /// Where an import of `name` is prepared before it replaces the image.
+    pub(super) fn staging_dir(&self, name: &str) -> PathBuf {
+        let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(format!("{hex}.import"))
     }
 
     /// The image known by `name`.
@@ -78,6 +89,9 @@ impl LocalImageStore {
             Err(e) => return Err(internal(e)),
         };
         while let Some(entry) = dir.next_entry().await.map_err(internal)? {
+            if entry.path().extension().is_none_or(|e| e != "json") {
+                continue;
+            }
             if let Ok(bytes) = tokio::fs::read(entry.path()).await {
                 if let Ok(image) = serde_json::from_slice::<Image>(&bytes) {
                     out.push(image);
@@ -87,9 +101,14 @@ impl LocalImageStore {
         Ok(out)
     }
 
-    /// Removes `name`; idempotent.
+    /// Removes `name` and its root file system; idempotent.
     pub async fn remove(&self, name: &str) -> Result<(), RuntimeError> {
         match tokio::fs::remove_file(self.dir.join(file_name(name))).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(internal(e)),
+        }
+        match tokio::fs::remove_dir_all(self.rootfs_dir(name)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(internal(e)),

@@ -27,6 +27,14 @@
 //! - Otherwise a container is a plain host process: its volumes stay at their host
 //!   paths, given to it in `SKIFF_MOUNT_<PATH>` variables ([`mount_env_name`]), and its
 //!   status message says so (the agent shows it in the pod's `status.message`).
+//! - With `stdin: true` the container's stdin stays open for attached clients
+//!   (`stdinOnce` closes it after the first); with `tty: true` it runs on a
+//!   pseudo-terminal. Attach ([`crate::runtime::RuntimeService::attach`]) streams
+//!   its live output while the log keeps everything (see `attach.rs`).
+//! - Usage for `kubectl top` ([`crate::runtime::RuntimeService::list_container_stats`])
+//!   comes from the container's cgroup when it has one, else from its process group
+//!   in `/proc`.
+//! - Images are imported with [`import_image`] (`skiff image import`).
 //! - A port-forward connects to the port on 127.0.0.1 inside the pod's network
 //!   namespace, or on the runtime's host IP for a pod on the host's network.
 //! - Exec runs the command with the container's environment, in its process group
@@ -53,17 +61,22 @@
 //! # Ok(()) }
 //! ```
 
+mod attach;
 pub mod cgroups;
 mod child;
 mod exec;
 mod harness;
+mod image_import;
 mod images;
 pub mod isolation;
 mod logs;
 pub mod network;
 mod nsenter;
+mod pty;
+mod usage;
 
 pub use harness::ProcessHarness;
+pub use image_import::{import_image, ImportError};
 pub use images::LocalImageStore;
 pub use logs::RotatingLog;
 
@@ -75,9 +88,10 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::runtime::{
-    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
-    Image, ImageService, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeConfig,
-    RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerState, ContainerStats,
+    ContainerStatus, ExecRequest, ExecSession, Image, ImageService, PodSandboxConfig,
+    PodSandboxStatus, PortStream, RuntimeConfig, RuntimeError, RuntimeService, RuntimeVersion,
+    SandboxState,
 };
 use child::{Launch, Shared};
 
@@ -144,6 +158,7 @@ struct ProcSandbox {
 struct ProcContainer {
     shared: Arc<Shared>,
     launch: Launch,
+    io: Arc<attach::ContainerIo>,
 }
 
 #[derive(Default)]
@@ -301,6 +316,14 @@ impl ProcessRuntime {
                 "setting up the pod's network: {e}"
             ))),
         }
+    }
+
+    fn io(&self, id: &str) -> Result<Arc<attach::ContainerIo>, RuntimeError> {
+        self.lock()
+            .containers
+            .get(id)
+            .map(|c| c.io.clone())
+            .ok_or_else(|| RuntimeError::ContainerNotFound(id.to_owned()))
     }
 
     fn shared(&self, id: &str) -> Result<(Arc<Shared>, Launch), RuntimeError> {
@@ -626,6 +649,11 @@ impl RuntimeService for ProcessRuntime {
             log_max_files: self.inner.config.log_max_files,
             isolation,
             cgroup,
+            stdio: attach::StdioConfig {
+                stdin: config.stdin,
+                stdin_once: config.stdin_once,
+                tty: config.tty,
+            },
         };
         let status = ContainerStatus {
             id: id.clone(),
@@ -660,6 +688,7 @@ impl RuntimeService for ProcessRuntime {
             id.clone(),
             ProcContainer {
                 shared: Shared::new(status),
+                io: attach::ContainerIo::new(launch.stdio),
                 launch,
             },
         );
@@ -668,6 +697,7 @@ impl RuntimeService for ProcessRuntime {
 
     async fn start_container(&self, container_id: &str) -> Result<(), RuntimeError> {
         let (shared, launch) = self.shared(container_id)?;
+        let io = self.io(container_id)?;
         let sandbox_id = shared.status().sandbox_id;
         let ready = self
             .lock()
@@ -683,7 +713,7 @@ impl RuntimeService for ProcessRuntime {
         if !ready {
             return Err(RuntimeError::SandboxNotReady(sandbox_id));
         }
-        shared.start(&launch)
+        shared.start(&launch, &io)
     }
 
     async fn stop_container(
@@ -747,6 +777,53 @@ impl RuntimeService for ProcessRuntime {
         } else {
             exec::exec_pipes(request, &launch, shared.pgid())
         }
+    }
+
+    async fn list_container_stats(&self) -> Result<Vec<ContainerStats>, RuntimeError> {
+        let running: Vec<(ContainerStatus, Option<i32>, Option<cgroups::Cgroup>)> = self
+            .lock()
+            .containers
+            .values()
+            .filter(|c| c.shared.state() == ContainerState::Running)
+            .map(|c| (c.shared.status(), c.shared.pgid(), c.launch.cgroup.clone()))
+            .collect();
+        let sample = move || {
+            let pgids: Vec<i32> = running.iter().filter_map(|(_, pgid, _)| *pgid).collect();
+            let groups = usage::process_groups(&pgids);
+            let timestamp = SystemTime::now();
+            running
+                .into_iter()
+                .map(|(status, pgid, cgroup)| {
+                    let (cpu, memory) = cgroup
+                        .and_then(|cg| cg.usage())
+                        .or_else(|| pgid.and_then(|p| groups.get(&p).copied()))
+                        .unwrap_or_default();
+                    ContainerStats {
+                        container_id: status.id,
+                        sandbox_id: status.sandbox_id,
+                        name: status.name,
+                        timestamp,
+                        cpu_usage_core_nanos: cpu,
+                        memory_working_set_bytes: memory,
+                    }
+                })
+                .collect()
+        };
+        tokio::task::spawn_blocking(sample)
+            .await
+            .map_err(|e| RuntimeError::Internal(format!("sampling container usage: {e}")))
+    }
+
+    async fn attach(&self, request: &AttachRequest) -> Result<ExecSession, RuntimeError> {
+        let (shared, _) = self.shared(&request.container_id)?;
+        if shared.state() != ContainerState::Running {
+            return Err(RuntimeError::InvalidState(format!(
+                "container {} is not running",
+                request.container_id
+            )));
+        }
+        self.io(&request.container_id)?
+            .attach(request, shared.exited())
     }
 
     async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<PortStream, RuntimeError> {

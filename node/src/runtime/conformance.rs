@@ -88,6 +88,60 @@ pub async fn run(h: &dyn Harness) -> Result<(), SuiteFailure> {
     check!("list_filters", list_filters(h));
     check!("exec_in_running_containers", exec_in_running_containers(h));
     check!("images", images(h));
+    check!("container_stats", container_stats(h));
+    Ok(())
+}
+
+/// `list_container_stats` (when the runtime reports usage) covers exactly the
+/// running containers, with their sandbox and name, and CPU counters that never go
+/// back.
+async fn container_stats(h: &dyn Harness) -> Check {
+    let rt = h.runtime();
+    let sb = sandbox_config("stats");
+    let sid = call("run_pod_sandbox", rt.run_pod_sandbox(&sb).await)?;
+    let id = call(
+        "create_container",
+        rt.create_container(&sid, &h.long_running("stats"), &sb)
+            .await,
+    )?;
+    call("start_container", rt.start_container(&id).await)?;
+    wait_state(rt, &id, ContainerState::Running).await?;
+    let first = match rt.list_container_stats().await {
+        Err(RuntimeError::Unsupported(_)) => {
+            call("remove_pod_sandbox", rt.remove_pod_sandbox(&sid).await)?;
+            return Ok(());
+        }
+        other => call("list_container_stats", other)?,
+    };
+    let mine = first
+        .iter()
+        .find(|s| s.container_id == id)
+        .ok_or_else(|| format!("running container {id} is not in {first:?}"))?;
+    ensure!(
+        mine.sandbox_id == sid && mine.name == "stats",
+        "stats name the wrong sandbox or name: {mine:?}"
+    );
+    let second = call("list_container_stats", rt.list_container_stats().await)?;
+    let again = second
+        .iter()
+        .find(|s| s.container_id == id)
+        .ok_or_else(|| format!("running container {id} left the stats"))?;
+    ensure!(
+        again.cpu_usage_core_nanos >= mine.cpu_usage_core_nanos,
+        "the CPU counter went back: {} then {}",
+        mine.cpu_usage_core_nanos,
+        again.cpu_usage_core_nanos
+    );
+    call(
+        "stop_container",
+        rt.stop_container(&id, Duration::from_secs(1)).await,
+    )?;
+    let after = call("list_container_stats", rt.list_container_stats().await)?;
+    ensure!(
+        after.iter().all(|s| s.container_id != id),
+        "an exited container is still in the stats"
+    );
+    call("remove_pod_sandbox", rt.remove_pod_sandbox(&sid).await)?;
     Ok(())
 }
 

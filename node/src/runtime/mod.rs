@@ -14,8 +14,8 @@
 //! - [`Runtime`]: both; what the agent holds (`Arc<dyn Runtime>`).
 //! - The messages: [`PodSandboxConfig`], [`ContainerConfig`], [`ContainerStatus`],
 //!   [`Image`], ...
-//! - Streaming ([`ExecRequest`], [`ExecSession`], [`ExecSyncResponse`],
-//!   [`PortStream`]): exec and port-forward.
+//! - Streaming ([`ExecRequest`], [`AttachRequest`], [`ExecSession`],
+//!   [`ExecSyncResponse`], [`PortStream`]): exec, attach and port-forward.
 //! - [`RuntimeError`]: every failure.
 //! - [`conformance`]: the suite every runtime passes.
 //!
@@ -46,11 +46,11 @@ mod types;
 pub use error::RuntimeError;
 pub use service::{ImageService, Runtime, RuntimeService};
 pub use streaming::{
-    ByteReader, ByteWriter, Duplex, ExecRequest, ExecSession, ExecSyncResponse, ExitFuture,
-    PortStream, Resizer, TerminalSize,
+    AttachRequest, ByteReader, ByteWriter, Duplex, ExecRequest, ExecSession, ExecSyncResponse,
+    ExitFuture, PortStream, Resizer, TerminalSize,
 };
 pub use types::{
-    ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStatus, Image,
-    KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus, RuntimeConfig,
-    RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerStats,
+    ContainerStatus, Image, KeyValue, Mount, PodIdentity, PodSandboxConfig, PodSandboxStatus,
+    RuntimeConfig, RuntimeVersion, SandboxState,
 };

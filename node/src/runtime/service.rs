@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
 
 use super::{
-    ContainerConfig, ContainerFilter, ContainerStatus, ExecRequest, ExecSession, ExecSyncResponse,
-    Image, PodSandboxConfig, PodSandboxStatus, PortStream, RuntimeConfig, RuntimeError,
-    RuntimeVersion,
+    AttachRequest, ContainerConfig, ContainerFilter, ContainerStats, ContainerStatus, ExecRequest,
+    ExecSession, ExecSyncResponse, Image, PodSandboxConfig, PodSandboxStatus, PortStream,
+    RuntimeConfig, RuntimeError, RuntimeVersion,
 };
 
 /// Sandboxes and containers: the CRI's `RuntimeService`.
@@ -190,6 +190,36 @@ pub trait RuntimeService: Send + Sync + 'static {
                     "command {command:?} in container {container_id} timed out after {timeout:?}"
                 )))
             })
+    }
+
+    /// The resource usage of every running container (the CRI's
+    /// `ListContainerStats`), sampled now. Containers that ended are left out.
+    ///
+    /// The default answers that the runtime does not report usage.
+    async fn list_container_stats(&self) -> Result<Vec<ContainerStats>, RuntimeError> {
+        Err(RuntimeError::Unsupported(format!(
+            "container stats are not reported by the {} runtime",
+            self.version().name
+        )))
+    }
+
+    /// Attaches to a `Running` container's own stdio (the CRI's `Attach`): its live
+    /// stdout and stderr from now on (what it wrote before is in its log), and its
+    /// stdin when the container was created with [`ContainerConfig::stdin`]. The
+    /// session's streams end when the container's output ends; its exit future then
+    /// resolves to 0 (the container's own exit code is in its status). Dropping the
+    /// session detaches; the container keeps running (with
+    /// [`ContainerConfig::stdin_once`] its stdin is closed when the first attached
+    /// client's stdin closes). A container that is not running is
+    /// [`RuntimeError::InvalidState`].
+    ///
+    /// The default answers that the runtime does not support attach.
+    async fn attach(&self, request: &AttachRequest) -> Result<ExecSession, RuntimeError> {
+        Err(RuntimeError::Unsupported(format!(
+            "attach to container {} is not supported by the {} runtime",
+            request.container_id,
+            self.version().name
+        )))
     }
 
     /// Connects to `port` in the sandbox's network (the CRI's `PortForward`). The

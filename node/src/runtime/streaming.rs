@@ -56,6 +56,23 @@ pub struct ExecRequest {
     pub tty: bool,
 }
 
+/// Which of a running container's own streams to attach to: the CRI's
+/// `AttachRequest` (`kubectl attach`, `kubectl run -i`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttachRequest {
+    /// The container.
+    pub container_id: String,
+    /// Whether the caller sends stdin (ignored unless the container keeps its stdin
+    /// open: [`super::ContainerConfig::stdin`]).
+    pub stdin: bool,
+    /// Whether the caller wants stdout (the terminal's output for a `tty` container).
+    pub stdout: bool,
+    /// Whether the caller wants stderr (a `tty` container has none).
+    pub stderr: bool,
+    /// Whether the caller expects a terminal (the container's own `tty` decides).
+    pub tty: bool,
+}
+
 /// A terminal size (the resize channel's message).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct TerminalSize {
@@ -76,9 +93,11 @@ pub type ExitFuture = Pin<Box<dyn Future<Output = Result<i32, RuntimeError>> + S
 /// Resizes a session's terminal.
 pub type Resizer = Box<dyn Fn(TerminalSize) + Send + Sync>;
 
-/// A running exec: the pipes the request asked for and the exit code to come.
+/// A running exec (or an attach): the pipes the request asked for and the exit code
+/// to come.
 ///
-/// Dropping the session (and the exit future) kills the command.
+/// Dropping an exec session (and the exit future) kills the command; dropping an
+/// attach session only detaches from the container.
 pub struct ExecSession {
     /// The command's stdin, when the request asked for it; dropping it closes stdin.
     pub stdin: Option<ByteWriter>,

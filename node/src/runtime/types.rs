@@ -120,6 +120,14 @@ pub struct ContainerConfig {
     pub mounts: Vec<Mount>,
     /// CPU and memory limits; `None`: unlimited.
     pub resources: Option<ContainerResources>,
+    /// Keep the container's stdin open for clients to attach to (`stdin` in the pod
+    /// spec); false: its stdin is empty (`/dev/null`).
+    pub stdin: bool,
+    /// Close the container's stdin once the first attached client has closed its
+    /// stdin (`stdinOnce`); false: it stays open across attaches.
+    pub stdin_once: bool,
+    /// Run the container on a pseudo-terminal (`tty`): its output is one stream.
+    pub tty: bool,
 }
 
 /// A host path mounted into a container, as the CRI's `Mount`: the agent prepares
@@ -223,6 +231,26 @@ pub struct Image {
     pub env: Vec<KeyValue>,
     /// The image's default working directory.
     pub working_dir: Option<String>,
+}
+
+/// A running container's resource usage at one moment: the CRI's `ContainerStats`.
+///
+/// CPU is a cumulative counter; the node agent computes rates from two samples
+/// ([`crate::stats`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerStats {
+    /// The container.
+    pub container_id: String,
+    /// Its sandbox.
+    pub sandbox_id: String,
+    /// Its name in the pod spec.
+    pub name: String,
+    /// When the sample was taken.
+    pub timestamp: SystemTime,
+    /// CPU time used since the container started, in nanoseconds (all cores).
+    pub cpu_usage_core_nanos: u64,
+    /// Memory in use that cannot be reclaimed easily (the working set), in bytes.
+    pub memory_working_set_bytes: u64,
 }
 
 /// The runtime's name and version (`containerRuntimeVersion` in the Node's status is

@@ -1,11 +1,13 @@
 //! The node agent's server: the kubelet's streaming endpoints for the API server to
-//! proxy (`kubectl logs`, `exec`, `port-forward`), over HTTPS.
+//! proxy (`kubectl logs`, `exec`, `attach`, `port-forward`), over HTTPS.
 //!
 //! | path | what |
 //! |------|------|
 //! | `GET /containerLogs/{ns}/{pod}/{container}` | the container's log ([`logs`]) |
 //! | `GET /exec/{ns}/{pod}/{container}?command=…` | exec over WebSocket ([`exec`], [`channel`]) |
+//! | `GET /attach/{ns}/{pod}/{container}?stdin=…` | attach to the container's stdio over WebSocket ([`attach`]) |
 //! | `GET /portForward/{ns}/{pod}` | port-forward over WebSocket ([`portforward`]) |
+//! | `GET /stats/summary` | node and pod CPU and memory usage ([`crate::stats`]) |
 //! | `GET /healthz` | `ok` |
 //!
 //! **Who may call it.** Only the API server: every request must present either a
@@ -29,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attach;
 pub mod channel;
 pub mod exec;
 pub mod logs;
@@ -85,6 +88,10 @@ pub struct NodeServerConfig {
     pub client_ca_pem: Option<String>,
     /// `Authorization: Bearer` with this token is accepted.
     pub bearer_token: Option<String>,
+    /// The node's name (in `/stats/summary`).
+    pub node_name: String,
+    /// How often resource usage is sampled for `/stats/summary`.
+    pub stats_interval: Duration,
 }
 
 impl NodeServerConfig {
@@ -101,6 +108,8 @@ impl NodeServerConfig {
             ],
             client_ca_pem: None,
             bearer_token: None,
+            node_name: node_name.to_owned(),
+            stats_interval: Duration::from_secs(10),
         }
     }
 }
@@ -116,6 +125,7 @@ pub struct NodeServer {
 pub(crate) struct ServerState {
     pub runtime: Arc<dyn Runtime>,
     pub bearer_token: Option<String>,
+    pub stats: Arc<crate::stats::StatsProvider>,
 }
 
 impl NodeServer {
@@ -142,6 +152,7 @@ impl NodeServer {
                 source,
             })?;
         let state = Arc::new(ServerState {
+            stats: crate::stats::StatsProvider::new(runtime.clone(), &config.node_name),
             runtime,
             bearer_token: config.bearer_token.clone(),
         });
@@ -151,6 +162,7 @@ impl NodeServer {
             TlsAcceptor::from(tls),
             state,
             stopped,
+            config.stats_interval.max(Duration::from_millis(100)),
         ));
         tracing::info!(address = %local_addr, "node server listening");
         Ok(NodeServer {
@@ -177,11 +189,19 @@ async fn accept_loop(
     acceptor: TlsAcceptor,
     state: Arc<ServerState>,
     mut stopped: oneshot::Receiver<()>,
+    stats_interval: Duration,
 ) {
     let mut connections = tokio::task::JoinSet::new();
+    let mut sample = tokio::time::interval(stats_interval);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (tcp, remote) = tokio::select! {
             _ = &mut stopped => break,
+            _ = sample.tick() => {
+                let stats = state.stats.clone();
+                connections.spawn(async move { stats.sample().await });
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {

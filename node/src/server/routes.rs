@@ -99,6 +99,20 @@ async fn route(
             container_logs(state, ns, pod, container, request).await
         }
         ["exec", ns, pod, container] => exec(state, ns, pod, container, request).await,
+        ["attach", ns, pod, container] => {
+            super::attach::handle(state, ns, pod, container, request).await
+        }
+        ["stats", "summary"] => {
+            let summary = state.stats.summary().await;
+            let body =
+                serde_json::to_vec(&summary).map_err(|e| ApiError::internal(&e.to_string()))?;
+            let mut response = Response::new(full(body));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
         ["portForward", ns, pod] => super::portforward::handle(state, ns, pod, request).await,
         _ => Err(ApiError::new(
             404,

@@ -44,11 +44,21 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::runtime::{
-    ContainerConfig, ContainerFilter, ContainerState, ContainerStatus, ExecRequest, ExecSession,
-    ExecSyncResponse, Image, ImageService, PodSandboxConfig, PodSandboxStatus, RuntimeError,
-    RuntimeService, RuntimeVersion, SandboxState,
+    ContainerConfig, ContainerFilter, ContainerState, ContainerStats, ContainerStatus, ExecRequest,
+    ExecSession, ExecSyncResponse, Image, ImageService, PodSandboxConfig, PodSandboxStatus,
+    RuntimeError, RuntimeService, RuntimeVersion, SandboxState,
 };
 use state::{SimContainer, SimSandbox, SimState};
+
+/// The synthetic resource usage a simulated container reports
+/// ([`SimRuntime::set_usage`]): a steady CPU rate and a constant working set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimUsage {
+    /// CPU in millicores (1000 = one core busy).
+    pub cpu_millicores: u64,
+    /// Memory working set in bytes.
+    pub memory_bytes: u64,
+}
 
 /// The simulated runtime. Cheap to clone; clones share their state.
 #[derive(Clone, Default)]
@@ -96,6 +106,12 @@ impl SimRuntime {
         self.lock()
             .exec_results
             .insert(container_name.to_owned(), result);
+    }
+
+    /// Makes containers named `container_name` report `usage` while they run
+    /// ([`RuntimeService::list_container_stats`]; `kubectl top` on hollow nodes).
+    pub fn set_usage(&self, container_name: &str, usage: SimUsage) {
+        self.lock().usage.insert(container_name.to_owned(), usage);
     }
 
     /// Makes `image` impossible to pull (`ImageUnavailable`).
@@ -338,6 +354,35 @@ impl RuntimeService for SimRuntime {
                     && filter.state.is_none_or(|s| s == c.status.state)
             })
             .map(|c| c.status.clone())
+            .collect())
+    }
+
+    async fn list_container_stats(&self) -> Result<Vec<ContainerStats>, RuntimeError> {
+        let now = SystemTime::now();
+        let st = self.lock();
+        Ok(st
+            .containers
+            .values()
+            .filter(|c| c.status.state == ContainerState::Running)
+            .map(|c| {
+                let usage = st.usage.get(&c.status.name).copied().unwrap_or_default();
+                let running_for = c
+                    .status
+                    .started_at
+                    .and_then(|s| now.duration_since(s).ok())
+                    .unwrap_or_default();
+                ContainerStats {
+                    container_id: c.status.id.clone(),
+                    sandbox_id: c.status.sandbox_id.clone(),
+                    name: c.status.name.clone(),
+                    timestamp: now,
+                    cpu_usage_core_nanos: u64::try_from(
+                        running_for.as_nanos() * u128::from(usage.cpu_millicores) / 1000,
+                    )
+                    .unwrap_or(u64::MAX),
+                    memory_working_set_bytes: usage.memory_bytes,
+                }
+            })
             .collect())
     }
 

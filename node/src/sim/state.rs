@@ -26,6 +26,8 @@ pub(super) struct SimState {
     pub rules: HashMap<String, SimBehaviour>,
     /// Scripted exec results by container name (default: exit 0, no output).
     pub exec_results: HashMap<String, ExecSyncResponse>,
+    /// Synthetic resource usage by container name (default: none).
+    pub usage: HashMap<String, super::SimUsage>,
 }
 
 impl SimState {
