@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::NodeInfo;
+use super::{NodeInfo, Workloads};
 
 /// The nodes of one cycle, in a stable order, with lookups by name and the number of
 /// nodes holding each image.
@@ -28,6 +28,7 @@ pub struct Snapshot {
     index: HashMap<String, usize>,
     image_nodes: HashMap<String, usize>,
     namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
+    workloads: Arc<Workloads>,
 }
 
 impl Snapshot {
@@ -50,6 +51,23 @@ impl Snapshot {
     ) -> Self {
         self.namespaces = Arc::new(namespaces);
         self
+    }
+
+    /// The same snapshot with these workloads (Services and controllers, for
+    /// PodTopologySpread's default constraints).
+    #[must_use]
+    pub fn with_workloads(mut self, workloads: Workloads) -> Self {
+        self.workloads = Arc::new(workloads);
+        self
+    }
+
+    /// The Services and controllers the scheduler knows.
+    pub fn workloads(&self) -> &Workloads {
+        &self.workloads
+    }
+
+    pub(crate) fn set_workloads(&mut self, workloads: Arc<Workloads>) {
+        self.workloads = workloads;
     }
 
     /// The namespaces the scheduler knows, with their labels.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{constraints, has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
+use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
 use crate::cache::{NodeInfo, PodInfo, Snapshot};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
@@ -64,8 +64,8 @@ impl PreFilterPlugin for PodTopologySpread {
         pod: &Pod,
         snapshot: &Snapshot,
     ) -> (PreFilterResult, Status) {
-        let cs = match constraints(pod, Action::DoNotSchedule) {
-            Ok(c) => c,
+        let cs = match self.pod_constraints(pod, Action::DoNotSchedule, snapshot) {
+            Ok((c, _)) => c,
             Err(e) => {
                 return (
                     PreFilterResult::default(),
