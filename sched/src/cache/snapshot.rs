@@ -29,6 +29,10 @@ pub struct Snapshot {
     image_nodes: HashMap<String, usize>,
     namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
     workloads: Arc<Workloads>,
+    /// Nodes with at least one pod that has pod affinity or anti-affinity terms.
+    nodes_with_affinity: usize,
+    /// Nodes with at least one pod that has required pod anti-affinity terms.
+    nodes_with_required_anti_affinity: usize,
 }
 
 impl Snapshot {
@@ -107,6 +111,29 @@ impl Snapshot {
         self.index.get(name).map(|i| &self.nodes[*i])
     }
 
+    /// Whether some pod has pod affinity or anti-affinity terms (kube-scheduler's
+    /// `HavePodsWithAffinityList` is not empty). Kept as the snapshot changes.
+    pub fn have_pods_with_affinity(&self) -> bool {
+        self.nodes_with_affinity > 0
+    }
+
+    /// Whether some pod has required pod anti-affinity terms.
+    pub fn have_pods_with_required_anti_affinity(&self) -> bool {
+        self.nodes_with_required_anti_affinity > 0
+    }
+
+    fn count_affinity(&mut self, info: &NodeInfo, add: bool) {
+        let step = |n: &mut usize| {
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        };
+        if info.pods_with_affinity() > 0 {
+            step(&mut self.nodes_with_affinity);
+        }
+        if info.pods_with_required_anti_affinity() > 0 {
+            step(&mut self.nodes_with_required_anti_affinity);
+        }
+    }
+
     /// How many nodes hold image `name`.
     pub fn nodes_with_image(&self, name: &str) -> usize {
         self.image_nodes.get(name).copied().unwrap_or(0)
@@ -117,9 +144,11 @@ impl Snapshot {
         if let Some(&i) = self.index.get(name) {
             let old = self.nodes[i].clone();
             self.count_images(&old, -1);
+            self.count_affinity(&old, false);
             match info {
                 Some(new) => {
                     self.count_images(&new, 1);
+                    self.count_affinity(&new, true);
                     self.nodes[i] = new;
                 }
                 None => {
@@ -132,6 +161,7 @@ impl Snapshot {
             }
         } else if let Some(new) = info {
             self.count_images(&new, 1);
+            self.count_affinity(&new, true);
             self.index.insert(name.to_owned(), self.nodes.len());
             self.nodes.push(new);
         }

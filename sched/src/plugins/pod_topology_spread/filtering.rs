@@ -96,7 +96,13 @@ impl PreFilterPlugin for PodTopologySpread {
                     continue;
                 };
                 let n = info.pods().iter().filter(|p| c.counts(p, ns)).count() as i64;
-                *s.counts[i].entry(v.clone()).or_insert(0) += n;
+                // Look up before inserting: no key copy for known domains.
+                match s.counts[i].get_mut(v.as_str()) {
+                    Some(c) => *c += n,
+                    None => {
+                        s.counts[i].insert(v.clone(), n);
+                    }
+                }
             }
         }
         for i in 0..s.constraints.len() {
