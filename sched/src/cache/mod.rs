@@ -30,6 +30,6 @@ pub use resource::{
     pod_non_zero_requests, pod_requests, Resource, DEFAULT_MEMORY_REQUEST,
     DEFAULT_MILLI_CPU_REQUEST,
 };
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, TopologyIndex};
 pub use store::{Cache, CacheError};
 pub use workloads::{ControllerKind, Workloads};

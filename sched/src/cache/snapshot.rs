@@ -16,7 +16,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{NodeInfo, Workloads};
 
@@ -29,13 +29,57 @@ pub struct Snapshot {
     image_nodes: HashMap<String, usize>,
     namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
     workloads: Arc<Workloads>,
+    /// Per topology key, each node's domain; built on first use, dropped when nodes
+    /// come, go or change labels (shared by clones until one of them changes).
+    topology: Arc<Mutex<HashMap<String, Arc<TopologyIndex>>>>,
     /// Nodes with at least one pod that has pod affinity or anti-affinity terms.
     nodes_with_affinity: usize,
     /// Nodes with at least one pod that has required pod anti-affinity terms.
     nodes_with_required_anti_affinity: usize,
 }
 
+/// The domains of one topology key (a node label) over a snapshot's nodes: what
+/// PodTopologySpread counts by, without a label lookup per node and cycle.
+#[derive(Debug, Default)]
+pub struct TopologyIndex {
+    /// The distinct values of the key.
+    pub values: Vec<String>,
+    /// Per node of [`Snapshot::nodes`], in order: the index of its value in
+    /// `values`, or `None` when the node lacks the label.
+    pub node_domain: Vec<Option<usize>>,
+}
+
 impl Snapshot {
+    /// Each node's domain for the label `key` (cached until the nodes or their labels
+    /// change).
+    pub fn topology_index(&self, key: &str) -> Arc<TopologyIndex> {
+        let mut cache = self.topology.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ix) = cache.get(key) {
+            if ix.node_domain.len() == self.nodes.len() {
+                return ix.clone();
+            }
+        }
+        let mut ix = TopologyIndex::default();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for info in &self.nodes {
+            let v = info.labels().and_then(|l| l.get(key));
+            ix.node_domain.push(v.map(|v| {
+                *seen.entry(v.as_str()).or_insert_with(|| {
+                    ix.values.push(v.clone());
+                    ix.values.len() - 1
+                })
+            }));
+        }
+        let ix = Arc::new(ix);
+        cache.insert(key.to_owned(), ix.clone());
+        ix
+    }
+
+    /// Drops the topology indexes (nodes came, went or changed labels).
+    fn forget_topology(&mut self) {
+        self.topology = Arc::default();
+    }
+
     /// A snapshot of these nodes (tests, simulations, custom schedulers).
     pub fn from_nodes(nodes: impl IntoIterator<Item = NodeInfo>) -> Snapshot {
         let mut s = Snapshot::default();
@@ -149,9 +193,17 @@ impl Snapshot {
                 Some(new) => {
                     self.count_images(&new, 1);
                     self.count_affinity(&new, true);
+                    let same_node = match (old.node(), new.node()) {
+                        (Some(a), Some(b)) => std::ptr::eq(a, b),
+                        _ => false,
+                    };
+                    if !same_node && old.labels() != new.labels() {
+                        self.forget_topology();
+                    }
                     self.nodes[i] = new;
                 }
                 None => {
+                    self.forget_topology();
                     self.index.remove(name);
                     self.nodes.swap_remove(i);
                     if let Some(moved) = self.nodes.get(i) {
@@ -162,6 +214,7 @@ impl Snapshot {
         } else if let Some(new) = info {
             self.count_images(&new, 1);
             self.count_affinity(&new, true);
+            self.forget_topology();
             self.index.insert(name.to_owned(), self.nodes.len());
             self.nodes.push(new);
         }
