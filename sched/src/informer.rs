@@ -55,7 +55,9 @@ where
                 Some(items) => items.push(o),
                 None => handler(InformerEvent::Applied(o)),
             },
-            Ok(Event::InitDone) => handler(InformerEvent::Relisted(listing.take().unwrap_or_default())),
+            Ok(Event::InitDone) => {
+                handler(InformerEvent::Relisted(listing.take().unwrap_or_default()))
+            }
             Ok(Event::Apply(o)) => handler(InformerEvent::Applied(o)),
             Ok(Event::Delete(o)) => handler(InformerEvent::Deleted(o)),
             Err(e) => tracing::warn!(kind = K::KIND, error = %e, "informer: retrying"),

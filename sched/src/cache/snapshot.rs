@@ -230,3 +230,59 @@ impl Snapshot {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::Node;
+    use serde_json::json;
+
+    fn node(name: &str, zone: Option<&str>) -> NodeInfo {
+        let mut info = NodeInfo::placeholder(name);
+        let labels = zone.map(|z| json!({"zone": z})).unwrap_or(json!({}));
+        let n: Node = serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}}))
+            .expect("node");
+        info.set_node(n);
+        info
+    }
+
+    #[test]
+    fn topology_index_follows_node_and_label_changes() {
+        let mut s = Snapshot::from_nodes([
+            node("a", Some("z1")),
+            node("b", None),
+            node("c", Some("z2")),
+        ]);
+        let ix = s.topology_index("zone");
+        assert_eq!(ix.values, ["z1", "z2"]);
+        assert_eq!(ix.node_domain, [Some(0), None, Some(1)]);
+        // Cached while nothing changes; a copy of a node (new pods) keeps it.
+        assert!(Arc::ptr_eq(&ix, &s.topology_index("zone")));
+        let a = s.get("a").cloned().expect("a");
+        s.set("a", Some(Arc::new((*a).clone())));
+        assert!(Arc::ptr_eq(&ix, &s.topology_index("zone")));
+        // A label change, an added or a removed node rebuild it.
+        s.set("b", Some(Arc::new(node("b", Some("z1")))));
+        assert_eq!(
+            s.topology_index("zone").node_domain,
+            [Some(0), Some(0), Some(1)]
+        );
+        s.set("d", Some(Arc::new(node("d", Some("z3")))));
+        assert_eq!(s.topology_index("zone").values, ["z1", "z2", "z3"]);
+        s.set("a", None);
+        let ix = s.topology_index("zone");
+        assert_eq!(ix.node_domain.len(), 3);
+        for (n, d) in s.nodes().iter().zip(&ix.node_domain) {
+            let want = n.labels().and_then(|l| l.get("zone")).cloned();
+            assert_eq!(d.map(|d| ix.values[d].clone()), want);
+        }
+        // A clone changed later does not disturb the original's index.
+        let mut copy = s.clone();
+        copy.set("c", Some(Arc::new(node("c", Some("z9")))));
+        assert!(copy
+            .topology_index("zone")
+            .values
+            .contains(&"z9".to_owned()));
+        assert!(!s.topology_index("zone").values.contains(&"z9".to_owned()));
+    }
+}

@@ -191,15 +191,16 @@ impl Workloads {
             .find(|o| o.controller == Some(true))
             .and_then(|o| {
                 let kind = ControllerKind::of(&o.api_version, &o.kind)?;
-                self.controllers
-                    .get(&(kind, ns.to_owned(), o.name.clone()))
+                self.controllers.get(&(kind, ns.to_owned(), o.name.clone()))
             });
         let mut extra = Vec::new();
         match controller {
             Some(ControllerSelector::Set(sel)) => {
                 set.extend(sel.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            Some(ControllerSelector::Requirements(Some(reqs))) => extra.extend(reqs.iter().cloned()),
+            Some(ControllerSelector::Requirements(Some(reqs))) => {
+                extra.extend(reqs.iter().cloned())
+            }
             Some(ControllerSelector::Requirements(None)) | None => {}
         }
         let mut reqs: Vec<Requirement> = set
@@ -252,10 +253,22 @@ mod tests {
         w.set_stateful_set(&ss);
         let cases = [
             (json!({"app": "web"}), None, "app=web"),
-            (json!({"app": "web", "tier": "front"}), None, "app=web,tier=front"),
+            (
+                json!({"app": "web", "tier": "front"}),
+                None,
+                "app=web,tier=front",
+            ),
             (json!({"app": "cache"}), None, ""),
-            (json!({"app": "web"}), Some(("v1", "ReplicationController", "rc")), "app=web,rc=1"),
-            (json!({"ord": "0"}), Some(("apps/v1", "StatefulSet", "ss")), "ord"),
+            (
+                json!({"app": "web"}),
+                Some(("v1", "ReplicationController", "rc")),
+                "app=web,rc=1",
+            ),
+            (
+                json!({"ord": "0"}),
+                Some(("apps/v1", "StatefulSet", "ss")),
+                "ord",
+            ),
             // An unknown controller, or one of another kind, adds nothing.
             (json!({}), Some(("apps/v1", "ReplicaSet", "missing")), ""),
             (json!({}), Some(("batch/v1", "Job", "rc")), ""),
@@ -266,7 +279,10 @@ mod tests {
         }
         w.remove_service("ns", "web");
         w.remove_controller(ControllerKind::ReplicationController, "ns", "rc");
-        let p = pod(json!({"app": "web"}), Some(("v1", "ReplicationController", "rc")));
+        let p = pod(
+            json!({"app": "web"}),
+            Some(("v1", "ReplicationController", "rc")),
+        );
         assert!(w.default_selector(&p).is_everything());
     }
 }

@@ -109,9 +109,9 @@ pub fn default_registry() -> Registry {
         Ok(Arc::new(node_resources::Fit::from_args(args)?))
     });
     let _ = r.register(pod_topology_spread::NAME, |args, _| {
-        Ok(Arc::new(
-            pod_topology_spread::PodTopologySpread::from_args(args)?,
-        ))
+        Ok(Arc::new(pod_topology_spread::PodTopologySpread::from_args(
+            args,
+        )?))
     });
     let _ = r.register(inter_pod_affinity::NAME, |args, _| {
         Ok(Arc::new(inter_pod_affinity::InterPodAffinity::from_args(

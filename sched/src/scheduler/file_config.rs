@@ -221,8 +221,8 @@ impl KubeSchedulerConfiguration {
 
     /// Reads a configuration file's text, YAML or JSON (`kube-scheduler --config`).
     pub fn from_yaml(text: &str, registry: Registry) -> Result<Self, ConfigError> {
-        let v: Value =
-            serde_yaml::from_str(text).map_err(|e| invalid("", format!("not YAML or JSON: {e}")))?;
+        let v: Value = serde_yaml::from_str(text)
+            .map_err(|e| invalid("", format!("not YAML or JSON: {e}")))?;
         Self::from_value(&v, registry)
     }
 

@@ -221,17 +221,22 @@ impl Scheduler {
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
             let client = me.shared.client.clone();
-            run_informer::<Node, _>(client, watcher::Config::default(), |e| me.on_node_event(e)).await;
+            run_informer::<Node, _>(client, watcher::Config::default(), |e| me.on_node_event(e))
+                .await;
         }));
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
             let client = me.shared.client.clone();
-            run_informer::<Pod, _>(client, watcher::Config::default(), |e| me.on_pod_event(e)).await;
+            run_informer::<Pod, _>(client, watcher::Config::default(), |e| me.on_pod_event(e))
+                .await;
         }));
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
             let client = me.shared.client.clone();
-            run_informer::<Namespace, _>(client, watcher::Config::default(), |e| me.on_namespace_event(e)).await;
+            run_informer::<Namespace, _>(client, watcher::Config::default(), |e| {
+                me.on_namespace_event(e)
+            })
+            .await;
         }));
         // The workloads PodTopologySpread's default constraints count by.
         self.spawn_workload_informer::<Service>(&mut tasks);
@@ -274,9 +279,7 @@ impl Scheduler {
 impl Scheduler {
     fn spawn_workload_informer<K>(&self, tasks: &mut AbortOnDrop)
     where
-        K: workload_handlers::WorkloadKind
-            + skiff_core::runtime::Object
-            + k8s_openapi::Resource,
+        K: workload_handlers::WorkloadKind + skiff_core::runtime::Object + k8s_openapi::Resource,
         K::Scope: 'static,
     {
         let me = self.clone();

@@ -4,7 +4,9 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{has_pod_affinity, count, node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME};
+use super::{
+    count, has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME,
+};
 use crate::cache::{AffinityTerm, NodeInfo, PodInfo, Snapshot};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 

@@ -65,7 +65,10 @@ fn has_node_constraints(pod: &Pod) -> bool {
             || s.affinity
                 .as_ref()
                 .and_then(|a| a.node_affinity.as_ref())
-                .is_some_and(|na| na.required_during_scheduling_ignored_during_execution.is_some())
+                .is_some_and(|na| {
+                    na.required_during_scheduling_ignored_during_execution
+                        .is_some()
+                })
     })
 }
 
@@ -108,11 +111,16 @@ impl PreFilterPlugin for PodTopologySpread {
             .iter()
             .map(|c| c.honor_node_taints || (c.honor_node_affinity && node_constraints))
             .collect();
-        let mut per_domain: Vec<Vec<Option<i64>>> =
-            indexes.iter().map(|ix| vec![None; ix.values.len()]).collect();
+        let mut per_domain: Vec<Vec<Option<i64>>> = indexes
+            .iter()
+            .map(|ix| vec![None; ix.values.len()])
+            .collect();
         for (n, info) in snapshot.nodes().iter().enumerate() {
             // Nodes without every constraint's key are not counted.
-            if indexes.iter().any(|ix| ix.node_domain.get(n).copied().flatten().is_none()) {
+            if indexes
+                .iter()
+                .any(|ix| ix.node_domain.get(n).copied().flatten().is_none())
+            {
                 continue;
             }
             for (i, c) in s.constraints.iter().enumerate() {

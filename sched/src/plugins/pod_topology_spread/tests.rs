@@ -341,7 +341,9 @@ fn scores(p: &Pod, s: &Snapshot) -> Option<Vec<i64>> {
         .iter()
         .map(|n| NodeScore {
             name: n.name_arc(),
-            score: PodTopologySpread::default().score(&state, p, n).expect("score"),
+            score: PodTopologySpread::default()
+                .score(&state, p, n)
+                .expect("score"),
         })
         .collect();
     assert!(PodTopologySpread::default()
@@ -409,7 +411,14 @@ fn zoned_nodes(extra: &[&str]) -> Vec<Node> {
         ("node-y", "zone2"),
     ]
     .into_iter()
-    .map(|(n, z)| node(n, json!({LABEL_ZONE: z, LABEL_HOSTNAME: n}), json!({}), json!({})))
+    .map(|(n, z)| {
+        node(
+            n,
+            json!({LABEL_ZONE: z, LABEL_HOSTNAME: n}),
+            json!({}),
+            json!({}),
+        )
+    })
     .collect();
     for n in extra {
         nodes.push(node(n, json!({LABEL_HOSTNAME: n}), json!({}), json!({})));
@@ -419,7 +428,14 @@ fn zoned_nodes(extra: &[&str]) -> Vec<Node> {
 
 fn web(n: usize) -> Vec<Pod> {
     (0..n)
-        .map(|i| pod(&format!("w{i}"), "default", json!({"app": "web"}), json!({})))
+        .map(|i| {
+            pod(
+                &format!("w{i}"),
+                "default",
+                json!({"app": "web"}),
+                json!({}),
+            )
+        })
         .collect()
 }
 
@@ -551,7 +567,9 @@ fn list_defaults_can_filter() {
 #[test]
 fn default_constraint_args_are_validated() {
     assert_eq!(
-        PodTopologySpread::from_args(&json!({})).expect("empty").default_constraints(),
+        PodTopologySpread::from_args(&json!({}))
+            .expect("empty")
+            .default_constraints(),
         system_default_constraints().as_slice()
     );
     let c = json!({"maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway"});
