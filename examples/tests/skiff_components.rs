@@ -147,7 +147,7 @@ fn separate_components_run_a_deployment() {
         "kube-system",
         "get",
         "lease",
-        "skiff-scheduler",
+        "kube-scheduler",
         "-o",
         "jsonpath={.spec.holderIdentity}",
     ]);

@@ -1,36 +1,28 @@
-//! A small list+watch loop ("informer") feeding the scheduler its pods and nodes.
+//! The scheduler's informers: core's [`watcher`] (list, then watch, resuming from the
+//! last resourceVersion, re-listing on 410 Gone, back-off on errors) turned into the
+//! three events the scheduler's handlers need.
 //!
-//! This is deliberately minimal and private to the scheduler's needs; the core
-//! runtime's `watcher`/`reflector` will replace it once it lands. It lists (in pages),
-//! hands the full list over as [`InformerEvent::Relisted`], then watches from the
-//! list's resourceVersion, resuming from the last resourceVersion it saw when a watch
-//! ends, and lists again when the server answers 410 Gone.
-//!
-//! # Recovery
-//! - A watch that ends (timeout, dropped connection): watch again from the last seen
-//!   resourceVersion.
-//! - 410 Gone (on starting the watch or as an ERROR event): list again.
-//! - A failed list: retry with back-off (100ms doubling to 5s).
-//! - An object that does not decode: skipped (logged); the watch goes on.
+//! A (re-)list is handed over whole as [`InformerEvent::Relisted`] (anything not in
+//! it is gone), then each change as [`InformerEvent::Applied`] or
+//! [`InformerEvent::Deleted`]. Objects that do not decode are skipped by the watcher.
 //!
 //! ```no_run
 //! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
 //! use k8s_openapi::api::core::v1::Node;
-//! use skiff_core::client::{Api, ListParams};
+//! use skiff_core::runtime::watcher;
 //! use skiff_sched::informer::{run_informer, InformerEvent};
-//! run_informer(Api::<Node>::all(client), ListParams::default(), |e: InformerEvent<Node>| {
+//! run_informer(client, watcher::Config::default(), |e: InformerEvent<Node>| {
 //!     if let InformerEvent::Applied(n) = e { println!("{:?}", n.metadata.name); }
 //! }).await;
 //! # }
 //! ```
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use skiff_core::client::{Api, ClientError, ListParams, WatchEvent};
+use skiff_core::client::{Client, ObjectTarget, ResourceRef};
+use skiff_core::runtime::watcher::{self, Event};
+use skiff_core::runtime::Object;
 
 /// What the informer tells its handler.
 #[derive(Clone, Debug)]
@@ -43,113 +35,32 @@ pub enum InformerEvent<K> {
     Deleted(K),
 }
 
-const PAGE: u32 = 500;
-const WATCH_TIMEOUT_SECONDS: u32 = 290;
-
-async fn list_all<K>(api: &Api<K>, params: &ListParams) -> Result<(Vec<K>, String), ClientError>
+/// Lists and watches every `K` (all namespaces) with `config` (selectors, page size)
+/// forever, calling `handler` for each event. Runs until the task is dropped or
+/// aborted.
+pub async fn run_informer<K, F>(client: Arc<dyn Client>, config: watcher::Config, mut handler: F)
 where
-    K: k8s_openapi::Resource + Serialize + DeserializeOwned + Send + 'static,
-    K::Scope: 'static,
-{
-    let mut items = Vec::new();
-    let mut p = params.clone().limit(PAGE);
-    loop {
-        let page = api.list(&p).await?;
-        items.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(c) => p.continue_token = Some(c),
-            None => return Ok((items, page.metadata.resource_version.unwrap_or_default())),
-        }
-    }
-}
-
-/// Lists and watches `api` with `params` (selectors) forever, calling `handler` for
-/// each event. Runs until the task is dropped or aborted.
-pub async fn run_informer<K, F>(api: Api<K>, params: ListParams, mut handler: F)
-where
-    K: k8s_openapi::Resource
-        + k8s_openapi::Metadata<Ty = ObjectMeta>
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + 'static,
+    K: Object + k8s_openapi::Resource,
     K::Scope: 'static,
     F: FnMut(InformerEvent<K>) + Send,
 {
-    let mut backoff = Duration::from_millis(100);
-    let mut resource_version: Option<String> = None;
-    loop {
-        let rv = match resource_version.clone() {
-            Some(rv) => rv,
-            None => match list_all(&api, &params).await {
-                Ok((items, rv)) => {
-                    handler(InformerEvent::Relisted(items));
-                    backoff = Duration::from_millis(100);
-                    resource_version = Some(rv.clone());
-                    rv
-                }
-                Err(e) => {
-                    tracing::warn!(kind = K::KIND, error = %e, "informer list failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
+    let target = ObjectTarget::collection(&ResourceRef::of::<K>(), None);
+    let mut events = watcher::watcher::<K>(client, target, config);
+    // The objects of a list in progress.
+    let mut listing: Option<Vec<K>> = None;
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(Event::Init) => listing = Some(Vec::new()),
+            Ok(Event::InitApply(o)) => match listing.as_mut() {
+                Some(items) => items.push(o),
+                None => handler(InformerEvent::Applied(o)),
             },
-        };
-        let mut wp = params.clone().at(&rv);
-        wp.bookmarks = true;
-        wp.timeout_seconds = Some(WATCH_TIMEOUT_SECONDS);
-        let mut stream = match api.watch(&wp).await {
-            Ok(s) => s,
-            Err(e) if e.is_gone() => {
-                resource_version = None;
-                continue;
+            Ok(Event::InitDone) => {
+                handler(InformerEvent::Relisted(listing.take().unwrap_or_default()))
             }
-            Err(e) => {
-                tracing::warn!(kind = K::KIND, error = %e, "informer watch failed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        while let Some(item) = stream.next().await {
-            let event = match item {
-                Ok(ev) => ev,
-                Err(ClientError::Decode(msg)) => {
-                    tracing::warn!(kind = K::KIND, error = %msg, "skipping an undecodable watch event");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::debug!(kind = K::KIND, error = %e, "watch ended");
-                    break;
-                }
-            };
-            let seen = |obj: &K| obj.metadata().resource_version.clone();
-            match event {
-                WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                    if let Some(rv) = seen(&o) {
-                        resource_version = Some(rv);
-                    }
-                    handler(InformerEvent::Applied(o));
-                }
-                WatchEvent::Deleted(o) => {
-                    if let Some(rv) = seen(&o) {
-                        resource_version = Some(rv);
-                    }
-                    handler(InformerEvent::Deleted(o));
-                }
-                WatchEvent::Bookmark(o) => {
-                    if let Some(rv) = seen(&o) {
-                        resource_version = Some(rv);
-                    }
-                }
-                WatchEvent::Error(e) => {
-                    if e.code == 410 {
-                        resource_version = None;
-                    }
-                    break;
-                }
-            }
+            Ok(Event::Apply(o)) => handler(InformerEvent::Applied(o)),
+            Ok(Event::Delete(o)) => handler(InformerEvent::Deleted(o)),
+            Err(e) => tracing::warn!(kind = K::KIND, error = %e, "informer: retrying"),
         }
     }
 }

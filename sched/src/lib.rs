@@ -18,8 +18,8 @@
 //!   events, leader election on the `kube-system/kube-scheduler` Lease
 //!   ([`scheduler::Scheduler::run_with_leader_election`]) and the
 //!   `KubeSchedulerConfiguration` reader ([`scheduler::KubeSchedulerConfiguration`]).
-//! - [`informer`]: a small list+watch loop feeding the scheduler (to be replaced by
-//!   the core runtime's watcher).
+//! - [`informer`]: core's watcher turned into the events the scheduler handles
+//!   (Relisted, Applied, Deleted).
 //!
 //! A custom plugin is a trait impl plus a registry entry:
 //!

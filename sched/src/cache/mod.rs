@@ -5,6 +5,7 @@
 //! - [`NodeInfo`], [`PodInfo`], [`HostPort`]: one node and the pods counted on it.
 //! - [`Cache`]: all nodes, with assumed pods and their expiry.
 //! - [`Snapshot`]: the nodes one cycle sees, refreshed incrementally.
+//! - [`Workloads`]: Services and controllers, reduced to their pod selectors.
 //!
 //! ```
 //! use skiff_sched::cache::{Cache, Snapshot};
@@ -20,6 +21,7 @@ mod nominated;
 mod resource;
 mod snapshot;
 mod store;
+mod workloads;
 
 pub use affinity::{AffinityError, AffinityTerm, PodAffinityTerms, WeightedAffinityTerm};
 pub use node_info::{pod_host_ports, HostPort, NodeInfo, PodInfo};
@@ -28,5 +30,6 @@ pub use resource::{
     pod_non_zero_requests, pod_requests, Resource, DEFAULT_MEMORY_REQUEST,
     DEFAULT_MILLI_CPU_REQUEST,
 };
-pub use snapshot::Snapshot;
+pub use snapshot::{Snapshot, TopologyIndex};
 pub use store::{Cache, CacheError};
+pub use workloads::{ControllerKind, Workloads};

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
-use super::{NodeInfo, Snapshot};
+use super::{NodeInfo, Snapshot, Workloads};
 use crate::pod::{node_name, pod_key};
 
 /// The errors of cache operations.
@@ -67,6 +67,10 @@ pub struct Cache {
     namespaces: Arc<HashMap<String, BTreeMap<String, String>>>,
     /// Whether `namespaces` changed since the last `update_snapshot`.
     namespaces_dirty: bool,
+    /// Services and controllers (for PodTopologySpread's default constraints).
+    workloads: Arc<Workloads>,
+    /// Whether `workloads` changed since the last `update_snapshot`.
+    workloads_dirty: bool,
 }
 
 impl Default for Cache {
@@ -85,6 +89,8 @@ impl Cache {
             dirty: HashSet::new(),
             namespaces: Arc::default(),
             namespaces_dirty: false,
+            workloads: Arc::default(),
+            workloads_dirty: false,
         }
     }
 
@@ -259,6 +265,17 @@ impl Cache {
         }
     }
 
+    /// The workloads, for reading.
+    pub fn workloads(&self) -> &Workloads {
+        &self.workloads
+    }
+
+    /// The workloads, for a change (copied first while a snapshot holds them).
+    pub fn workloads_mut(&mut self) -> &mut Workloads {
+        self.workloads_dirty = true;
+        Arc::make_mut(&mut self.workloads)
+    }
+
     /// The names of the namespaces the cache knows.
     pub fn namespace_names(&self) -> Vec<String> {
         self.namespaces.keys().cloned().collect()
@@ -269,6 +286,7 @@ impl Cache {
     pub fn mark_all_dirty(&mut self) {
         self.dirty.extend(self.nodes.keys().cloned());
         self.namespaces_dirty = true;
+        self.workloads_dirty = true;
     }
 
     /// Brings `snapshot` up to date with the nodes changed since the last call (only
@@ -277,6 +295,10 @@ impl Cache {
         if self.namespaces_dirty {
             snapshot.set_namespaces(self.namespaces.clone());
             self.namespaces_dirty = false;
+        }
+        if self.workloads_dirty {
+            snapshot.set_workloads(self.workloads.clone());
+            self.workloads_dirty = false;
         }
         for name in self.dirty.drain() {
             let info = self

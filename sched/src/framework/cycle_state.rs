@@ -14,7 +14,7 @@
 //! ```
 
 use std::any::Any;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// A value in the cycle state: any `Clone` type, so the whole state can be copied
 /// for preemption's what-if runs (as kube-scheduler's `StateData.Clone`).
@@ -41,7 +41,9 @@ impl<T: Any + Send + Sync + Clone> StateData for T {
 /// copy, leaving the original untouched).
 #[derive(Default)]
 pub struct CycleState {
-    data: HashMap<String, Box<dyn StateData>>,
+    /// A few entries (one or two per plugin): a linear scan beats hashing the key
+    /// on every node of every cycle.
+    data: Vec<(String, Box<dyn StateData>)>,
     /// Filter plugins whose PreFilter answered `Skip`.
     pub(crate) skip_filter: HashSet<String>,
     /// Score plugins whose PreScore answered `Skip`.
@@ -54,7 +56,10 @@ pub struct CycleState {
 impl std::fmt::Debug for CycleState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CycleState")
-            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .field(
+                "keys",
+                &self.data.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .field("skip_filter", &self.skip_filter)
             .field("skip_score", &self.skip_score)
             .finish()
@@ -84,22 +89,27 @@ impl CycleState {
 
     /// Stores `value` under `key`, replacing what was there.
     pub fn write<T: Any + Send + Sync + Clone>(&mut self, key: &str, value: T) {
-        self.data.insert(key.to_owned(), Box::new(value));
+        match self.data.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = Box::new(value),
+            None => self.data.push((key.to_owned(), Box::new(value))),
+        }
     }
 
     /// The value under `key`, if there is one of type `T`.
     pub fn read<T: Any>(&self, key: &str) -> Option<&T> {
         self.data
-            .get(key)
-            .and_then(|v| (**v).as_any().downcast_ref::<T>())
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| (**v).as_any().downcast_ref::<T>())
     }
 
     /// The value under `key` for updating (PreFilter extensions adjust their state
     /// when preemption adds or removes pods).
     pub fn read_mut<T: Any>(&mut self, key: &str) -> Option<&mut T> {
         self.data
-            .get_mut(key)
-            .and_then(|v| (**v).as_any_mut().downcast_mut::<T>())
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| (**v).as_any_mut().downcast_mut::<T>())
     }
 
     /// Whether the Filter of `plugin` is skipped in this cycle.

@@ -299,7 +299,7 @@ impl Framework {
         node: &NodeInfo,
         nominated: &NominatedPods,
     ) -> Status {
-        if nominated.for_node(node.name()).is_empty() {
+        if nominated.is_empty() || nominated.for_node(node.name()).is_empty() {
             return self.run_filter(state, pod, node);
         }
         let prio = crate::pod::priority(pod);

@@ -77,10 +77,7 @@ fn no_args(name: &str, args: &serde_json::Value) -> Result<(), RegistryError> {
 /// A registry with every default plugin.
 pub fn default_registry() -> Registry {
     let mut r = Registry::new();
-    let simple: [(&str, MakePlugin); 9] = [
-        (pod_topology_spread::NAME, || {
-            Arc::new(pod_topology_spread::PodTopologySpread)
-        }),
+    let simple: [(&str, MakePlugin); 8] = [
         (queue_sort::NAME, || Arc::new(queue_sort::PrioritySort)),
         (node_unschedulable::NAME, || {
             Arc::new(node_unschedulable::NodeUnschedulable)
@@ -110,6 +107,11 @@ pub fn default_registry() -> Registry {
     }
     let _ = r.register(node_resources::FIT, |args, _| {
         Ok(Arc::new(node_resources::Fit::from_args(args)?))
+    });
+    let _ = r.register(pod_topology_spread::NAME, |args, _| {
+        Ok(Arc::new(pod_topology_spread::PodTopologySpread::from_args(
+            args,
+        )?))
     });
     let _ = r.register(inter_pod_affinity::NAME, |args, _| {
         Ok(Arc::new(inter_pod_affinity::InterPodAffinity::from_args(

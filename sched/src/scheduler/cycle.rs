@@ -10,7 +10,6 @@
 //! assert_eq!(num_feasible_nodes_to_find(None, 1000), 420);
 //! ```
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -22,6 +21,8 @@ use crate::framework::{parallel_map, CycleState, Framework, Status};
 
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+/// The fewest nodes filtered in one window.
+const MIN_FILTER_WINDOW: usize = 64;
 
 /// How many feasible nodes to find before scoring, as kube-scheduler: all of a
 /// cluster under 100 nodes; otherwise `percentage` of them (adaptive when unset:
@@ -132,33 +133,35 @@ impl Algorithm {
             .percentage_of_nodes_to_score()
             .or(self.percentage_of_nodes_to_score);
         let want = num_feasible_nodes_to_find(pct, candidates.len());
-        let found = AtomicUsize::new(0);
-        let state_ref: &CycleState = state;
-        let results: Vec<Option<Status>> = parallel_map(candidates.len(), self.parallelism, |i| {
-            if found.load(Ordering::Relaxed) >= want {
-                return None;
-            }
-            let s = fw.run_filter_with_nominated(state_ref, pod, candidates.get(i), nominated);
-            if s.is_success() {
-                found.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(s)
-        });
-        let mut feasible = Vec::new();
+        let mut feasible: Vec<Arc<NodeInfo>> = Vec::with_capacity(want);
         let mut diagnosis = FitError::new(n);
         let mut evaluated = 0;
-        for (i, r) in results.into_iter().enumerate() {
-            let Some(s) = r else { continue };
-            if feasible.len() >= want {
-                break;
-            }
-            evaluated = i + 1;
-            if s.is_success() {
-                feasible.push(candidates.get(i).clone());
-            } else if s.is_rejected() {
-                diagnosis.record(candidates.get(i).name(), s);
-            } else {
-                return Err(ScheduleError::Plugin(s));
+        // Filter in windows of the nodes still wanted, so the pass stops soon after
+        // enough nodes fit. A window runs on `parallelism` threads only when it is
+        // large enough to pay for starting them (see `parallel_map`); below that (as
+        // with 10% of 5,000 nodes) it runs on this thread.
+        let state_ref: &CycleState = state;
+        while evaluated < candidates.len() && feasible.len() < want {
+            let window = (want - feasible.len())
+                .max(MIN_FILTER_WINDOW)
+                .min(candidates.len() - evaluated);
+            let base = evaluated;
+            let results: Vec<Status> = parallel_map(window, self.parallelism, |i| {
+                fw.run_filter_with_nominated(state_ref, pod, candidates.get(base + i), nominated)
+            });
+            for (i, s) in results.into_iter().enumerate() {
+                if feasible.len() >= want {
+                    break;
+                }
+                evaluated = base + i + 1;
+                let node = candidates.get(base + i);
+                if s.is_success() {
+                    feasible.push(node.clone());
+                } else if s.is_rejected() {
+                    diagnosis.record(node.name(), s);
+                } else {
+                    return Err(ScheduleError::Plugin(s));
+                }
             }
         }
         if pre.node_names.is_none() {

@@ -1,5 +1,5 @@
 //! Reading a `KubeSchedulerConfiguration` (`kubescheduler.config.k8s.io/v1`, given as
-//! JSON; YAML parsed into a `serde_json::Value` works the same) into a
+//! JSON, or YAML with [`KubeSchedulerConfiguration::from_yaml`]) into a
 //! [`SchedulerConfig`] plus the leader-election settings, as `kube-scheduler
 //! --config` does.
 //!
@@ -207,6 +207,25 @@ fn profile(v: &Value, i: usize) -> Result<Profile, ConfigError> {
 }
 
 impl KubeSchedulerConfiguration {
+    /// The configuration of a scheduler run without a file: the default profile, no
+    /// leader election.
+    pub fn defaults(registry: Registry) -> Self {
+        KubeSchedulerConfiguration {
+            scheduler: SchedulerConfig {
+                registry,
+                ..SchedulerConfig::default()
+            },
+            leader_election: None,
+        }
+    }
+
+    /// Reads a configuration file's text, YAML or JSON (`kube-scheduler --config`).
+    pub fn from_yaml(text: &str, registry: Registry) -> Result<Self, ConfigError> {
+        let v: Value = serde_yaml::from_str(text)
+            .map_err(|e| invalid("", format!("not YAML or JSON: {e}")))?;
+        Self::from_value(&v, registry)
+    }
+
     /// Reads the configuration; plugins come from `registry` (the default registry,
     /// plus any custom plugins).
     pub fn from_value(v: &Value, registry: Registry) -> Result<Self, ConfigError> {
@@ -312,6 +331,50 @@ mod tests {
 
     fn parse(v: Value) -> Result<KubeSchedulerConfiguration, ConfigError> {
         KubeSchedulerConfiguration::from_value(&v, crate::plugins::default_registry())
+    }
+
+    #[test]
+    fn yaml_files() {
+        let yaml = "apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+parallelism: 4
+leaderElection:
+  leaderElect: true
+  leaseDuration: 30s
+profiles:
+  - schedulerName: default-scheduler
+  - schedulerName: spread
+    pluginConfig:
+      - name: PodTopologySpread
+        args:
+          defaultingType: List
+          defaultConstraints:
+            - maxSkew: 1
+              topologyKey: topology.kubernetes.io/zone
+              whenUnsatisfiable: DoNotSchedule
+";
+        let c = KubeSchedulerConfiguration::from_yaml(yaml, crate::plugins::default_registry())
+            .expect("valid");
+        assert_eq!(c.scheduler.parallelism, 4);
+        assert_eq!(c.scheduler.profiles.len(), 2);
+        assert_eq!(
+            c.leader_election.map(|l| l.lease_duration),
+            Some(Duration::from_secs(30))
+        );
+        let json = r#"{"kind": "KubeSchedulerConfiguration", "percentageOfNodesToScore": 20}"#;
+        let c = KubeSchedulerConfiguration::from_yaml(json, crate::plugins::default_registry())
+            .expect("JSON is YAML");
+        assert_eq!(c.scheduler.percentage_of_nodes_to_score, Some(20));
+        for bad in ["kind: [", "- a list", "parallelism: many"] {
+            assert!(
+                KubeSchedulerConfiguration::from_yaml(bad, crate::plugins::default_registry())
+                    .is_err(),
+                "{bad}"
+            );
+        }
+        let d = KubeSchedulerConfiguration::defaults(crate::plugins::default_registry());
+        assert!(d.leader_election.is_none());
+        assert_eq!(d.scheduler.profiles.len(), 1);
     }
 
     #[test]

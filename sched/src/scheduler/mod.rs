@@ -25,14 +25,17 @@ mod handlers;
 mod leader;
 mod reporting;
 mod schedule_one;
+mod workload_handlers;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use skiff_core::client::{Api, Client, ListParams};
+use k8s_openapi::api::apps::v1::{ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
+use skiff_core::client::Client;
+use skiff_core::runtime::watcher;
 
 pub use cycle::{
     num_feasible_nodes_to_find, select_host, Algorithm, ScheduleError, ScheduleResult,
@@ -217,31 +220,29 @@ impl Scheduler {
         let mut tasks = AbortOnDrop(Vec::new());
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
-            run_informer(
-                Api::<Node>::all(me.shared.client.clone()),
-                ListParams::default(),
-                |e| me.on_node_event(e),
-            )
-            .await;
+            let client = me.shared.client.clone();
+            run_informer::<Node, _>(client, watcher::Config::default(), |e| me.on_node_event(e))
+                .await;
         }));
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
-            run_informer(
-                Api::<Pod>::all(me.shared.client.clone()),
-                ListParams::default(),
-                |e| me.on_pod_event(e),
-            )
-            .await;
+            let client = me.shared.client.clone();
+            run_informer::<Pod, _>(client, watcher::Config::default(), |e| me.on_pod_event(e))
+                .await;
         }));
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
-            run_informer(
-                Api::<Namespace>::all(me.shared.client.clone()),
-                ListParams::default(),
-                |e| me.on_namespace_event(e),
-            )
+            let client = me.shared.client.clone();
+            run_informer::<Namespace, _>(client, watcher::Config::default(), |e| {
+                me.on_namespace_event(e)
+            })
             .await;
         }));
+        // The workloads PodTopologySpread's default constraints count by.
+        self.spawn_workload_informer::<Service>(&mut tasks);
+        self.spawn_workload_informer::<ReplicationController>(&mut tasks);
+        self.spawn_workload_informer::<ReplicaSet>(&mut tasks);
+        self.spawn_workload_informer::<StatefulSet>(&mut tasks);
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -272,6 +273,23 @@ impl Scheduler {
         }
         self.shared.queue.close();
         drop(tasks);
+    }
+}
+
+impl Scheduler {
+    fn spawn_workload_informer<K>(&self, tasks: &mut AbortOnDrop)
+    where
+        K: workload_handlers::WorkloadKind + skiff_core::runtime::Object + k8s_openapi::Resource,
+        K::Scope: 'static,
+    {
+        let me = self.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = me.shared.client.clone();
+            run_informer::<K, _>(client, watcher::Config::default(), |e| {
+                me.on_workload_event(e)
+            })
+            .await;
+        }));
     }
 }
 

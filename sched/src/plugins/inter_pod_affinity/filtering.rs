@@ -4,7 +4,9 @@
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{count, node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME};
+use super::{
+    count, has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME,
+};
 use crate::cache::{AffinityTerm, NodeInfo, PodInfo, Snapshot};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
@@ -98,6 +100,11 @@ impl PreFilterPlugin for InterPodAffinity {
         pod: &Pod,
         snapshot: &Snapshot,
     ) -> (PreFilterResult, Status) {
+        let any_existing_anti = snapshot.have_pods_with_required_anti_affinity();
+        if !any_existing_anti && !has_pod_affinity(pod) {
+            // Nothing to check, without parsing or walking anything.
+            return (PreFilterResult::default(), Status::skip());
+        }
         let incoming = match IncomingPod::new(pod, snapshot) {
             Ok(i) => i,
             Err(e) => {
@@ -110,9 +117,6 @@ impl PreFilterPlugin for InterPodAffinity {
         let has_required = !incoming.terms.required_affinity.is_empty()
             || !incoming.terms.required_anti_affinity.is_empty();
         let nodes = snapshot.nodes();
-        let any_existing_anti = nodes
-            .iter()
-            .any(|n| n.pods_with_required_anti_affinity() > 0);
         if !has_required && !any_existing_anti {
             return (PreFilterResult::default(), Status::skip());
         }

@@ -167,6 +167,14 @@ impl IncomingPod {
     }
 }
 
+/// Whether `pod` has pod affinity or anti-affinity terms at all (before parsing).
+pub(crate) fn has_pod_affinity(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.affinity.as_ref())
+        .is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some())
+}
+
 /// The node's labels (empty when the node object is unknown).
 pub(crate) fn node_labels(node: &NodeInfo) -> &BTreeMap<String, String> {
     static EMPTY: BTreeMap<String, String> = BTreeMap::new();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{node_labels, IncomingPod, InterPodAffinity, NAME};
+use super::{has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, NAME};
 use crate::cache::{AffinityTerm, NodeInfo, PodInfo, Snapshot, WeightedAffinityTerm};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
@@ -94,7 +94,7 @@ impl PreScorePlugin for InterPodAffinity {
         nodes: &[Arc<NodeInfo>],
         snapshot: &Snapshot,
     ) -> Status {
-        if nodes.is_empty() {
+        if nodes.is_empty() || (!snapshot.have_pods_with_affinity() && !has_pod_affinity(pod)) {
             return Status::skip();
         }
         let incoming = match IncomingPod::new(pod, snapshot) {

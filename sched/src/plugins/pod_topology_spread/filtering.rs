@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{constraints, has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
+use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
 use crate::cache::{NodeInfo, PodInfo, Snapshot};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
@@ -57,6 +57,21 @@ impl PreFilterState {
     }
 }
 
+/// Whether the pod restricts nodes by `nodeSelector` or required node affinity
+/// (else every node passes `nodeAffinityPolicy: Honor`).
+fn has_node_constraints(pod: &Pod) -> bool {
+    pod.spec.as_ref().is_some_and(|s| {
+        s.node_selector.as_ref().is_some_and(|m| !m.is_empty())
+            || s.affinity
+                .as_ref()
+                .and_then(|a| a.node_affinity.as_ref())
+                .is_some_and(|na| {
+                    na.required_during_scheduling_ignored_during_execution
+                        .is_some()
+                })
+    })
+}
+
 impl PreFilterPlugin for PodTopologySpread {
     fn pre_filter(
         &self,
@@ -64,8 +79,8 @@ impl PreFilterPlugin for PodTopologySpread {
         pod: &Pod,
         snapshot: &Snapshot,
     ) -> (PreFilterResult, Status) {
-        let cs = match constraints(pod, Action::DoNotSchedule) {
-            Ok(c) => c,
+        let cs = match self.pod_constraints(pod, Action::DoNotSchedule, snapshot) {
+            Ok((c, _)) => c,
             Err(e) => {
                 return (
                     PreFilterResult::default(),
@@ -82,21 +97,54 @@ impl PreFilterPlugin for PodTopologySpread {
             min: vec![i64::MAX; cs.len()],
             constraints: cs,
         };
-        for info in snapshot.nodes() {
-            let Some(node) = info.node() else { continue };
-            if !has_all_keys(node, &s.constraints) {
+        // Each node's domain per constraint from the snapshot's topology indexes
+        // (no label lookups); inclusion policies are checked per node only when they
+        // can exclude one.
+        let indexes: Vec<_> = s
+            .constraints
+            .iter()
+            .map(|c| snapshot.topology_index(&c.topology_key))
+            .collect();
+        let node_constraints = has_node_constraints(pod);
+        let check: Vec<bool> = s
+            .constraints
+            .iter()
+            .map(|c| c.honor_node_taints || (c.honor_node_affinity && node_constraints))
+            .collect();
+        let mut per_domain: Vec<Vec<Option<i64>>> = indexes
+            .iter()
+            .map(|ix| vec![None; ix.values.len()])
+            .collect();
+        for (n, info) in snapshot.nodes().iter().enumerate() {
+            // Nodes without every constraint's key are not counted.
+            if indexes
+                .iter()
+                .any(|ix| ix.node_domain.get(n).copied().flatten().is_none())
+            {
                 continue;
             }
-            let labels = node.metadata.labels.as_ref();
             for (i, c) in s.constraints.iter().enumerate() {
-                if !c.includes_node(pod, node) {
+                if check[i] && !info.node().is_some_and(|node| c.includes_node(pod, node)) {
                     continue;
                 }
-                let Some(v) = labels.and_then(|l| l.get(&c.topology_key)) else {
+                let Some(d) = indexes[i].node_domain.get(n).copied().flatten() else {
                     continue;
                 };
-                let n = info.pods().iter().filter(|p| c.counts(p, ns)).count() as i64;
-                *s.counts[i].entry(v.clone()).or_insert(0) += n;
+                let pods = info.pods();
+                let count = if pods.is_empty() {
+                    0
+                } else {
+                    pods.iter().filter(|p| c.counts(p, ns)).count() as i64
+                };
+                let slot = &mut per_domain[i][d];
+                *slot = Some(slot.unwrap_or(0) + count);
+            }
+        }
+        for (i, domains) in per_domain.into_iter().enumerate() {
+            for (d, count) in domains.into_iter().enumerate() {
+                if let Some(count) = count {
+                    s.counts[i].insert(indexes[i].values[d].clone(), count);
+                }
             }
         }
         for i in 0..s.constraints.len() {

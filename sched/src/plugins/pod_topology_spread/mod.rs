@@ -15,9 +15,10 @@
 //! of those labels to the selector. Only pods in the incoming pod's namespace that
 //! are not being deleted count.
 //!
-//! System default constraints (applied by kube-scheduler to pods without constraints
-//! that belong to a Service, ReplicaSet or StatefulSet) are not applied yet: they need
-//! informers for those kinds.
+//! A pod without constraints of its own gets the default constraints ([`defaults`]):
+//! kube-scheduler's system defaults (hostname maxSkew 3, zone maxSkew 5, both
+//! `ScheduleAnyway`) over the pods of its Services and controller, or the
+//! `defaultConstraints` of the plugin's arguments with `defaultingType: List`.
 //!
 //! ```
 //! use k8s_openapi::api::core::v1::Pod;
@@ -32,6 +33,7 @@
 //! assert!(constraints(&pod, Action::ScheduleAnyway).unwrap().is_empty());
 //! ```
 
+pub mod defaults;
 mod filtering;
 mod scoring;
 
@@ -48,6 +50,7 @@ use super::taint_toleration::untolerated_hard_taint;
 use crate::cache::PodInfo;
 use crate::framework::{FilterPlugin, Plugin, PreFilterPlugin, PreScorePlugin, ScorePlugin};
 
+pub use defaults::{system_default_constraints, DefaultConstraint, LABEL_ZONE};
 pub use filtering::{REASON_CONSTRAINTS_NOT_MATCH, REASON_NODE_LABEL_NOT_MATCH};
 
 /// The plugin's name.
@@ -185,9 +188,14 @@ fn has_all_keys(node: &Node, constraints: &[SpreadConstraint]) -> bool {
         .all(|c| labels.is_some_and(|l| l.contains_key(&c.topology_key)))
 }
 
-/// The PodTopologySpread filter and score.
-#[derive(Clone, Debug, Default)]
-pub struct PodTopologySpread;
+/// The PodTopologySpread filter and score. `Default` is `defaultingType: System`.
+#[derive(Clone, Debug)]
+pub struct PodTopologySpread {
+    /// Applied to pods without constraints of their own.
+    defaults: Vec<DefaultConstraint>,
+    /// Whether `defaults` are the system defaults.
+    system_defaulted: bool,
+}
 
 impl Plugin for PodTopologySpread {
     fn name(&self) -> &str {

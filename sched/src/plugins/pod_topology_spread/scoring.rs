@@ -8,15 +8,22 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{
-    constraints, has_all_keys, Action, PodTopologySpread, SpreadConstraint, LABEL_HOSTNAME, NAME,
-};
+use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, LABEL_HOSTNAME, NAME};
 use crate::cache::{NodeInfo, Snapshot};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 
 const STATE_KEY: &str = "PreScorePodTopologySpread";
+
+/// The node's value of `key`, `""` when it has none.
+fn label_value<'a>(node: &'a k8s_openapi::api::core::v1::Node, key: &str) -> &'a str {
+    node.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(key))
+        .map_or("", String::as_str)
+}
 
 #[derive(Clone, Debug, Default)]
 struct PreScoreState {
@@ -40,13 +47,17 @@ impl PreScorePlugin for PodTopologySpread {
         if nodes.is_empty() || snapshot.is_empty() {
             return Status::skip();
         }
-        let cs = match constraints(pod, Action::ScheduleAnyway) {
+        let (cs, defaulted) = match self.pod_constraints(pod, Action::ScheduleAnyway, snapshot) {
             Ok(c) => c,
             Err(e) => return Status::error(format!("parsing pod: {e}")),
         };
         if cs.is_empty() {
             return Status::skip();
         }
+        // Nodes lacking a topology key are left out, except under the system
+        // defaults (kube-scheduler's requireAllTopologies); their missing value then
+        // counts as the domain "", as in kube-scheduler.
+        let require_all = self.require_all_topologies(defaulted);
         let mut s = PreScoreState {
             counts: vec![HashMap::new(); cs.len()],
             weights: vec![0.0; cs.len()],
@@ -56,7 +67,7 @@ impl PreScorePlugin for PodTopologySpread {
         let mut sizes = vec![0usize; s.constraints.len()];
         for info in nodes {
             let Some(node) = info.node() else { continue };
-            if !has_all_keys(node, &s.constraints) {
+            if require_all && !has_all_keys(node, &s.constraints) {
                 s.ignored.insert(info.name().to_owned());
                 continue;
             }
@@ -64,16 +75,10 @@ impl PreScorePlugin for PodTopologySpread {
                 if c.topology_key == LABEL_HOSTNAME {
                     continue;
                 }
-                let v = node
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(&c.topology_key));
-                if let Some(v) = v {
-                    if !s.counts[i].contains_key(v) {
-                        s.counts[i].insert(v.clone(), 0);
-                        sizes[i] += 1;
-                    }
+                let v = label_value(node, &c.topology_key);
+                if !s.counts[i].contains_key(v) {
+                    s.counts[i].insert(v.to_owned(), 0);
+                    sizes[i] += 1;
                 }
             }
         }
@@ -88,7 +93,7 @@ impl PreScorePlugin for PodTopologySpread {
         let ns = crate::pod::namespace(pod);
         for info in snapshot.nodes() {
             let Some(node) = info.node() else { continue };
-            if !has_all_keys(node, &s.constraints) {
+            if require_all && !has_all_keys(node, &s.constraints) {
                 continue;
             }
             for i in 0..s.constraints.len() {
@@ -96,14 +101,7 @@ impl PreScorePlugin for PodTopologySpread {
                 if !c.includes_node(pod, node) {
                     continue;
                 }
-                let Some(v) = node
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(&c.topology_key))
-                else {
-                    continue;
-                };
+                let v = label_value(node, &c.topology_key);
                 if !s.counts[i].contains_key(v) {
                     continue;
                 }

@@ -68,14 +68,14 @@ fn spread(cs: Vec<Value>) -> Value {
 
 fn filter_all(pod: &Pod, snap: &Snapshot) -> Vec<Code> {
     let mut state = CycleState::new();
-    let (_, s) = PodTopologySpread.pre_filter(&mut state, pod, snap);
+    let (_, s) = PodTopologySpread::default().pre_filter(&mut state, pod, snap);
     if s.is_skip() {
         return snap.nodes().iter().map(|_| Code::Success).collect();
     }
     assert!(s.is_success(), "{s}");
     snap.nodes()
         .iter()
-        .map(|n| PodTopologySpread.filter(&state, pod, n).code())
+        .map(|n| PodTopologySpread::default().filter(&state, pod, n).code())
         .collect()
 }
 
@@ -312,27 +312,27 @@ fn add_and_remove_pod_update_the_counts() {
     );
     let s = snap(four_nodes(), vec![foo(1), vec![], vec![], vec![]]);
     let mut state = CycleState::new();
-    assert!(PodTopologySpread
+    assert!(PodTopologySpread::default()
         .pre_filter(&mut state, &p, &s)
         .1
         .is_success());
     let a = &s.nodes()[0];
-    assert_eq!(PodTopologySpread.filter(&state, &p, a).code(), F);
+    assert_eq!(PodTopologySpread::default().filter(&state, &p, a).code(), F);
     let victim = a.pods()[0].clone();
-    assert!(PodTopologySpread
+    assert!(PodTopologySpread::default()
         .remove_pod(&mut state, &p, &victim, a)
         .is_success());
-    assert_eq!(PodTopologySpread.filter(&state, &p, a).code(), S);
-    assert!(PodTopologySpread
+    assert_eq!(PodTopologySpread::default().filter(&state, &p, a).code(), S);
+    assert!(PodTopologySpread::default()
         .add_pod(&mut state, &p, &victim, a)
         .is_success());
-    assert_eq!(PodTopologySpread.filter(&state, &p, a).code(), F);
+    assert_eq!(PodTopologySpread::default().filter(&state, &p, a).code(), F);
 }
 
 fn scores(p: &Pod, s: &Snapshot) -> Option<Vec<i64>> {
     let mut state = CycleState::new();
     let nodes = s.nodes().to_vec();
-    let st = PodTopologySpread.pre_score(&mut state, p, &nodes, s);
+    let st = PodTopologySpread::default().pre_score(&mut state, p, &nodes, s);
     if st.is_skip() {
         return None;
     }
@@ -341,10 +341,12 @@ fn scores(p: &Pod, s: &Snapshot) -> Option<Vec<i64>> {
         .iter()
         .map(|n| NodeScore {
             name: n.name_arc(),
-            score: PodTopologySpread.score(&state, p, n).expect("score"),
+            score: PodTopologySpread::default()
+                .score(&state, p, n)
+                .expect("score"),
         })
         .collect();
-    assert!(PodTopologySpread
+    assert!(PodTopologySpread::default()
         .normalize_score(&state, p, &mut v)
         .is_success());
     Some(v.into_iter().map(|n| n.score).collect())
@@ -397,4 +399,204 @@ fn score() {
         ),
         Some(vec![25, 25, 100, 100, 0])
     );
+}
+
+/// Nodes a, b in zone1 and x, y in zone2 (the well-known zone label), plus `extra`
+/// nodes with only a hostname.
+fn zoned_nodes(extra: &[&str]) -> Vec<Node> {
+    let mut nodes: Vec<Node> = [
+        ("node-a", "zone1"),
+        ("node-b", "zone1"),
+        ("node-x", "zone2"),
+        ("node-y", "zone2"),
+    ]
+    .into_iter()
+    .map(|(n, z)| {
+        node(
+            n,
+            json!({LABEL_ZONE: z, LABEL_HOSTNAME: n}),
+            json!({}),
+            json!({}),
+        )
+    })
+    .collect();
+    for n in extra {
+        nodes.push(node(n, json!({LABEL_HOSTNAME: n}), json!({}), json!({})));
+    }
+    nodes
+}
+
+fn web(n: usize) -> Vec<Pod> {
+    (0..n)
+        .map(|i| {
+            pod(
+                &format!("w{i}"),
+                "default",
+                json!({"app": "web"}),
+                json!({}),
+            )
+        })
+        .collect()
+}
+
+/// A pod of ReplicaSet `web` (selector app=web), with no constraints of its own.
+fn rs_pod() -> Pod {
+    let mut p = pod("p", "default", json!({"app": "web"}), json!({}));
+    p.metadata.owner_references = Some(vec![serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "rs",
+        "controller": true}))
+    .expect("owner")]);
+    p
+}
+
+fn with_web_rs(s: Snapshot) -> Snapshot {
+    let mut w = crate::cache::Workloads::default();
+    w.set_replica_set(
+        &serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {}}}))
+        .expect("rs"),
+    );
+    s.with_workloads(w)
+}
+
+fn scores_with(plugin: &PodTopologySpread, p: &Pod, s: &Snapshot) -> Option<Vec<i64>> {
+    let mut state = CycleState::new();
+    let nodes = s.nodes().to_vec();
+    let st = plugin.pre_score(&mut state, p, &nodes, s);
+    if st.is_skip() {
+        return None;
+    }
+    assert!(st.is_success(), "{st}");
+    let mut v: Vec<NodeScore> = nodes
+        .iter()
+        .map(|n| NodeScore {
+            name: n.name_arc(),
+            score: plugin.score(&state, p, n).expect("score"),
+        })
+        .collect();
+    assert!(plugin.normalize_score(&state, p, &mut v).is_success());
+    Some(v.into_iter().map(|n| n.score).collect())
+}
+
+/// System defaults (hostname maxSkew 3, zone maxSkew 5) over the pods of the pod's
+/// ReplicaSet, with kube-scheduler's arithmetic: raw `sum(count * ln(domains + 2) +
+/// maxSkew - 1)`, rounded, then normalized.
+#[test]
+fn system_default_constraints_spread_a_workload() {
+    let plugin = PodTopologySpread::default();
+    let pods = vec![web(2), vec![], web(1), vec![]];
+    // Without a workload the pod gets no defaults.
+    let bare = snap(zoned_nodes(&[]), pods.clone());
+    assert_eq!(scores_with(&plugin, &rs_pod(), &bare), None);
+    // Hostname weight ln 6, zone weight ln 4; zone1 has 2, zone2 1:
+    // raw 12.36, 8.77, 9.18, 7.39 -> 12, 9, 9, 7.
+    let s = with_web_rs(snap(zoned_nodes(&[]), pods.clone()));
+    assert_eq!(
+        scores_with(&plugin, &rs_pod(), &s),
+        Some(vec![58, 83, 83, 100])
+    );
+    // Pods of other workloads or namespaces do not count.
+    let mut others = pods.clone();
+    others[1] = vec![
+        pod("o", "default", json!({"app": "db"}), json!({})),
+        pod("q", "other", json!({"app": "web"}), json!({})),
+    ];
+    let s = with_web_rs(snap(zoned_nodes(&[]), others));
+    assert_eq!(
+        scores_with(&plugin, &rs_pod(), &s),
+        Some(vec![58, 83, 83, 100])
+    );
+    // Under the system defaults a node without a zone label is not ignored: its
+    // missing value is the domain "" (3 zone domains, 5 hostnames), and it scores
+    // only the hostname term: raw 13.11, 9.22, 9.56, 7.61, 2 -> 13, 9, 10, 8, 2.
+    let mut five = pods.clone();
+    five.push(vec![]);
+    let s = with_web_rs(snap(zoned_nodes(&["node-z"]), five.clone()));
+    assert_eq!(
+        scores_with(&plugin, &rs_pod(), &s),
+        Some(vec![15, 46, 38, 53, 100])
+    );
+    // The same constraints given as a list ignore that node (score 0), as
+    // kube-scheduler does for non-system defaults.
+    let listed = PodTopologySpread::with_default_constraints(system_default_constraints());
+    let four = with_web_rs(snap(zoned_nodes(&[]), pods.clone()));
+    assert_eq!(
+        scores_with(&listed, &rs_pod(), &four),
+        Some(vec![58, 83, 83, 100])
+    );
+    let last = scores_with(&listed, &rs_pod(), &s).expect("scored");
+    assert_eq!(last[4], 0);
+    // A pod with constraints of its own does not get the defaults; the system
+    // defaults never filter.
+    let own = {
+        let mut p = rs_pod();
+        p.spec = Some(
+            serde_json::from_value(json!({"containers": [],
+                "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": LABEL_ZONE,
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"app": "web"}}}]}))
+            .expect("spec"),
+        );
+        p
+    };
+    assert_eq!(scores_with(&plugin, &own, &s), None);
+    let mut state = CycleState::new();
+    let (_, st) = plugin.pre_filter(&mut state, &rs_pod(), &s);
+    assert!(st.is_skip(), "{st}");
+}
+
+#[test]
+fn list_defaults_can_filter() {
+    let plugin = PodTopologySpread::from_args(&json!({"defaultingType": "List",
+        "defaultConstraints": [{"maxSkew": 1, "topologyKey": LABEL_ZONE,
+            "whenUnsatisfiable": "DoNotSchedule"}]}))
+    .expect("args");
+    // zone1 holds 2 web pods, zone2 none: only zone2 keeps the skew at most 1.
+    let s = with_web_rs(snap(zoned_nodes(&[]), vec![web(1), web(1), vec![], vec![]]));
+    let mut state = CycleState::new();
+    let (_, st) = plugin.pre_filter(&mut state, &rs_pod(), &s);
+    assert!(st.is_success(), "{st}");
+    let codes: Vec<Code> = s
+        .nodes()
+        .iter()
+        .map(|n| plugin.filter(&state, &rs_pod(), n).code())
+        .collect();
+    assert_eq!(codes, vec![F, F, S, S]);
+}
+
+#[test]
+fn default_constraint_args_are_validated() {
+    assert_eq!(
+        PodTopologySpread::from_args(&json!({}))
+            .expect("empty")
+            .default_constraints(),
+        system_default_constraints().as_slice()
+    );
+    let c = json!({"maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway"});
+    let bad = [
+        json!({"defaultConstraints": [c]}),
+        json!({"defaultingType": "List", "defaultConstraints": [c, c]}),
+        json!({"defaultingType": "List", "defaultConstraints": [
+            {"maxSkew": 0, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway"}]}),
+        json!({"defaultingType": "List", "defaultConstraints": [
+            {"maxSkew": 1, "topologyKey": "", "whenUnsatisfiable": "ScheduleAnyway"}]}),
+        json!({"defaultingType": "List", "defaultConstraints": [
+            {"maxSkew": 1, "topologyKey": "rack", "whenUnsatisfiable": "Maybe"}]}),
+        json!({"defaultingType": "List", "defaultConstraints": [
+            {"maxSkew": 1, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": {"a": "b"}}}]}),
+        json!({"defaultingType": "Sometimes"}),
+        json!([]),
+    ];
+    for args in bad {
+        assert!(PodTopologySpread::from_args(&args).is_err(), "{args}");
+    }
+    let list = PodTopologySpread::from_args(&json!({"defaultingType": "List",
+        "defaultConstraints": [c]}))
+    .expect("list");
+    assert_eq!(list.default_constraints().len(), 1);
+    // An empty list turns defaulting off.
+    let none = PodTopologySpread::from_args(&json!({"defaultingType": "List"})).expect("none");
+    let s = with_web_rs(snap(zoned_nodes(&[]), vec![web(1), vec![], vec![], vec![]]));
+    assert_eq!(scores_with(&none, &rs_pod(), &s), None);
 }
