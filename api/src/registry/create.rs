@@ -150,6 +150,14 @@ impl Registry {
         // Reservations (a Service's cluster IP) are taken in the create's own
         // transaction; when another writer took one first, they are made again from
         // the object as it was before.
+        // A create of a name that exists answers AlreadyExists, not a complaint
+        // about the reserved values it repeats.
+        if self.reservations.is_some() && !generate {
+            let key = self.object_key(namespace, meta::name(&obj));
+            if self.store.get(key.as_bytes()).await.map_err(api_error)?.is_some() {
+                return Err(ApiError::already_exists(&self.qualified(), meta::name(&obj)));
+            }
+        }
         let unreserved = obj.clone();
         let mut reserved = self.reserve(None, &mut obj).await?;
         if opts.dry_run {

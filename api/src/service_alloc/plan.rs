@@ -233,7 +233,7 @@ fn cluster_ip(
         if !ip.is_empty() {
             causes.push(StatusCause::invalid_value(
                 "spec.clusterIPs",
-                &json!([ip]),
+                &json!(ip),
                 "must be empty for ExternalName services",
             ));
         }
@@ -267,7 +267,7 @@ fn cluster_ip(
         if !ranges.ips.contains(addr) && before.ip != Some(addr) {
             causes.push(StatusCause::invalid_value(
                 "spec.clusterIPs",
-                &json!([ip]),
+                &json!(ip),
                 &format!(
                     "failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}",
                     ranges.ips

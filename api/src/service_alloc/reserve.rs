@@ -197,7 +197,7 @@ impl Reservations for ServiceReservations {
                 if exists(store, &ip_key(ip)).await? {
                     causes.push(StatusCause::invalid_value(
                         "spec.clusterIPs",
-                        &json!([ip.to_string()]),
+                        &json!(ip.to_string()),
                         &format!("failed to allocate IP {ip}: provided IP is already allocated"),
                     ));
                 } else {
