@@ -170,6 +170,21 @@ fn carry_over(old: &Value, new: &mut Value) {
     }
 }
 
+/// Removes `nodePort: 0` (what clients send for "none"; Kubernetes' typed decoding
+/// drops it).
+fn drop_zero_node_ports(svc: &mut Value) {
+    if let Some(list) = svc
+        .pointer_mut("/spec/ports")
+        .and_then(Value::as_array_mut)
+    {
+        for port in list.iter_mut().filter_map(Value::as_object_mut) {
+            if port.get("nodePort").and_then(Value::as_i64) == Some(0) {
+                port.remove("nodePort");
+            }
+        }
+    }
+}
+
 /// Normalises `new` (a Service about to be written over `old`, `None` on create) and
 /// says what it wants of `ranges`; the causes of a 422 when it asks for what it may
 /// not have.
@@ -178,6 +193,7 @@ pub fn prepare(
     new: &mut Value,
     ranges: &Ranges,
 ) -> Result<Wanted, Vec<StatusCause>> {
+    drop_zero_node_ports(new);
     if let Some(old) = old {
         carry_over(old, new);
     }
@@ -368,6 +384,11 @@ mod tests {
         let w = prepare(None, &mut svc, &ranges()).unwrap();
         assert_eq!(w.ip, Some(Choice::Given("10.0.0.9".parse().unwrap())));
         assert_eq!(svc["spec"]["clusterIP"], "10.0.0.9");
+
+        let mut zero = json!({"spec": {"ports": [{"port": 80, "nodePort": 0}]}});
+        let w = prepare(None, &mut zero, &ranges()).unwrap();
+        assert!(w.node_ports.is_empty());
+        assert!(zero["spec"]["ports"][0].get("nodePort").is_none());
 
         let mut headless = json!({"spec": {"clusterIP": "None"}});
         assert_eq!(prepare(None, &mut headless, &ranges()).unwrap().ip, None);
