@@ -65,7 +65,10 @@ impl std::fmt::Debug for ApiServerConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("default_watch_timeout", &self.default_watch_timeout)
             .field("service_ranges", &self.service_ranges)
-            .field("default_toleration_seconds", &self.default_toleration_seconds)
+            .field(
+                "default_toleration_seconds",
+                &self.default_toleration_seconds,
+            )
             .finish_non_exhaustive()
     }
 }

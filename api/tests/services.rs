@@ -49,7 +49,10 @@ async fn has_key(store: &MvccStore, key: String) -> bool {
 }
 
 fn ip_of(v: &Value) -> String {
-    v["spec"]["clusterIP"].as_str().unwrap_or_default().to_owned()
+    v["spec"]["clusterIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn message(v: &Value) -> &str {
@@ -65,7 +68,10 @@ async fn cluster_ips_are_allocated_checked_and_released() {
     let addr: std::net::IpAddr = ip.parse().expect("an address");
     let range: ipnet_free::Range = "10.96.0.0/12".into();
     assert!(range.contains(addr), "{ip} in 10.96.0.0/12");
-    assert_ne!(ip, "10.96.0.1", "the first address is the kubernetes Service's");
+    assert_ne!(
+        ip, "10.96.0.1",
+        "the first address is the kubernetes Service's"
+    );
     assert_eq!(a["spec"]["clusterIPs"], json!([ip]));
     assert_eq!(a["spec"]["ipFamilies"], json!(["IPv4"]));
     assert!(has_key(&t.store, format!("{SERVICE_IP_PREFIX}{ip}")).await);
@@ -94,11 +100,16 @@ async fn cluster_ips_are_allocated_checked_and_released() {
         .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{outside}");
     assert!(
-        message(&outside).contains("is not in the valid range. The range of valid IPs is 10.96.0.0/12"),
+        message(&outside)
+            .contains("is not in the valid range. The range of valid IPs is 10.96.0.0/12"),
         "{outside}"
     );
     let (code, _) = t.get(&format!("{BASE}/d")).await;
-    assert_eq!(code, StatusCode::NOT_FOUND, "a refused create stores nothing");
+    assert_eq!(
+        code,
+        StatusCode::NOT_FOUND,
+        "a refused create stores nothing"
+    );
 
     // Delete releases; the address can be requested again.
     let (code, _) = t.delete(&format!("{BASE}/c")).await;
@@ -136,7 +147,10 @@ async fn cluster_ips_are_allocated_checked_and_released() {
     let (code, refused) = t.put(&format!("{BASE}/a"), changed).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let (code, kept) = t
-        .put(&format!("{BASE}/a"), svc("a", json!({"ports": [{"port": 81}]})))
+        .put(
+            &format!("{BASE}/a"),
+            svc("a", json!({"ports": [{"port": 81}]})),
+        )
         .await;
     assert_eq!(code, StatusCode::OK, "{kept}");
     assert_eq!(ip_of(&kept), ip);
@@ -145,7 +159,10 @@ async fn cluster_ips_are_allocated_checked_and_released() {
     let (code, ext) = t
         .post(
             BASE,
-            svc("ext", json!({"type": "ExternalName", "externalName": "example.com"})),
+            svc(
+                "ext",
+                json!({"type": "ExternalName", "externalName": "example.com"}),
+            ),
         )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{ext}");
@@ -164,7 +181,10 @@ async fn node_ports_are_allocated_checked_and_released() {
     let (code, np) = t
         .post(
             BASE,
-            svc("np", json!({"type": "NodePort", "ports": [{"port": 80}, {"port": 443}]})),
+            svc(
+                "np",
+                json!({"type": "NodePort", "ports": [{"port": 80}, {"port": 443}]}),
+            ),
         )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{np}");
@@ -175,28 +195,43 @@ async fn node_ports_are_allocated_checked_and_released() {
         .map(|p| p["nodePort"].as_i64().unwrap())
         .collect();
     assert_eq!(ports.len(), 2);
-    assert!(ports.iter().all(|p| (30000..=30002).contains(p)), "{ports:?}");
+    assert!(
+        ports.iter().all(|p| (30000..=30002).contains(p)),
+        "{ports:?}"
+    );
     let free = (30000..=30002).find(|p| !ports.contains(p)).unwrap();
     let used = *ports.iter().next().unwrap();
 
     let (code, taken) = t
         .post(
             BASE,
-            svc("x", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": used}]})),
+            svc(
+                "x",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": used}]}),
+            ),
         )
         .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{taken}");
-    assert!(message(&taken).contains("provided port is already allocated"), "{taken}");
+    assert!(
+        message(&taken).contains("provided port is already allocated"),
+        "{taken}"
+    );
     let (code, outside) = t
         .post(
             BASE,
-            svc("x", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 31000}]})),
+            svc(
+                "x",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 31000}]}),
+            ),
         )
         .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{outside}");
     assert!(message(&outside).contains("The range of valid ports is 30000-30002"));
     let (code, forbidden) = t
-        .post(BASE, svc("x", json!({"ports": [{"port": 80, "nodePort": free}]})))
+        .post(
+            BASE,
+            svc("x", json!({"ports": [{"port": 80, "nodePort": free}]})),
+        )
         .await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{forbidden}");
 
@@ -204,13 +239,14 @@ async fn node_ports_are_allocated_checked_and_released() {
     let (code, last) = t
         .post(
             BASE,
-            svc("last", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": free}]})),
+            svc(
+                "last",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": free}]}),
+            ),
         )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{last}");
-    let (code, full) = t
-        .post(BASE, svc("full", json!({"type": "NodePort"})))
-        .await;
+    let (code, full) = t.post(BASE, svc("full", json!({"type": "NodePort"}))).await;
     assert!(code.is_server_error(), "{code} {full}");
     let (code, _) = t.get(&format!("{BASE}/full")).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
@@ -227,7 +263,10 @@ async fn node_ports_are_allocated_checked_and_released() {
     let (code, reused) = t
         .post(
             BASE,
-            svc("reused", json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": used}]})),
+            svc(
+                "reused",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": used}]}),
+            ),
         )
         .await;
     assert_eq!(code, StatusCode::CREATED, "{reused}");
@@ -271,9 +310,7 @@ async fn two_api_servers_on_one_store_never_share_an_address() {
 
     // A server started later on the same store (a restart) sees every allocation.
     let c = on_store(store.clone(), small_ranges()).await;
-    let (code, taken) = c
-        .post(BASE, svc("r", json!({"clusterIP": wanted})))
-        .await;
+    let (code, taken) = c.post(BASE, svc("r", json!({"clusterIP": wanted}))).await;
     assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{taken}");
     let (code, full) = c.post(BASE, svc("r", json!({}))).await;
     assert!(code.is_server_error(), "{full}");

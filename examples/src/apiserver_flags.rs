@@ -65,7 +65,10 @@ mod tests {
         let mut options = ServingOptions::new("x".into());
         Cli::parse_from(["t"]).flags.apply(&mut options);
         assert_eq!(options.service_ranges, Ranges::default());
-        assert_eq!(options.default_toleration_seconds, TolerationSeconds::default());
+        assert_eq!(
+            options.default_toleration_seconds,
+            TolerationSeconds::default()
+        );
 
         let cli = Cli::parse_from([
             "t",

@@ -47,10 +47,20 @@ fn services_get_cluster_ips_and_node_ports() {
     let table = server.ok(&["get", "svc", "web"]);
     assert_eq!(
         headers(&table),
-        ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ],
         "{table}"
     );
-    assert!(table.contains(&web_ip) && table.contains("80/TCP"), "{table}");
+    assert!(
+        table.contains(&web_ip) && table.contains("80/TCP"),
+        "{table}"
+    );
 
     // A requested address that is taken.
     let taken = server.fails(&[
@@ -102,12 +112,21 @@ fn services_get_cluster_ips_and_node_ports() {
         "--tcp=80:8080",
         &format!("--node-port={node_port}"),
     ]);
-    assert!(clash.contains("provided port is already allocated"), "{clash}");
+    assert!(
+        clash.contains("provided port is already allocated"),
+        "{clash}"
+    );
 
     // expose: a Service for a Deployment's selector, with an address.
     let manifest = server.write("app.yaml", &deployment("app", "nginx:1.25"));
     server.ok(&["create", "-f", &manifest]);
-    server.ok(&["expose", "deployment", "app", "--port=80", "--target-port=8080"]);
+    server.ok(&[
+        "expose",
+        "deployment",
+        "app",
+        "--port=80",
+        "--target-port=8080",
+    ]);
     let app_ip = jsonpath(&server, "service/app", "{.spec.clusterIP}");
     assert!(in_range(&app_ip, "10.55.0."), "{app_ip}");
     assert_ne!(app_ip, web_ip);
@@ -122,5 +141,8 @@ fn services_get_cluster_ips_and_node_ports() {
         "--tcp=80:8080",
         &format!("--clusterip={web_ip}"),
     ]);
-    assert_eq!(jsonpath(&server, "service/again", "{.spec.clusterIP}"), web_ip);
+    assert_eq!(
+        jsonpath(&server, "service/again", "{.spec.clusterIP}"),
+        web_ip
+    );
 }

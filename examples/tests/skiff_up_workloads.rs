@@ -82,7 +82,15 @@ fn up_runs_cronjobs_daemonsets_and_statefulsets() {
     let data_dir = dir.path().display().to_string();
     let mut up = Skiff::start(
         "up",
-        &["up", "--nodes", "2", "--secure-port", &port, "--data-dir", &data_dir],
+        &[
+            "up",
+            "--nodes",
+            "2",
+            "--secure-port",
+            &port,
+            "--data-dir",
+            &data_dir,
+        ],
     );
     up.wait_for_line(&["cluster ready"], READY);
     let kubectl = Kubectl::new(
@@ -131,7 +139,14 @@ fn up_runs_cronjobs_daemonsets_and_statefulsets() {
     kubectl.ok(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);
 
     // A StatefulSet: ordered, stable names.
-    kubectl.ok(&["create", "service", "clusterip", "web", "--clusterip=None", "--tcp=80:80"]);
+    kubectl.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "web",
+        "--clusterip=None",
+        "--tcp=80:80",
+    ]);
     kubectl.ok(&["apply", "-f", &write(dir.path(), "sts.yaml", STATEFULSET)]);
     kubectl.ok(&["rollout", "status", "statefulset/web", "--timeout=60s"]);
     let names = lines(&kubectl.ok(&[

@@ -154,8 +154,17 @@ impl Registry {
         // about the reserved values it repeats.
         if self.reservations.is_some() && !generate {
             let key = self.object_key(namespace, meta::name(&obj));
-            if self.store.get(key.as_bytes()).await.map_err(api_error)?.is_some() {
-                return Err(ApiError::already_exists(&self.qualified(), meta::name(&obj)));
+            if self
+                .store
+                .get(key.as_bytes())
+                .await
+                .map_err(api_error)?
+                .is_some()
+            {
+                return Err(ApiError::already_exists(
+                    &self.qualified(),
+                    meta::name(&obj),
+                ));
             }
         }
         let unreserved = obj.clone();
@@ -191,8 +200,13 @@ impl Registry {
                 );
                 return Ok(self.served_version(obj));
             }
-            let name_taken =
-                reserved.is_empty() || self.store.get(key.as_bytes()).await.map_err(api_error)?.is_some();
+            let name_taken = reserved.is_empty()
+                || self
+                    .store
+                    .get(key.as_bytes())
+                    .await
+                    .map_err(api_error)?
+                    .is_some();
             if name_taken && !generate {
                 return Err(ApiError::already_exists(&self.qualified(), &name));
             }

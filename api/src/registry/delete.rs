@@ -116,7 +116,13 @@ impl Registry {
                 return Ok(DeleteOutcome::Pending(new));
             }
             if let Some(stored) = self
-                .commit(&key, kv.mod_revision, &old, new, super::ReservationTxn::default())
+                .commit(
+                    &key,
+                    kv.mod_revision,
+                    &old,
+                    new,
+                    super::ReservationTxn::default(),
+                )
                 .await?
             {
                 return Ok(

@@ -30,7 +30,10 @@ const PORT_NAME: &str = "https";
 /// How often a lost race with another API server is retried.
 const ATTEMPTS: usize = 5;
 
-fn served(server: &ApiServer, plural: &str) -> Result<std::sync::Arc<crate::registry::Registry>, ApiError> {
+fn served(
+    server: &ApiServer,
+    plural: &str,
+) -> Result<std::sync::Arc<crate::registry::Registry>, ApiError> {
     server
         .find("", "v1", plural)
         .map(|s| s.registry.clone())
@@ -112,10 +115,16 @@ fn with_address(mut endpoints: Value, me: SocketAddr, add: bool) -> Value {
 pub async fn ensure(server: &ApiServer, me: SocketAddr) -> Result<(), ApiError> {
     let services = served(server, "services")?;
     match services
-        .create(Some(NAMESPACE), service(server, me.port()), &WriteOptions::default())
+        .create(
+            Some(NAMESPACE),
+            service(server, me.port()),
+            &WriteOptions::default(),
+        )
         .await
     {
-        Ok(_) => tracing::info!(ip = %server.config().service_ranges.ips.first(), "created the kubernetes Service"),
+        Ok(_) => {
+            tracing::info!(ip = %server.config().service_ranges.ips.first(), "created the kubernetes Service")
+        }
         Err(e) if e.is_already_exists() => {}
         Err(e) => return Err(e),
     }
@@ -133,9 +142,13 @@ async fn update_endpoints(server: &ApiServer, me: SocketAddr, add: bool) -> Resu
     let mut last = None;
     for _ in 0..ATTEMPTS {
         let updated = endpoints
-            .update_with(Some(NAMESPACE), NAME, UpdateTarget::Main, &opts, |current| {
-                Ok(with_address(current.clone(), me, add))
-            })
+            .update_with(
+                Some(NAMESPACE),
+                NAME,
+                UpdateTarget::Main,
+                &opts,
+                |current| Ok(with_address(current.clone(), me, add)),
+            )
             .await;
         match updated {
             Ok(_) => return Ok(()),

@@ -173,10 +173,7 @@ fn carry_over(old: &Value, new: &mut Value) {
 /// Removes `nodePort: 0` (what clients send for "none"; Kubernetes' typed decoding
 /// drops it).
 fn drop_zero_node_ports(svc: &mut Value) {
-    if let Some(list) = svc
-        .pointer_mut("/spec/ports")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(list) = svc.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
         for port in list.iter_mut().filter_map(Value::as_object_mut) {
             if port.get("nodePort").and_then(Value::as_i64) == Some(0) {
                 port.remove("nodePort");
@@ -343,9 +340,7 @@ fn node_ports(
         }
         match u16::try_from(requested)
             .ok()
-            .filter(|p| {
-                ranges.node_ports.contains(i64::from(*p)) || before.node_ports.contains(p)
-            })
+            .filter(|p| ranges.node_ports.contains(i64::from(*p)) || before.node_ports.contains(p))
         {
             Some(p) => wanted.push((i, Choice::Given(p))),
             None => causes.push(StatusCause::invalid_value(
@@ -402,7 +397,10 @@ mod tests {
     #[test]
     fn bad_requests_are_causes() {
         let cases = [
-            (json!({"spec": {"clusterIP": "10.1.0.1"}}), "not in the valid range"),
+            (
+                json!({"spec": {"clusterIP": "10.1.0.1"}}),
+                "not in the valid range",
+            ),
             (json!({"spec": {"clusterIP": "banana"}}), "valid IP address"),
             (
                 json!({"spec": {"type": "NodePort", "clusterIP": "None"}}),

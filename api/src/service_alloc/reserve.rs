@@ -100,7 +100,11 @@ async fn taken(store: &dyn KvStore, prefix: &str) -> Result<HashSet<String>, Api
 }
 
 async fn exists(store: &dyn KvStore, key: &str) -> Result<bool, ApiError> {
-    Ok(store.get(key.as_bytes()).await.map_err(api_error)?.is_some())
+    Ok(store
+        .get(key.as_bytes())
+        .await
+        .map_err(api_error)?
+        .is_some())
 }
 
 /// A random member of `low..=high` for which `free` holds, probing upwards from a
@@ -181,12 +185,9 @@ impl Reservations for ServiceReservations {
         old: Option<&Value>,
         new: &mut Value,
     ) -> Result<ReservationTxn, ApiError> {
-        let invalid =
-            |svc: &Value, causes| ApiError::invalid("Service", meta::name(svc), causes);
+        let invalid = |svc: &Value, causes| ApiError::invalid("Service", meta::name(svc), causes);
         let wanted = plan::prepare(old, new, &self.ranges).map_err(|c| invalid(new, c))?;
-        let before = old
-            .map(plan::held)
-            .unwrap_or_default();
+        let before = old.map(plan::held).unwrap_or_default();
         let record = owner(new);
         let mut txn = ReservationTxn::default();
         let mut causes = Vec::new();

@@ -78,7 +78,10 @@ pub fn add_with(pod: &mut Value, seconds: TolerationSeconds) {
     let Some(list) = tolerations.as_array_mut() else {
         return;
     };
-    for (key, seconds) in TAINTS.into_iter().zip([seconds.not_ready, seconds.unreachable]) {
+    for (key, seconds) in TAINTS
+        .into_iter()
+        .zip([seconds.not_ready, seconds.unreachable])
+    {
         if !list.iter().any(|t| covers(t, key)) {
             list.push(
                 json!({"key": key, "operator": "Exists", "effect": "NoExecute",
