@@ -11,6 +11,8 @@
 //! - [`strategy`]: the per-kind data of the generic registry (defaulting, validation,
 //!   status split, field selectors).
 //! - [`handler`]: HTTP: paths, query parameters, bodies, verbs, subresources, errors.
+//! - [`service_alloc`]: Services' cluster IPs and node ports, allocated atomically in
+//!   the store.
 //! - [`node_proxy`]: `pods/log`, `exec`, `attach`, `portforward` proxied to the
 //!   pod's node agent.
 //! - [`crd`]: CustomResourceDefinitions: custom resources served as their CRDs come
@@ -52,6 +54,7 @@ pub mod protobuf;
 pub mod registry;
 pub mod serve;
 mod server;
+pub mod service_alloc;
 pub mod standalone;
 pub mod strategy;
 pub mod table;

@@ -32,6 +32,13 @@ pub struct ApiServerConfig {
     /// How to reach node agents for `pods/log`, `exec`, `attach` and `portforward`;
     /// `None` answers those with 503.
     pub kubelet_client: Option<crate::node_proxy::KubeletClientConfig>,
+    /// The ranges Services' cluster IPs and node ports are allocated from
+    /// (`--service-cluster-ip-range`, `--service-node-port-range`).
+    pub service_ranges: crate::service_alloc::Ranges,
+    /// How long pods tolerate not-ready and unreachable nodes by default
+    /// (`--default-not-ready-toleration-seconds`,
+    /// `--default-unreachable-toleration-seconds`).
+    pub default_toleration_seconds: crate::strategy::default_tolerations::TolerationSeconds,
 }
 
 impl Default for ApiServerConfig {
@@ -45,6 +52,8 @@ impl Default for ApiServerConfig {
                 .map(str::to_owned)
                 .to_vec(),
             kubelet_client: None,
+            service_ranges: crate::service_alloc::Ranges::default(),
+            default_toleration_seconds: Default::default(),
         }
     }
 }
@@ -55,6 +64,11 @@ impl std::fmt::Debug for ApiServerConfig {
             .field("watch_cache", &self.watch_cache)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("default_watch_timeout", &self.default_watch_timeout)
+            .field("service_ranges", &self.service_ranges)
+            .field(
+                "default_toleration_seconds",
+                &self.default_toleration_seconds,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -172,7 +186,10 @@ impl ApiServer {
     /// starts its watch cache. Replaces a resource with the same group, version and
     /// plural.
     pub async fn add_resource(&self, resource: ApiResource) -> Result<(), ApiError> {
-        let strategy = Arc::new(strategy_for(&resource));
+        let strategy = Arc::new(
+            strategy_for(&resource)
+                .with_toleration_seconds(self.inner.config.default_toleration_seconds),
+        );
         self.add_resource_with_strategy(resource, strategy).await
     }
 
@@ -186,12 +203,18 @@ impl ApiServer {
     ) -> Result<(), ApiError> {
         let builtin = builtin_resources();
         let prefix = storage_prefix(&resource, &builtin);
-        let registry = Arc::new(Registry::new(
+        let mut registry = Registry::new(
             self.inner.store.clone(),
             resource.clone(),
             prefix.clone(),
             strategy,
-        ));
+        );
+        if resource.group.is_empty() && resource.plural == "services" {
+            registry = registry.with_reservations(Arc::new(
+                crate::service_alloc::ServiceReservations::new(self.inner.config.service_ranges),
+            ));
+        }
+        let registry = Arc::new(registry);
         let cache = WatchCache::start_as(
             self.inner.store.clone(),
             prefix,

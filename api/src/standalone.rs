@@ -51,6 +51,14 @@ pub struct ServingOptions {
     pub secure_port: u16,
     /// Static bearer tokens, one `token,user,uid[,"group1,group2"]` per line.
     pub token_auth_file: Option<PathBuf>,
+    /// The address other members of the cluster reach this server at, listed in the
+    /// `kubernetes` Service's Endpoints (`--advertise-address`); the bind address when
+    /// `None` (loopback when binding every address).
+    pub advertise_address: Option<IpAddr>,
+    /// The ranges of Services' cluster IPs and node ports.
+    pub service_ranges: crate::service_alloc::Ranges,
+    /// Pods' default toleration of not-ready and unreachable nodes.
+    pub default_toleration_seconds: crate::strategy::default_tolerations::TolerationSeconds,
 }
 
 impl ServingOptions {
@@ -61,6 +69,9 @@ impl ServingOptions {
             bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             secure_port: 6443,
             token_auth_file: None,
+            advertise_address: None,
+            service_ranges: Default::default(),
+            default_toleration_seconds: Default::default(),
         }
     }
 }
@@ -95,6 +106,8 @@ pub struct RunningServer {
     url: String,
     kubeconfig: PathBuf,
     ca_cert_pem: String,
+    /// This server in the `kubernetes` Service's Endpoints.
+    advertised: SocketAddr,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
 }
@@ -146,11 +159,23 @@ impl RunningServer {
                     client_key_pem: Some(kubelet.key_pem),
                     ..KubeletClientConfig::default()
                 }),
+                service_ranges: options.service_ranges,
+                default_toleration_seconds: options.default_toleration_seconds,
                 ..ApiServerConfig::default()
             },
         )
         .await
         .map_err(StartError::Start)?;
+        let advertised = SocketAddr::new(
+            options
+                .advertise_address
+                .unwrap_or_else(|| server_url_host(options.bind_address)),
+            local_addr.port(),
+        );
+        if let Err(e) = crate::service_alloc::kubernetes_service::ensure(&server, advertised).await
+        {
+            tracing::warn!("cannot set up the kubernetes Service: {e}");
+        }
 
         let mut authenticators: Vec<Box<dyn Authenticator>> =
             vec![Box::new(ClientCertAuthenticator)];
@@ -182,6 +207,7 @@ impl RunningServer {
         tracing::info!(address = %local_addr, "serving the Kubernetes API over HTTPS");
         Ok(RunningServer {
             ca_cert_pem: pki.ca_cert_pem.clone(),
+            advertised,
             server,
             health,
             local_addr,
@@ -232,6 +258,11 @@ impl RunningServer {
     /// Stops accepting, lets requests in flight finish for a grace period and cuts the
     /// rest (long watches).
     pub async fn stop(self) {
+        if let Err(e) =
+            crate::service_alloc::kubernetes_service::withdraw(&self.server, self.advertised).await
+        {
+            tracing::warn!("cannot remove this server from the kubernetes Endpoints: {e}");
+        }
         let _ = self.stop.send(());
         match self.serving.await {
             Ok(Err(e)) => tracing::error!("serving failed: {e}"),
@@ -243,12 +274,17 @@ impl RunningServer {
 
 /// `https://host:port` for clients: loopback when listening on every address.
 fn server_url(bind: IpAddr, port: u16) -> String {
-    let host = if bind.is_unspecified() {
+    format!("https://{}", SocketAddr::new(server_url_host(bind), port))
+}
+
+/// The host clients reach a server bound to `bind` at: loopback when it listens on
+/// every address.
+fn server_url_host(bind: IpAddr) -> IpAddr {
+    if bind.is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
     } else {
         bind
-    };
-    format!("https://{}", SocketAddr::new(host, port))
+    }
 }
 
 /// The names the serving certificate is valid for: localhost, 127.0.0.1, the host

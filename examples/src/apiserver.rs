@@ -31,6 +31,9 @@ pub struct ApiServerArgs {
     /// Static bearer tokens, one `token,user,uid[,"group1,group2"]` per line.
     #[arg(long)]
     pub token_auth_file: Option<PathBuf>,
+    /// Services, default tolerations, advertised address.
+    #[command(flatten)]
+    pub api: crate::apiserver_flags::ApiServerFlags,
 }
 
 /// Why `skiff apiserver` could not start or stopped with an error.
@@ -55,16 +58,12 @@ pub async fn run(args: ApiServerArgs) -> Result<(), ApiServerCmdError> {
     let store = StoreLocation::parse(&args.store, &args.data_dir)?
         .open()
         .await?;
-    let server = RunningServer::start(
-        ServingOptions {
-            data_dir: args.data_dir,
-            bind_address: args.bind_address,
-            secure_port: args.secure_port,
-            token_auth_file: args.token_auth_file,
-        },
-        store.store(),
-    )
-    .await?;
+    let mut options = ServingOptions::new(args.data_dir);
+    options.bind_address = args.bind_address;
+    options.secure_port = args.secure_port;
+    options.token_auth_file = args.token_auth_file;
+    args.api.apply(&mut options);
+    let server = RunningServer::start(options, store.store()).await?;
     let kubeconfig = server.kubeconfig().display().to_string();
     tracing::info!(
         %kubeconfig,

@@ -2,6 +2,7 @@
 //! subcommand lives in its own module; this file only parses flags and dispatches.
 
 mod apiserver;
+mod apiserver_flags;
 mod controller_flags;
 mod controller_manager;
 mod image;

@@ -39,6 +39,9 @@ pub struct UpArgs {
     /// The controllers' settings (kube-controller-manager's flags).
     #[command(flatten)]
     pub controllers: crate::controller_flags::ControllerFlags,
+    /// The API server's settings (kube-apiserver's flags).
+    #[command(flatten)]
+    pub api: crate::apiserver_flags::ApiServerFlags,
 }
 
 /// Why `skiff up` could not start.
@@ -67,16 +70,11 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     let store = StoreLocation::Embedded(args.data_dir.join("store"))
         .open()
         .await?;
-    let server = RunningServer::start(
-        ServingOptions {
-            data_dir: args.data_dir.clone(),
-            bind_address: args.bind_address,
-            secure_port: args.secure_port,
-            token_auth_file: None,
-        },
-        store.store(),
-    )
-    .await?;
+    let mut options = ServingOptions::new(args.data_dir.clone());
+    options.bind_address = args.bind_address;
+    options.secure_port = args.secure_port;
+    args.api.apply(&mut options);
+    let server = RunningServer::start(options, store.store()).await?;
     let client = server.client();
 
     // Process nodes' pods get addresses of their own unless

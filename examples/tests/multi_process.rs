@@ -2,15 +2,17 @@
 //! store (sharing one CA), two controller managers and two schedulers with leader
 //! election, and three node agents with kubeconfigs issued by `skiff kubeconfig`.
 //! Killing the leading controller manager or scheduler (SIGKILL, as a crash) hands the
-//! work to the other within the lease duration. Driven by the real kubectl; skips when
-//! kubectl is missing.
+//! work to the other within the lease duration. Killing a node agent makes its node
+//! NotReady (Unknown) after `--node-monitor-grace-period`, and its pods are recreated
+//! on the other nodes after the API servers' default toleration seconds. Driven by
+//! the real kubectl; skips when kubectl is missing.
 
 mod cluster;
 
 use std::path::Path;
 use std::time::Duration;
 
-use cluster::{kubectl_binary, processes_running, wait_until, Kubectl, Skiff};
+use cluster::{kubectl_binary, processes_running, wait_until, KillLeftovers, Kubectl, Skiff};
 
 /// How long a component may take to start, or a condition to hold.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -18,6 +20,12 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const FAILOVER: Duration = Duration::from_secs(60);
 /// The pods' command, unique to this test.
 const POD_COMMAND: [&str; 2] = ["sleep", "3604"];
+/// Silence after which a node is Unknown: above the node agents' 10 s lease renewal.
+const NODE_GRACE: &str = "20s";
+/// The pods' default toleration of an unreachable (or not-ready) node.
+const TOLERATION_SECONDS: &str = "2";
+/// Node grace, toleration, the taint manager's pass, a new pod scheduled and started.
+const NODE_FAILOVER: Duration = Duration::from_secs(90);
 
 fn path(p: &Path) -> String {
     p.display().to_string()
@@ -35,6 +43,10 @@ fn apiserver(name: &str, dir: &Path, store: &str) -> (Skiff, String) {
             "0",
             "--data-dir",
             &path(dir),
+            "--default-not-ready-toleration-seconds",
+            TOLERATION_SECONDS,
+            "--default-unreachable-toleration-seconds",
+            TOLERATION_SECONDS,
         ],
     );
     let address = server.wait_for_api_address(TIMEOUT);
@@ -79,6 +91,42 @@ fn holder(kubectl: &Kubectl, lease: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `(name, node, phase, terminating)` of the Deployment's pods.
+fn pods(kubectl: &Kubectl) -> Vec<(String, String, String, bool)> {
+    let out = kubectl.run(&[
+        "get",
+        "pods",
+        "-l",
+        "app=web",
+        "-o",
+        r#"jsonpath={range .items[*]}{.metadata.name},{.spec.nodeName},{.status.phase},{.metadata.deletionTimestamp}{"\n"}{end}"#,
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split(',');
+            Some((
+                f.next()?.to_owned(),
+                f.next()?.to_owned(),
+                f.next()?.to_owned(),
+                !f.next().unwrap_or_default().is_empty(),
+            ))
+        })
+        .collect()
+}
+
+/// The status of `node`'s Ready condition.
+fn node_ready(kubectl: &Kubectl, node: &str) -> String {
+    let out = kubectl.run(&[
+        "get",
+        "node",
+        node,
+        "-o",
+        r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}"#,
+    ]);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn running(kubectl: &Kubectl) -> usize {
     kubectl
         .pod_phases(&["-l", "app=web"])
@@ -94,6 +142,9 @@ fn multi_process_cluster_fails_over() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
+    // The killed node agent's pods outlive it (their processes have their own
+    // sessions); they are killed when the test ends, however it ends.
+    let _leftovers = KillLeftovers(&POD_COMMAND);
 
     let mut store = Skiff::start(
         "store",
@@ -158,6 +209,10 @@ fn multi_process_cluster_fails_over() {
                     &id,
                     "--kubeconfig",
                     &admin[i],
+                    "--node-monitor-grace-period",
+                    NODE_GRACE,
+                    "--node-monitor-period",
+                    "2s",
                 ],
             )
         })
@@ -178,7 +233,7 @@ fn multi_process_cluster_fails_over() {
             )
         })
         .collect();
-    let _nodes: Vec<Skiff> = (1..=3)
+    let mut nodes: Vec<Skiff> = (1..=3)
         .map(|i| {
             let name = format!("node-{i}");
             let url = if i == 2 { &url_b } else { &url_a };
@@ -255,5 +310,44 @@ fn multi_process_cluster_fails_over() {
     assert_eq!(
         holder(&kubectl, "skiff-scheduler"),
         format!("sched-{}", 1 - index)
+    );
+
+    // A node agent crashes: its node goes Unknown, its pods are evicted after their
+    // toleration and recreated on the other nodes.
+    let before = pods(&kubectl);
+    let victim = (1..=3)
+        .map(|i| format!("node-{i}"))
+        .max_by_key(|n| before.iter().filter(|p| p.1 == *n).count())
+        .expect("three nodes");
+    let on_victim: Vec<String> = before
+        .iter()
+        .filter(|p| p.1 == victim)
+        .map(|p| p.0.clone())
+        .collect();
+    assert!(!on_victim.is_empty(), "{before:?}");
+    let index: usize = victim
+        .trim_start_matches("node-")
+        .parse::<usize>()
+        .expect("node number")
+        - 1;
+    nodes[index].kill();
+    wait_until("the killed node is no longer Ready", NODE_FAILOVER, || {
+        node_ready(&kubectl, &victim) == "Unknown"
+    });
+    assert_eq!(kubectl.ready_nodes(), 2);
+    wait_until(
+        "5 pods Running on the other nodes, the killed node's evicted",
+        NODE_FAILOVER,
+        || {
+            let now = pods(&kubectl);
+            let serving = now
+                .iter()
+                .filter(|p| p.1 != victim && p.2 == "Running" && !p.3)
+                .count();
+            let evicted = on_victim
+                .iter()
+                .all(|name| now.iter().all(|p| p.0 != *name || p.3));
+            serving == 5 && evicted
+        },
     );
 }

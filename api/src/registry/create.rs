@@ -147,19 +147,48 @@ impl Registry {
             let ns = meta::namespace(&obj).to_owned();
             self.check_namespace_open(&ns).await?;
         }
+        // Reservations (a Service's cluster IP) are taken in the create's own
+        // transaction; when another writer took one first, they are made again from
+        // the object as it was before.
+        // A create of a name that exists answers AlreadyExists, not a complaint
+        // about the reserved values it repeats.
+        if self.reservations.is_some() && !generate {
+            let key = self.object_key(namespace, meta::name(&obj));
+            if self
+                .store
+                .get(key.as_bytes())
+                .await
+                .map_err(api_error)?
+                .is_some()
+            {
+                return Err(ApiError::already_exists(
+                    &self.qualified(),
+                    meta::name(&obj),
+                ));
+            }
+        }
+        let unreserved = obj.clone();
+        let mut reserved = self.reserve(None, &mut obj).await?;
         if opts.dry_run {
             return Ok(self.served_version(obj));
         }
         for _ in 0..GENERATE_ATTEMPTS {
             let name = meta::name(&obj).to_owned();
             let key = self.object_key(namespace, &name);
+            let mut compare = vec![Compare {
+                range: KeyRange::key(key.clone()),
+                result: CompareResult::Equal,
+                target: CompareTarget::Create(0),
+            }];
+            compare.extend(reserved.compare.iter().cloned());
+            let mut success = vec![RequestOp::Put(PutRequest::new(
+                key.clone(),
+                encode_object(&obj),
+            ))];
+            success.extend(reserved.success.iter().cloned());
             let txn = TxnRequest {
-                compare: vec![Compare {
-                    range: KeyRange::key(key.clone()),
-                    result: CompareResult::Equal,
-                    target: CompareTarget::Create(0),
-                }],
-                success: vec![RequestOp::Put(PutRequest::new(key, encode_object(&obj)))],
+                compare,
+                success,
                 failure: vec![],
             };
             let resp = self.store.txn(txn).await.map_err(api_error)?;
@@ -171,10 +200,23 @@ impl Registry {
                 );
                 return Ok(self.served_version(obj));
             }
-            if !generate {
+            let name_taken = reserved.is_empty()
+                || self
+                    .store
+                    .get(key.as_bytes())
+                    .await
+                    .map_err(api_error)?
+                    .is_some();
+            if name_taken && !generate {
                 return Err(ApiError::already_exists(&self.qualified(), &name));
             }
-            meta::set_meta_str(&mut obj, "name", &generate_name(&generate_base));
+            if !name_taken {
+                obj = unreserved.clone();
+                meta::set_meta_str(&mut obj, "name", &name);
+                reserved = self.reserve(None, &mut obj).await?;
+            } else {
+                meta::set_meta_str(&mut obj, "name", &generate_name(&generate_base));
+            }
         }
         Err(ApiError::already_exists(
             &self.qualified(),

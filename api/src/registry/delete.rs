@@ -95,12 +95,14 @@ impl Registry {
                         result: skiff_store::CompareResult::Equal,
                         target: skiff_store::CompareTarget::Mod(kv.mod_revision),
                     }],
-                    success: vec![skiff_store::RequestOp::DeleteRange(
+                    success: std::iter::once(skiff_store::RequestOp::DeleteRange(
                         skiff_store::DeleteRangeRequest {
                             range: skiff_store::KeyRange::key(key.clone()),
                             prev_kv: false,
                         },
-                    )],
+                    ))
+                    .chain(self.release(&old))
+                    .collect(),
                     failure: vec![],
                 };
                 let resp = self.store.txn(txn).await.map_err(api_error)?;
@@ -113,7 +115,16 @@ impl Registry {
             if new == old || opts.dry_run {
                 return Ok(DeleteOutcome::Pending(new));
             }
-            if let Some(stored) = self.commit(&key, kv.mod_revision, new).await? {
+            if let Some(stored) = self
+                .commit(
+                    &key,
+                    kv.mod_revision,
+                    &old,
+                    new,
+                    super::ReservationTxn::default(),
+                )
+                .await?
+            {
                 return Ok(
                     if meta::is_terminating(&stored)
                         && (meta::finalizers(&stored).is_empty()

@@ -19,6 +19,7 @@ mod delete;
 mod filter;
 pub mod meta;
 mod read;
+mod reservations;
 mod store_error;
 mod update;
 
@@ -36,6 +37,7 @@ pub use continue_token::ContinueToken;
 pub use delete::{DeleteOptions, DeleteOutcome};
 pub use filter::ObjectFilter;
 pub use read::ListOptions;
+pub use reservations::{ReservationTxn, Reservations};
 pub use store_error::api_error;
 pub use update::UpdateTarget;
 
@@ -104,6 +106,8 @@ pub struct Registry {
     resource: ApiResource,
     prefix: String,
     strategy: Arc<dyn Strategy>,
+    /// Records taken and released with the objects (a Service's cluster IP).
+    reservations: Option<Arc<dyn Reservations>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -128,7 +132,34 @@ impl Registry {
             resource,
             prefix,
             strategy,
+            reservations: None,
         }
+    }
+
+    /// The registry with `reservations` taken and released in its objects' writes.
+    pub fn with_reservations(mut self, reservations: Arc<dyn Reservations>) -> Self {
+        self.reservations = Some(reservations);
+        self
+    }
+
+    /// What a write of `new` over `old` (`None` on create) adds to its transaction.
+    pub(crate) async fn reserve(
+        &self,
+        old: Option<&Value>,
+        new: &mut Value,
+    ) -> Result<ReservationTxn, ApiError> {
+        match &self.reservations {
+            Some(r) => r.reserve(self.store.as_ref(), old, new).await,
+            None => Ok(ReservationTxn::default()),
+        }
+    }
+
+    /// The deletes releasing what the stored `obj` holds.
+    pub(crate) fn release(&self, obj: &Value) -> Vec<skiff_store::RequestOp> {
+        self.reservations
+            .as_ref()
+            .map(|r| r.release(obj))
+            .unwrap_or_default()
     }
 
     /// The resource this registry stores.

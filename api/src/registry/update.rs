@@ -99,11 +99,15 @@ impl Registry {
             };
             let old = self.decode(&kv)?;
             let desired = transform(&old)?;
-            let new = self.prepare_update(&old, desired, target, opts)?;
+            let mut new = self.prepare_update(&old, desired, target, opts)?;
+            let reserved = self.reserve(Some(&old), &mut new).await?;
             if encode_object(&new) == encode_object(&old) || opts.dry_run {
                 return Ok(self.served_version(new));
             }
-            if let Some(done) = self.commit(&key, kv.mod_revision, new).await? {
+            if let Some(done) = self
+                .commit(&key, kv.mod_revision, &old, new, reserved)
+                .await?
+            {
                 return Ok(self.served_version(done));
             }
         }
@@ -186,13 +190,17 @@ impl Registry {
         Ok(new)
     }
 
-    /// Writes `new` if the key is still at `mod_revision`; a terminating object left
-    /// without finalizers is deleted instead. `None` when another writer got there first.
+    /// Writes `new` over the stored `old` if the key is still at `mod_revision`, with
+    /// the `reserved` records; a terminating object left without finalizers is deleted
+    /// instead, releasing what `old` holds. `None` when another writer got there first
+    /// (or took a reserved record).
     pub(crate) async fn commit(
         &self,
         key: &str,
         mod_revision: i64,
+        old: &Value,
         mut new: Value,
+        reserved: super::ReservationTxn,
     ) -> Result<Option<Value>, ApiError> {
         // As Kubernetes: a terminating object with no finalizers left and no grace
         // period running (pods waiting for their node keep one) is removed.
@@ -204,21 +212,29 @@ impl Registry {
             && grace == 0
             && meta::finalizers(&new).is_empty()
             && !self.pending_spec_finalizers(&new);
-        let op = if finished {
-            RequestOp::DeleteRange(DeleteRangeRequest {
+        let mut compare = vec![Compare {
+            range: KeyRange::key(key.to_owned()),
+            result: CompareResult::Equal,
+            target: CompareTarget::Mod(mod_revision),
+        }];
+        let mut success = Vec::new();
+        if finished {
+            success.push(RequestOp::DeleteRange(DeleteRangeRequest {
                 range: KeyRange::key(key.to_owned()),
                 prev_kv: false,
-            })
+            }));
+            success.extend(self.release(old));
         } else {
-            RequestOp::Put(PutRequest::new(key.to_owned(), encode_object(&new)))
-        };
+            success.push(RequestOp::Put(PutRequest::new(
+                key.to_owned(),
+                encode_object(&new),
+            )));
+            compare.extend(reserved.compare);
+            success.extend(reserved.success);
+        }
         let txn = TxnRequest {
-            compare: vec![Compare {
-                range: KeyRange::key(key.to_owned()),
-                result: CompareResult::Equal,
-                target: CompareTarget::Mod(mod_revision),
-            }],
-            success: vec![op],
+            compare,
+            success,
             failure: vec![],
         };
         let resp = self.store.txn(txn).await.map_err(api_error)?;

@@ -3,12 +3,20 @@
 //! for 300 seconds unless it already says how it tolerates them, so the node lifecycle
 //! controller evicts pods five minutes after their node goes away.
 //!
+//! The seconds are the API server's `--default-not-ready-toleration-seconds` and
+//! `--default-unreachable-toleration-seconds` ([`TolerationSeconds`]).
+//!
 //! ```
+//! use skiff_api::strategy::default_tolerations::{add, add_with, TolerationSeconds};
 //! let mut pod = serde_json::json!({"spec": {"containers": []}});
-//! skiff_api::strategy::default_tolerations::add(&mut pod);
+//! add(&mut pod);
 //! let tolerations = pod["spec"]["tolerations"].as_array().unwrap();
 //! assert_eq!(tolerations.len(), 2);
 //! assert_eq!(tolerations[0]["tolerationSeconds"], 300);
+//!
+//! let mut quick = serde_json::json!({"spec": {}});
+//! add_with(&mut quick, TolerationSeconds { not_ready: 10, unreachable: 20 });
+//! assert_eq!(quick["spec"]["tolerations"][1]["tolerationSeconds"], 20);
 //! ```
 
 use serde_json::{json, Value};
@@ -18,9 +26,28 @@ pub const TAINTS: [&str; 2] = [
     "node.kubernetes.io/not-ready",
     "node.kubernetes.io/unreachable",
 ];
-/// For how long (`--default-not-ready-toleration-seconds` and
+/// For how long, unless configured (`--default-not-ready-toleration-seconds` and
 /// `--default-unreachable-toleration-seconds`).
 pub const SECONDS: i64 = 300;
+
+/// For how long pods tolerate each taint by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TolerationSeconds {
+    /// `node.kubernetes.io/not-ready` (`--default-not-ready-toleration-seconds`).
+    pub not_ready: i64,
+    /// `node.kubernetes.io/unreachable` (`--default-unreachable-toleration-seconds`).
+    pub unreachable: i64,
+}
+
+impl Default for TolerationSeconds {
+    /// 300 seconds for both, as kube-apiserver.
+    fn default() -> Self {
+        TolerationSeconds {
+            not_ready: SECONDS,
+            unreachable: SECONDS,
+        }
+    }
+}
 
 /// Whether `toleration` already covers the NoExecute taint `key` (same or empty key,
 /// NoExecute or empty effect).
@@ -33,9 +60,14 @@ fn covers(toleration: &Value, key: &str) -> bool {
     (t_key == key || t_key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
 }
 
-/// Adds the default tolerations to a pod (`spec.tolerations`) that lacks them. No-op
-/// when the pod has no spec object or its tolerations are not a list.
+/// Adds the default tolerations (300 seconds) to a pod that lacks them.
 pub fn add(pod: &mut Value) {
+    add_with(pod, TolerationSeconds::default());
+}
+
+/// Adds the default tolerations, for `seconds`, to a pod (`spec.tolerations`) that
+/// lacks them. No-op when the pod has no spec object or its tolerations are not a list.
+pub fn add_with(pod: &mut Value, seconds: TolerationSeconds) {
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
@@ -46,11 +78,14 @@ pub fn add(pod: &mut Value) {
     let Some(list) = tolerations.as_array_mut() else {
         return;
     };
-    for key in TAINTS {
+    for (key, seconds) in TAINTS
+        .into_iter()
+        .zip([seconds.not_ready, seconds.unreachable])
+    {
         if !list.iter().any(|t| covers(t, key)) {
             list.push(
                 json!({"key": key, "operator": "Exists", "effect": "NoExecute",
-                "tolerationSeconds": SECONDS}),
+                "tolerationSeconds": seconds}),
             );
         }
     }

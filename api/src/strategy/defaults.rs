@@ -79,8 +79,9 @@ fn template(obj: &mut Value) {
     }
 }
 
-/// Pods: the pod spec defaults, plus `serviceAccountName: default`,
-/// `enableServiceLinks` and the default NoExecute tolerations.
+/// Pods: the pod spec defaults, plus `serviceAccountName: default` and
+/// `enableServiceLinks` (the default NoExecute tolerations are added by the strategy,
+/// which knows the server's toleration seconds).
 pub fn pod(obj: &mut Value) {
     if let Some(spec) = child(obj, "spec") {
         pod_spec(spec);
@@ -88,7 +89,6 @@ pub fn pod(obj: &mut Value) {
         default_field(spec, "enableServiceLinks", json!(true));
         default_field(spec, "priority", json!(0));
     }
-    super::default_tolerations::add(obj);
 }
 
 /// Namespaces: the `kubernetes` finalizer and the `kubernetes.io/metadata.name` label.

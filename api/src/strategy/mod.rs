@@ -80,6 +80,24 @@ pub struct KindStrategy {
     resource: ApiResource,
     rules: &'static KindRules,
     status_subresource: bool,
+    /// Pods only: the default NoExecute tolerations' seconds.
+    toleration_seconds: default_tolerations::TolerationSeconds,
+}
+
+impl KindStrategy {
+    /// The strategy with pods tolerating not-ready and unreachable nodes for these
+    /// seconds by default (the `DefaultTolerationSeconds` admission).
+    pub fn with_toleration_seconds(
+        mut self,
+        seconds: default_tolerations::TolerationSeconds,
+    ) -> Self {
+        self.toleration_seconds = seconds;
+        self
+    }
+
+    fn is_pod(&self) -> bool {
+        self.resource.group.is_empty() && self.resource.kind == "Pod"
+    }
 }
 
 /// The strategy of a resource: its kind's rules from [`kinds::rules_for`], with the
@@ -89,6 +107,7 @@ pub fn strategy_for(resource: &ApiResource) -> KindStrategy {
         resource: resource.clone(),
         rules: kinds::rules_for(&resource.group, &resource.kind),
         status_subresource: resource.subresource("status").is_some(),
+        toleration_seconds: default_tolerations::TolerationSeconds::default(),
     }
 }
 
@@ -109,6 +128,9 @@ impl Strategy for KindStrategy {
     fn default(&self, obj: &mut Value) {
         if let Some(defaults) = self.rules.defaults {
             defaults(obj);
+        }
+        if self.is_pod() {
+            default_tolerations::add_with(obj, self.toleration_seconds);
         }
     }
 

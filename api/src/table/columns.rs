@@ -474,7 +474,10 @@ fn service_external_ip(o: &Value) -> String {
 fn service_ports(o: &Value) -> String {
     join_or_none(array_at(o, "spec.ports").iter().map(|p| {
         let proto = str_at(p, "protocol", "TCP");
-        match at(p, "nodePort").and_then(Value::as_i64) {
+        match at(p, "nodePort")
+            .and_then(Value::as_i64)
+            .filter(|n| *n != 0)
+        {
             Some(node) => format!("{}:{node}/{proto}", int_at(p, "port")),
             None => format!("{}/{proto}", int_at(p, "port")),
         }

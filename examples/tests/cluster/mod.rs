@@ -189,6 +189,40 @@ pub fn processes_running(argv: &[&str]) -> usize {
         .count()
 }
 
+/// The ids of the processes whose command line is exactly `argv`.
+pub fn process_ids(argv: &[&str]) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .collect();
+            let same =
+                args.len() == argv.len() && args.iter().zip(argv).all(|(a, b)| *a == b.as_bytes());
+            same.then_some(pid)
+        })
+        .collect()
+}
+
+/// On drop, kills (SIGKILL, by id) the processes running exactly `argv`: the pods'
+/// processes a test's command made unique, which outlive a node agent killed as a
+/// crash.
+pub struct KillLeftovers(pub &'static [&'static str]);
+
+impl Drop for KillLeftovers {
+    fn drop(&mut self) {
+        for pid in process_ids(self.0) {
+            signal(pid, "KILL");
+        }
+    }
+}
+
 /// The real kubectl with one kubeconfig and its own discovery cache.
 pub struct Kubectl {
     binary: &'static str,
