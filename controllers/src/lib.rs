@@ -22,7 +22,7 @@
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`], [`adoption`],
-//!   [`status_patch`]:
+//!   [`status_patch`], [`slow_start`]:
 //!   what the controllers share.
 //!
 //! ```no_run
@@ -51,6 +51,7 @@ pub mod replicaset;
 pub mod resources;
 pub mod revisions;
 pub mod serviceaccount;
+pub mod slow_start;
 pub mod statefulset;
 pub mod status_patch;
 

@@ -41,9 +41,7 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use skiff_core::client::{
-    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
-};
+use skiff_core::client::{Api, Client, ClientError, DeleteParams, PostParams};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
@@ -104,11 +102,7 @@ pub fn run(
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
     let job_writer = Writer::<Job>::default().with_index(index::OWNER, index::owner_uid);
     let jobs = job_writer.as_reader();
-    let target = ObjectTarget::collection(&ResourceRef::of::<Job>(), None);
-    let job_events = reflector::reflector(
-        job_writer,
-        watcher::watcher::<Job>(client.clone(), target, watcher::Config::default()),
-    );
+    let job_events = reflector::watch_all(client.clone(), job_writer);
     let mut ctl = Controller::<CronJob>::new(client.clone(), None, watcher::Config::default())
         .owns_stream(job_events);
     if let Some(every) = config.resync {

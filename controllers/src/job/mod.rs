@@ -54,9 +54,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use skiff_core::client::{
-    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
-};
+use skiff_core::client::{Api, Client, ClientError, DeleteParams, PostParams};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
@@ -129,11 +127,7 @@ pub fn run(
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
     let pod_writer = Writer::<Pod>::default().with_index(index::OWNER, index::owner_uid);
     let pods = pod_writer.as_reader();
-    let pod_target = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher::watcher::<Pod>(client.clone(), pod_target, watcher::Config::default()),
-    );
+    let pod_events = reflector::watch_all(client.clone(), pod_writer);
     let ctx = Arc::new(Context {
         client: client.clone(),
         pods,
