@@ -26,19 +26,23 @@
 //!   `startTime`, `completionTime`. Events like Kubernetes'.
 //! - `suspend: true` deletes the active pods; resuming resets `startTime`.
 //! - `ttlSecondsAfterFinished` ([`ttl`]).
+//! - `podFailurePolicy` ([`failure_policy`]): `FailJob`, `Ignore` and `Count` rules on
+//!   exit codes and pod conditions.
 //!
 //! # Organization
 //! - [`plan`]: the decision, as a pure function; [`children`]: pods by state;
 //!   [`indexed`]: completion indexes; [`backoff`]: the failure back-off;
-//!   [`template`]: the pod of a Job; [`conditions`]; [`status`]; [`ttl`].
+//!   [`template`]: the pod of a Job; [`failure_policy`]; [`conditions`]; [`status`];
+//!   [`ttl`].
 //!
 //! Not done: the `batch.kubernetes.io/job-tracking` finalizer (counts come from the
-//! pods that exist, see [`plan`]), adoption of orphan pods, `podFailurePolicy`,
-//! `successPolicy`, `backoffLimitPerIndex`, `podReplacementPolicy: Failed`.
+//! pods that exist, see [`plan`]), adoption of orphan pods, `successPolicy`,
+//! `backoffLimitPerIndex` (and `FailIndex` rules), `podReplacementPolicy: Failed`.
 
 pub mod backoff;
 pub mod children;
 pub mod conditions;
+pub mod failure_policy;
 pub mod indexed;
 pub mod plan;
 pub mod status;
@@ -191,7 +195,10 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
         })
     };
     let in_sync = ctx.expectations.satisfied(&key, cached);
-    let children = children::Children::sort(pods.clone());
+    let mut children = children::Children::sort(pods.clone());
+    if let Some(policy) = &spec.pod_failure_policy {
+        children.apply_failure_policy(policy);
+    }
 
     let mut next = old.clone();
     let suspended = spec.suspend == Some(true);
@@ -380,7 +387,7 @@ fn finish(
         Outcome::Failed { reason, message } => {
             conditions::set(next, conditions::FAILURE_TARGET, true, reason, message, now);
             conditions::set(next, conditions::FAILED, true, reason, message, now);
-            events.push((EventType::Warning, reason, (*message).to_owned()));
+            events.push((EventType::Warning, reason, message.clone()));
         }
     }
 }
