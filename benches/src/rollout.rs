@@ -130,6 +130,15 @@ struct Counters {
     deleted: AtomicUsize,
 }
 
+/// A pod's namespace, name and uid.
+fn identity(pod: &Pod) -> Option<(String, String, String)> {
+    Some((
+        pod.metadata.namespace.clone()?,
+        pod.metadata.name.clone()?,
+        pod.metadata.uid.clone()?,
+    ))
+}
+
 /// Binds every unbound pod to `nodes` in turn.
 async fn fake_scheduler(client: Arc<dyn Client>, nodes: Vec<String>, counters: Arc<Counters>) {
     let target = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
@@ -143,11 +152,7 @@ async fn fake_scheduler(client: Arc<dyn Client>, nodes: Vec<String>, counters: A
         let (Ok(Event::Apply(pod)) | Ok(Event::InitApply(pod))) = event else {
             continue;
         };
-        let (Some(ns), Some(name), Some(uid)) = (
-            pod.metadata.namespace.clone(),
-            pod.metadata.name.clone(),
-            pod.metadata.uid.clone(),
-        ) else {
+        let Some((ns, name, uid)) = identity(&pod) else {
             continue;
         };
         let unbound = pod
@@ -210,11 +215,7 @@ async fn fake_node(client: Arc<dyn Client>, counters: Arc<Counters>) {
         let (Ok(Event::Apply(pod)) | Ok(Event::InitApply(pod))) = event else {
             continue;
         };
-        let (Some(ns), Some(name), Some(uid)) = (
-            pod.metadata.namespace.clone(),
-            pod.metadata.name.clone(),
-            pod.metadata.uid.clone(),
-        ) else {
+        let Some((ns, name, uid)) = identity(&pod) else {
             continue;
         };
         let terminating = pod.metadata.deletion_timestamp.is_some();
