@@ -12,10 +12,13 @@
 //! - [`store_workload`]: the store benchmark's workloads over any `KvStore` client.
 //! - [`latency`]: latency histograms and throughput.
 //! - [`pod_startup`]: pod startup latency with node agents on an in-process API server.
+//! - [`rollout`]: a large Deployment's rollout and rolling update through the
+//!   ReplicaSet and Deployment controllers.
 
 pub mod apiserver_setup;
 pub mod apiserver_workload;
 pub mod latency;
 pub mod pod_startup;
+pub mod rollout;
 pub mod server_process;
 pub mod store_workload;

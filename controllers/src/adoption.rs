@@ -154,9 +154,10 @@ where
     let uid = meta.uid.clone().unwrap_or_default();
     let deleting = meta.deletion_timestamp.is_some();
     let mut owned = Vec::new();
+    let no_labels = std::collections::BTreeMap::new();
     for pod in candidates {
-        let labels = pod.metadata.labels.clone().unwrap_or_default();
-        let matches = !selector.is_everything() && selector.matches(&labels);
+        let labels = pod.metadata.labels.as_ref().unwrap_or(&no_labels);
+        let matches = !selector.is_everything() && selector.matches(labels);
         match controller_of(&pod.metadata) {
             Some(c) if c.uid == uid => {
                 if matches {

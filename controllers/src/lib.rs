@@ -19,10 +19,12 @@
 //! - [`node_lifecycle`]: heartbeats, `Unknown` nodes, taints, taint-based eviction.
 //! - [`node_ipam`]: a pod CIDR for every node.
 //! - [`disruption`]: PodDisruptionBudget status (the eviction subresource reads it).
+//! - [`podgc`]: the pod garbage collector (terminated pods over a threshold, pods of
+//!   deleted nodes, unscheduled terminating pods).
 //! - [`manager`]: [`ControllerManager`], the enabled controllers in one process, with
 //!   optional leader election.
 //! - [`pods`], [`expectations`], [`resources`], [`hash`], [`revisions`], [`adoption`],
-//!   [`status_patch`]:
+//!   [`status_patch`], [`slow_start`], [`disruption_target`]:
 //!   what the controllers share.
 //!
 //! ```no_run
@@ -37,6 +39,7 @@ pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
+pub mod disruption_target;
 pub mod endpoints;
 pub mod expectations;
 pub mod gc;
@@ -46,11 +49,13 @@ pub mod manager;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
+pub mod podgc;
 pub mod pods;
 pub mod replicaset;
 pub mod resources;
 pub mod revisions;
 pub mod serviceaccount;
+pub mod slow_start;
 pub mod statefulset;
 pub mod status_patch;
 

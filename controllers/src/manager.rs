@@ -56,11 +56,13 @@ pub enum Kind {
     NodeIpam,
     /// [`crate::disruption`].
     Disruption,
+    /// [`crate::podgc`].
+    PodGarbageCollector,
 }
 
 impl Kind {
     /// Every controller, in start order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Namespace,
         Kind::GarbageCollector,
         Kind::ReplicaSet,
@@ -75,6 +77,7 @@ impl Kind {
         Kind::NodeLifecycle,
         Kind::NodeIpam,
         Kind::Disruption,
+        Kind::PodGarbageCollector,
     ];
 
     /// The name used in flags and logs (Kubernetes' controller names).
@@ -94,6 +97,7 @@ impl Kind {
             Kind::NodeLifecycle => "nodelifecycle",
             Kind::NodeIpam => "nodeipam",
             Kind::Disruption => "disruption",
+            Kind::PodGarbageCollector => "podgc",
         }
     }
 
@@ -111,6 +115,8 @@ pub struct Settings {
     /// The cluster CIDR node IPAM allocates from; `None` (the default, as
     /// `--allocate-node-cidrs=false`) leaves nodes' pod CIDRs alone.
     pub node_ipam: Option<crate::node_ipam::Config>,
+    /// The pod garbage collector's settings.
+    pub podgc: crate::podgc::Config,
 }
 
 /// The controllers of a cluster, run together.
@@ -218,6 +224,10 @@ async fn run_controllers(client: Arc<dyn Client>, enabled: Vec<Kind>, settings: 
             }
             Kind::Disruption => {
                 tasks.spawn(drain(crate::disruption::run(client)));
+            }
+            Kind::PodGarbageCollector => {
+                let gc = crate::podgc::PodGc::new(client).config(settings.podgc);
+                tasks.spawn(gc.run());
             }
             Kind::NodeIpam => match settings.node_ipam {
                 None => tracing::info!("node CIDR allocation is off; nodeipam idle"),

@@ -39,6 +39,7 @@ fn start(client: &Arc<dyn Client>) -> (Arc<ManualClock>, tokio::task::JoinHandle
     let config = cronjob::Config {
         clock: clock.clone(),
         resync: Some(Duration::from_millis(50)),
+        ..cronjob::Config::default()
     };
     let task = tokio::spawn(cronjob::run(client.clone(), config).for_each(|_| async {}));
     (clock, task)
@@ -372,4 +373,43 @@ async fn schedules_are_read_in_the_time_zone() {
     );
     let stamp = &one[0].metadata.annotations.as_ref().unwrap()[SCHEDULED_AT];
     assert!(stamp.ends_with("+05:30"), "{stamp}");
+}
+
+#[tokio::test]
+async fn a_schedule_without_time_zone_is_read_in_the_managers_zone() {
+    use k8s_openapi::jiff::tz::TimeZone;
+    let (_server, client) = cluster().await;
+    let clock = Arc::new(ManualClock::new(now()));
+    let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
+    let config = cronjob::Config {
+        clock: clock.clone(),
+        resync: Some(Duration::from_millis(50)),
+        time_zone: tokyo.clone(),
+    };
+    let _ctl = tokio::spawn(cronjob::run(client.clone(), config).for_each(|_| async {}));
+    // The minute after the next one, written as Tokyo's wall clock shows it.
+    let target = now_minute(&clock) + 120;
+    let wall = k8s_openapi::jiff::Timestamp::from_second(target)
+        .unwrap()
+        .to_zoned(tokyo);
+    let schedule = format!("{} {} * * *", wall.minute(), wall.hour());
+    let cronjobs: Api<CronJob> = Api::namespaced(client.clone(), "default");
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let created = cronjobs
+        .create(
+            &cronjob("tokyo", json!({"schedule": schedule})),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+    clock.advance(Duration::from_secs(181));
+    let fired = wait_jobs(&jobs, &uid, "the Tokyo job", |j| j.len() == 1).await;
+    let job = &fired[0];
+    assert_eq!(
+        job.metadata.name.clone().unwrap(),
+        format!("tokyo-{}", target / 60)
+    );
+    let stamp = &job.metadata.annotations.as_ref().unwrap()[SCHEDULED_AT];
+    assert!(stamp.ends_with("+09:00"), "{stamp}");
 }

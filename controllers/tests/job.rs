@@ -357,3 +357,76 @@ async fn suspend_deletes_active_pods_and_resume_restarts_them() {
     assert_eq!(cond.status, "False");
     assert_eq!(cond.reason.as_deref(), Some("JobResumed"));
 }
+
+#[tokio::test]
+async fn pod_failure_policy_ignores_disruptions_and_fails_on_an_exit_code() {
+    let (_server, client) = cluster().await;
+    let _ctl = start(&client);
+    let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let policy = json!({"rules": [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        {"action": "FailJob", "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]}},
+    ]});
+    let created = jobs
+        .create(
+            &job(
+                "policed",
+                json!({"backoffLimit": 0, "podFailurePolicy": policy}),
+            ),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+
+    // Evicted by the taint manager: not counted, even with backoffLimit 0.
+    let first = wait_active(&pods, &uid, 1).await;
+    let disrupted = Patch::Merge(json!({"status": {"phase": "Failed", "conditions": [
+        {"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager"}]}}));
+    pods.patch_status(
+        first[0].metadata.name.as_deref().unwrap(),
+        &disrupted,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let second = wait_for("a replacement pod", WAIT, || {
+        let (pods, uid, old) = (pods.clone(), uid.clone(), first[0].metadata.name.clone());
+        async move {
+            let active = active_pods(&pods, &uid).await;
+            active.into_iter().find(|p| p.metadata.name != old)
+        }
+    })
+    .await;
+    let status = jobs
+        .get("policed")
+        .await
+        .unwrap()
+        .status
+        .unwrap_or_default();
+    assert!(!conditions::is_true(&status, conditions::FAILED));
+    assert_eq!(status.failed.unwrap_or(0), 0);
+
+    // Exit code 42 of container c: the Job fails at once.
+    let exit42 = Patch::Merge(json!({"status": {"phase": "Failed", "containerStatuses": [
+        {"name": "c", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0,
+         "state": {"terminated": {"exitCode": 42}}}]}}));
+    pods.patch_status(
+        second.metadata.name.as_deref().unwrap(),
+        &exit42,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let failed = wait_condition(&jobs, "policed", conditions::FAILED).await;
+    let status = failed.status.unwrap();
+    let cond = conditions::get(&status, conditions::FAILED).unwrap();
+    assert_eq!(cond.reason.as_deref(), Some("PodFailurePolicy"));
+    let message = cond.message.clone().unwrap_or_default();
+    assert!(
+        message.contains("failed with exit code 42 matching FailJob rule at index 1"),
+        "{message}"
+    );
+    assert_eq!(status.failed, Some(1));
+}

@@ -197,16 +197,25 @@ async fn a_silent_node_goes_unknown_its_pods_are_evicted_and_recovery_untaints()
         .deletion_timestamp
         .is_none());
 
-    wait_for("the briefly tolerating pod to be evicted", WAIT, || {
+    let evicted = wait_for("the briefly tolerating pod to be evicted", WAIT, || {
         let pods = pods.clone();
         async move {
-            match pods.get_opt("brief").await.unwrap() {
-                None => Some(()),
-                Some(p) => p.metadata.deletion_timestamp.map(|_| ()),
-            }
+            let p = pods.get("brief").await.unwrap();
+            p.metadata.deletion_timestamp.is_some().then_some(p)
         }
     })
     .await;
+    // Bound, so it waits for its grace period; it says why it is going.
+    let disruption = evicted
+        .status
+        .unwrap()
+        .conditions
+        .unwrap()
+        .into_iter()
+        .find(|c| c.type_ == "DisruptionTarget")
+        .expect("DisruptionTarget condition");
+    assert_eq!(disruption.status, "True");
+    assert_eq!(disruption.reason.as_deref(), Some("DeletionByTaintManager"));
     for name in ["forever", "defaulted"] {
         let p = pods.get(name).await.unwrap();
         assert!(

@@ -32,6 +32,10 @@ pub struct ControllerFlags {
     /// The prefix length of each node's pod CIDR.
     #[arg(long, default_value_t = 24)]
     pub node_cidr_mask_size: u8,
+    /// Terminated pods kept before the pod garbage collector deletes the oldest
+    /// (0: never).
+    #[arg(long, default_value_t = 12_500)]
+    pub terminated_pod_gc_threshold: usize,
 }
 
 /// A flag value the controllers refuse.
@@ -46,6 +50,7 @@ impl ControllerFlags {
         settings.node_lifecycle.node_monitor_period = self.node_monitor_period;
         settings.node_lifecycle.node_monitor_grace_period = self.node_monitor_grace_period;
         settings.node_lifecycle.node_startup_grace_period = self.node_startup_grace_period;
+        settings.podgc.terminated_pod_gc_threshold = self.terminated_pod_gc_threshold;
         if self.allocate_node_cidrs.unwrap_or(false) {
             settings.node_ipam = Some(
                 node_ipam::Config::new(&self.cluster_cidr, self.node_cidr_mask_size)
@@ -82,6 +87,7 @@ mod tests {
             allocate_node_cidrs: None,
             cluster_cidr: "10.244.0.0/16".into(),
             node_cidr_mask_size: 24,
+            terminated_pod_gc_threshold: 12_500,
         };
         assert!(flags.settings().expect("valid").node_ipam.is_none());
         flags.allocate_node_cidrs = Some(false);

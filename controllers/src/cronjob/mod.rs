@@ -24,9 +24,10 @@
 //!   `failedJobsHistoryLimit` bound the finished Jobs kept ([`history`]).
 //! - Status: `active`, `lastScheduleTime`, `lastSuccessfulTime`.
 //!
-//! Time comes from [`Config::clock`]. A schedule without `timeZone` is read in UTC
-//! (Kubernetes reads it in the controller manager's local zone). `@every` is not
-//! supported.
+//! Time comes from [`Config::clock`]. A schedule without `timeZone` is read in
+//! [`Config::time_zone`], the controller manager's local zone by default (jiff's
+//! `TimeZone::system()`: `TZ`, else `/etc/localtime`), as Kubernetes does. `@every` is
+//! not supported.
 
 pub mod history;
 pub mod jobs;
@@ -40,10 +41,9 @@ use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::tz::TimeZone;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use skiff_core::client::{
-    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
-};
+use skiff_core::client::{Api, Client, ClientError, DeleteParams, PostParams};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
@@ -78,6 +78,8 @@ pub struct Config {
     /// Reconcile every CronJob this often as well (for clocks that jump, as in
     /// tests); `None` relies on the requeue at each next schedule time.
     pub resync: Option<Duration>,
+    /// The zone of schedules without `spec.timeZone`.
+    pub time_zone: TimeZone,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
         Config {
             clock: Arc::new(SystemClock),
             resync: None,
+            time_zone: TimeZone::system(),
         }
     }
 }
@@ -104,11 +107,7 @@ pub fn run(
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
     let job_writer = Writer::<Job>::default().with_index(index::OWNER, index::owner_uid);
     let jobs = job_writer.as_reader();
-    let target = ObjectTarget::collection(&ResourceRef::of::<Job>(), None);
-    let job_events = reflector::reflector(
-        job_writer,
-        watcher::watcher::<Job>(client.clone(), target, watcher::Config::default()),
-    );
+    let job_events = reflector::watch_all(client.clone(), job_writer);
     let mut ctl = Controller::<CronJob>::new(client.clone(), None, watcher::Config::default())
         .owns_stream(job_events);
     if let Some(every) = config.resync {
@@ -228,7 +227,11 @@ async fn sync(pass: &mut Pass<'_>, children: &[Arc<Job>]) -> Result<Action, Erro
         return Ok(Action::await_change());
     }
     let spec = pass.cj.spec.clone().unwrap_or_default();
-    let sched = match Schedule::parse(&spec.schedule, spec.time_zone.as_deref()) {
+    let sched = match Schedule::parse_or(
+        &spec.schedule,
+        spec.time_zone.as_deref(),
+        &pass.ctx.config.time_zone,
+    ) {
         Ok(s) => s,
         Err(e) => {
             let reason = match e {

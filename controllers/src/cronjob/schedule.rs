@@ -1,7 +1,8 @@
 //! A CronJob's schedule: a standard 5-field cron expression (or `@yearly`,
 //! `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`) read in
-//! `spec.timeZone` (an IANA name; UTC when unset), and the schedule times that fall
-//! between two instants.
+//! `spec.timeZone` (an IANA name; when unset, a default zone: the controller
+//! manager's local zone in the controller, UTC for [`Schedule::parse`]), and the
+//! schedule times that fall between two instants.
 //!
 //! ```
 //! use k8s_openapi::jiff::Timestamp;
@@ -63,8 +64,17 @@ pub struct Missed {
 impl Schedule {
     /// Parses `schedule` to be read in `time_zone` (UTC when `None`).
     pub fn parse(schedule: &str, time_zone: Option<&str>) -> Result<Self, Error> {
+        Schedule::parse_or(schedule, time_zone, &TimeZone::UTC)
+    }
+
+    /// Parses `schedule` to be read in `time_zone`, or in `default_zone` when `None`.
+    pub fn parse_or(
+        schedule: &str,
+        time_zone: Option<&str>,
+        default_zone: &TimeZone,
+    ) -> Result<Self, Error> {
         let zone = match time_zone {
-            None => TimeZone::UTC,
+            None => default_zone.clone(),
             Some(name) => TimeZone::get(name).map_err(|e| Error::UnknownTimeZone {
                 zone: name.to_owned(),
                 reason: e.to_string(),
@@ -184,5 +194,17 @@ mod tests {
         let many = s.missed(at("2025-03-01T00:00:00Z"), at("2025-03-02T00:00:00Z"));
         assert_eq!(many.count, MISSED_COUNT_LIMIT);
         assert_eq!(many.latest, Some(at("2025-03-02T00:00:00Z")));
+    }
+
+    #[test]
+    fn without_a_time_zone_the_default_zone_reads_the_schedule() {
+        let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
+        let s = Schedule::parse_or("0 9 * * *", None, &tokyo).unwrap();
+        let t: Timestamp = "2025-06-01T12:00:00Z".parse().unwrap();
+        // 09:00 in Tokyo is 00:00 UTC.
+        assert_eq!(s.next_after(t).unwrap().to_string(), "2025-06-02T00:00:00Z");
+        // A named zone wins over the default.
+        let s = Schedule::parse_or("0 9 * * *", Some("UTC"), &tokyo).unwrap();
+        assert_eq!(s.next_after(t).unwrap().to_string(), "2025-06-02T09:00:00Z");
     }
 }

@@ -38,10 +38,7 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
-use skiff_core::client::{
-    Api, Client, ClientError, DeleteParams, ObjectTarget, Patch, PatchParams, PostParams,
-    ResourceRef,
-};
+use skiff_core::client::{Api, Client, ClientError, DeleteParams, Patch, PatchParams, PostParams};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
@@ -96,37 +93,15 @@ pub struct Context {
 pub fn run(
     client: Arc<dyn Client>,
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
-    let pod_writer = Writer::<Pod>::default().with_index(index::NAMESPACE, index::namespace);
+    let pod_writer = Writer::<Pod>::by_namespace();
     let pods = pod_writer.as_reader();
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher::watcher::<Pod>(
-            client.clone(),
-            ObjectTarget::collection(&ResourceRef::of::<Pod>(), None),
-            watcher::Config::default(),
-        ),
-    );
+    let pod_events = reflector::watch_all(client.clone(), pod_writer);
     let node_writer = Writer::<Node>::default();
     let nodes = node_writer.as_reader();
-    let node_events = reflector::reflector(
-        node_writer,
-        watcher::watcher::<Node>(
-            client.clone(),
-            ObjectTarget::collection(&ResourceRef::of::<Node>(), None),
-            watcher::Config::default(),
-        ),
-    );
-    let rev_writer =
-        Writer::<ControllerRevision>::default().with_index(index::NAMESPACE, index::namespace);
+    let node_events = reflector::watch_all(client.clone(), node_writer);
+    let rev_writer = Writer::<ControllerRevision>::by_namespace();
     let revisions = rev_writer.as_reader();
-    let rev_events = reflector::reflector(
-        rev_writer,
-        watcher::watcher::<ControllerRevision>(
-            client.clone(),
-            ObjectTarget::collection(&ResourceRef::of::<ControllerRevision>(), None),
-            watcher::Config::default(),
-        ),
-    );
+    let rev_events = reflector::watch_all(client.clone(), rev_writer);
     let ctx = Arc::new(Context {
         client: client.clone(),
         pods,

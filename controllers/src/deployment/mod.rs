@@ -75,16 +75,9 @@ pub struct Context {
 pub fn run(
     client: Arc<dyn Client>,
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
-    let writer = Writer::<ReplicaSet>::default().with_index(index::NAMESPACE, index::namespace);
+    let writer = Writer::<ReplicaSet>::by_namespace();
     let sets = writer.as_reader();
-    let target = skiff_core::client::ObjectTarget::collection(
-        &skiff_core::client::ResourceRef::of::<ReplicaSet>(),
-        None,
-    );
-    let rs_events = reflector::reflector(
-        writer,
-        watcher::watcher(client.clone(), target, watcher::Config::default()),
-    );
+    let rs_events = reflector::watch_all(client.clone(), writer);
     let ctx = Arc::new(Context {
         client: client.clone(),
         sets,

@@ -58,15 +58,10 @@ pub struct Context {
 pub fn run(
     client: Arc<dyn Client>,
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
-    let pod_writer = Writer::<Pod>::default().with_index(index::NAMESPACE, index::namespace);
+    let pod_writer = Writer::<Pod>::by_namespace();
     let pods = pod_writer.as_reader();
-    let pod_target = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher::watcher::<Pod>(client.clone(), pod_target, watcher::Config::default()),
-    );
-    let pdb_writer =
-        Writer::<PodDisruptionBudget>::default().with_index(index::NAMESPACE, index::namespace);
+    let pod_events = reflector::watch_all(client.clone(), pod_writer);
+    let pdb_writer = Writer::<PodDisruptionBudget>::by_namespace();
     let budgets = pdb_writer.as_reader();
     let pdb_target = ObjectTarget::collection(&ResourceRef::of::<PodDisruptionBudget>(), None);
     let pdb_events = watcher::watcher::<PodDisruptionBudget>(

@@ -94,7 +94,7 @@ struct Watched {
 
 fn watch_services_and_pods(client: &Arc<dyn skiff_core::client::Client>) -> Watched {
     let (tx, deleted) = mpsc::unbounded_channel();
-    let svc_writer = Writer::<Service>::default().with_index(index::NAMESPACE, index::namespace);
+    let svc_writer = Writer::<Service>::by_namespace();
     let services = svc_writer.as_reader();
     let svc_target = ObjectTarget::collection(&ResourceRef::of::<Service>(), None);
     let svc_events =
@@ -108,13 +108,9 @@ fn watch_services_and_pods(client: &Arc<dyn skiff_core::client::Client>) -> Watc
             .boxed();
     let controller = Controller::for_stream(client.clone(), svc_writer, svc_events, "Service", "");
 
-    let pod_writer = Writer::<Pod>::default().with_index(index::NAMESPACE, index::namespace);
+    let pod_writer = Writer::<Pod>::by_namespace();
     let pods = pod_writer.as_reader();
-    let pod_target = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher::watcher::<Pod>(client.clone(), pod_target, watcher::Config::default()),
-    );
+    let pod_events = reflector::watch_all(client.clone(), pod_writer);
     // Every selecting service of the pod's namespace: a pod whose labels changed may
     // have left a service, and the event carries only the new labels.
     let controller = controller.watches_stream(pod_events, move |pod: &Pod| {

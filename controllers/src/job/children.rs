@@ -13,8 +13,11 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::batch::v1::PodFailurePolicy;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
+
+use super::failure_policy::{judge, Verdict};
 
 /// The pods of one Job, by state.
 #[derive(Default)]
@@ -25,8 +28,12 @@ pub struct Children {
     pub terminating: Vec<Arc<Pod>>,
     /// Phase `Succeeded`.
     pub succeeded: Vec<Arc<Pod>>,
-    /// Phase `Failed`.
+    /// Phase `Failed`, counted against `backoffLimit`.
     pub failed: Vec<Arc<Pod>>,
+    /// Phase `Failed`, but ignored by the Job's `podFailurePolicy`.
+    pub ignored: Vec<Arc<Pod>>,
+    /// The message of the first `FailJob` rule a failed pod matched.
+    pub fail_job: Option<String>,
 }
 
 fn phase(pod: &Pod) -> Option<&str> {
@@ -46,6 +53,23 @@ impl Children {
             }
         }
         c
+    }
+
+    /// Judges the failed pods by `policy` ([`super::failure_policy`]): ignored ones
+    /// move from `failed` to `ignored`; the first `FailJob` match sets `fail_job`.
+    pub fn apply_failure_policy(&mut self, policy: &PodFailurePolicy) {
+        let mut counted = Vec::with_capacity(self.failed.len());
+        for pod in std::mem::take(&mut self.failed) {
+            match judge(policy, &pod) {
+                Verdict::Ignore => self.ignored.push(pod),
+                Verdict::FailJob(message) => {
+                    self.fail_job.get_or_insert(message);
+                    counted.push(pod);
+                }
+                Verdict::Count => counted.push(pod),
+            }
+        }
+        self.failed = counted;
     }
 
     /// Container restarts across the active pods (what `backoffLimit` counts for

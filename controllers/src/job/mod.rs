@@ -26,19 +26,23 @@
 //!   `startTime`, `completionTime`. Events like Kubernetes'.
 //! - `suspend: true` deletes the active pods; resuming resets `startTime`.
 //! - `ttlSecondsAfterFinished` ([`ttl`]).
+//! - `podFailurePolicy` ([`failure_policy`]): `FailJob`, `Ignore` and `Count` rules on
+//!   exit codes and pod conditions.
 //!
 //! # Organization
 //! - [`plan`]: the decision, as a pure function; [`children`]: pods by state;
 //!   [`indexed`]: completion indexes; [`backoff`]: the failure back-off;
-//!   [`template`]: the pod of a Job; [`conditions`]; [`status`]; [`ttl`].
+//!   [`template`]: the pod of a Job; [`failure_policy`]; [`conditions`]; [`status`];
+//!   [`ttl`].
 //!
 //! Not done: the `batch.kubernetes.io/job-tracking` finalizer (counts come from the
-//! pods that exist, see [`plan`]), adoption of orphan pods, `podFailurePolicy`,
-//! `successPolicy`, `backoffLimitPerIndex`, `podReplacementPolicy: Failed`.
+//! pods that exist, see [`plan`]), adoption of orphan pods, `successPolicy`,
+//! `backoffLimitPerIndex` (and `FailIndex` rules), `podReplacementPolicy: Failed`.
 
 pub mod backoff;
 pub mod children;
 pub mod conditions;
+pub mod failure_policy;
 pub mod indexed;
 pub mod plan;
 pub mod status;
@@ -54,9 +58,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
-use skiff_core::client::{
-    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
-};
+use skiff_core::client::{Api, Client, ClientError, DeleteParams, PostParams};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
@@ -129,11 +131,7 @@ pub fn run(
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
     let pod_writer = Writer::<Pod>::default().with_index(index::OWNER, index::owner_uid);
     let pods = pod_writer.as_reader();
-    let pod_target = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher::watcher::<Pod>(client.clone(), pod_target, watcher::Config::default()),
-    );
+    let pod_events = reflector::watch_all(client.clone(), pod_writer);
     let ctx = Arc::new(Context {
         client: client.clone(),
         pods,
@@ -197,7 +195,10 @@ pub async fn reconcile(job: Arc<Job>, ctx: Arc<Context>) -> Result<Action, Error
         })
     };
     let in_sync = ctx.expectations.satisfied(&key, cached);
-    let children = children::Children::sort(pods.clone());
+    let mut children = children::Children::sort(pods.clone());
+    if let Some(policy) = &spec.pod_failure_policy {
+        children.apply_failure_policy(policy);
+    }
 
     let mut next = old.clone();
     let suspended = spec.suspend == Some(true);
@@ -386,7 +387,7 @@ fn finish(
         Outcome::Failed { reason, message } => {
             conditions::set(next, conditions::FAILURE_TARGET, true, reason, message, now);
             conditions::set(next, conditions::FAILED, true, reason, message, now);
-            events.push((EventType::Warning, reason, (*message).to_owned()));
+            events.push((EventType::Warning, reason, message.clone()));
         }
     }
 }

@@ -39,12 +39,13 @@ pub const BURST: usize = 500;
 pub enum Outcome {
     /// Enough pods succeeded.
     Complete,
-    /// The Job failed: `reason` is `BackoffLimitExceeded` or `DeadlineExceeded`.
+    /// The Job failed: `reason` is `PodFailurePolicy`, `BackoffLimitExceeded` or
+    /// `DeadlineExceeded`.
     Failed {
         /// The condition reason.
         reason: &'static str,
         /// The condition message.
-        message: &'static str,
+        message: String,
     },
 }
 
@@ -151,6 +152,12 @@ fn outcome(i: &Inputs<'_>, p: &Plan) -> Option<Outcome> {
         .as_ref()
         .and_then(|s| s.restart_policy.as_deref())
         == Some("OnFailure");
+    if let Some(message) = &i.children.fail_job {
+        return Some(Outcome::Failed {
+            reason: "PodFailurePolicy",
+            message: message.clone(),
+        });
+    }
     let restarts = i.children.active_restarts();
     let restarts_exceeded = on_failure
         && if limit == 0 {
@@ -161,14 +168,14 @@ fn outcome(i: &Inputs<'_>, p: &Plan) -> Option<Outcome> {
     if p.failed > limit || restarts_exceeded {
         return Some(Outcome::Failed {
             reason: "BackoffLimitExceeded",
-            message: "Job has reached the specified backoff limit",
+            message: "Job has reached the specified backoff limit".to_owned(),
         });
     }
     if let (Some(deadline), Some(started)) = (spec.active_deadline_seconds, i.started) {
         if i.now.as_second().saturating_sub(started.as_second()) >= deadline {
             return Some(Outcome::Failed {
                 reason: "DeadlineExceeded",
-                message: "Job was active longer than specified deadline",
+                message: "Job was active longer than specified deadline".to_owned(),
             });
         }
     }

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::{Job, JobStatus};
-use skiff_core::client::{Api, Client, PostParams};
+use skiff_core::client::Client;
 
 use super::{job_name, Error};
 
@@ -42,22 +42,11 @@ pub async fn write(client: &Arc<dyn Client>, job: &Job, next: JobStatus) -> Resu
     }
     let mut updated = job.clone();
     updated.status = Some(next);
-    let ns = job.metadata.namespace.clone().unwrap_or_default();
-    let api: Api<Job> = Api::namespaced(client.clone(), &ns);
-    match api
-        .replace_status(
-            job.metadata.name.as_deref().unwrap_or_default(),
-            &updated,
-            &PostParams::default(),
-        )
+    crate::status_patch::replace_status(client, &updated)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_conflict() || e.is_not_found() => Ok(()),
-        Err(source) => Err(Error::Client {
+        .map_err(|source| Error::Client {
             action: "updating status",
             job: job_name(job),
             source,
-        }),
-    }
+        })
 }

@@ -41,10 +41,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use skiff_core::client::{Api, Client, ClientError, ObjectTarget, PostParams, ResourceRef};
+use skiff_core::client::{Api, Client, ClientError, PostParams};
 use skiff_core::runtime::events::{Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
-use skiff_core::runtime::{watcher, Clock, ObjectRef, SystemClock};
+use skiff_core::runtime::{Clock, ObjectRef, SystemClock};
 use tokio::task::JoinSet;
 
 use health::HealthTracker;
@@ -192,11 +192,7 @@ fn spawn_reflector<K>(
     K: skiff_core::runtime::Object + k8s_openapi::Resource,
     K::Scope: 'static,
 {
-    let target = ObjectTarget::collection(&ResourceRef::of::<K>(), namespace);
-    let events = reflector::reflector(
-        writer,
-        watcher::watcher::<K>(client.clone(), target, watcher::Config::default()),
-    );
+    let events = reflector::watch_namespace(client.clone(), writer, namespace);
     tasks.spawn(events.for_each(|_| async {}));
 }
 

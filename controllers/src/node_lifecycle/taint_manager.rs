@@ -3,7 +3,9 @@
 //! that time is up (counted from the taint's `timeAdded`).
 //!
 //! Pods already terminating or finished are left alone; pods tolerating every taint
-//! without `tolerationSeconds` stay for good. Each eviction is recorded as a
+//! without `tolerationSeconds` stay for good. Before each deletion the pod gets the
+//! `DisruptionTarget` condition (reason `DeletionByTaintManager`,
+//! [`crate::disruption_target`]); each eviction is recorded as a
 //! `TaintManagerEviction` Event on the pod.
 
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use skiff_core::runtime::Clock;
 
 use super::tolerations::{eviction_deadline, Deadline};
 use super::Error;
+use crate::disruption_target::{self, Mark};
 
 /// The NoExecute taints of a node, each with when it was added (Unix milliseconds;
 /// `now` for a taint without `timeAdded`).
@@ -73,6 +76,19 @@ pub async fn evict_due(
             }
             let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
+            // As Kubernetes: say why before deleting, so the owner can tell.
+            let mark = Mark {
+                reason: disruption_target::TAINT_MANAGER,
+                message: "Taint manager: deleting due to NoExecute taint",
+                fail: false,
+            };
+            if let Err(source) = disruption_target::mark(client, &pod, &mark).await {
+                return Err(Error::Client {
+                    action: "marking a pod for eviction",
+                    node: node_name,
+                    source,
+                });
+            }
             let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
             let params = DeleteParams {
                 precondition_uid: pod.metadata.uid.clone(),

@@ -24,9 +24,7 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
-use skiff_core::client::{
-    Api, Client, ClientError, DeleteParams, ObjectTarget, PostParams, ResourceRef,
-};
+use skiff_core::client::{Api, Client, ClientError, DeleteParams, PostParams};
 use skiff_core::runtime::controller::{self, Action};
 use skiff_core::runtime::events::{EventType, Recorder, Reporter};
 use skiff_core::runtime::reflector::{self, index, Store, Writer};
@@ -35,6 +33,7 @@ use skiff_core::selector::LabelSelector;
 
 use crate::expectations::Expectations;
 use crate::pods;
+use crate::slow_start::slow_start;
 
 /// Pods created or deleted per reconcile at most (Kubernetes' `BurstReplicas`).
 pub const BURST: usize = 500;
@@ -70,13 +69,9 @@ pub struct Context {
 pub fn run(
     client: Arc<dyn Client>,
 ) -> BoxStream<'static, Result<(ObjectRef, Action), controller::Error<Error>>> {
-    let pod_writer = Writer::<Pod>::default().with_index(index::NAMESPACE, index::namespace);
+    let pod_writer = Writer::<Pod>::by_namespace();
     let pods = pod_writer.as_reader();
-    let pod_target = ObjectTarget::collection(&ResourceRef::of::<Pod>(), None);
-    let pod_events = reflector::reflector(
-        pod_writer,
-        watcher::watcher::<Pod>(client.clone(), pod_target, watcher::Config::default()),
-    );
+    let pod_events = reflector::watch_all(client.clone(), pod_writer);
     let ctl = Controller::<ReplicaSet>::new(client.clone(), None, watcher::Config::default());
     let sets = ctl.store();
     let ctx = Arc::new(Context {
@@ -107,9 +102,9 @@ pub async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
         .map_err(|e| Error::InvalidSelector(rs_name(&rs), e.to_string()))?;
     let all = ctx.pods.by_index(index::NAMESPACE, &ns);
     let cached = |name: &str| {
-        all.iter().any(|p| {
-            p.metadata.name.as_deref() == Some(name) && p.metadata.deletion_timestamp.is_none()
-        })
+        ctx.pods
+            .get(&ObjectRef::new(name).within(&ns))
+            .is_some_and(|p| p.metadata.deletion_timestamp.is_none())
     };
     let in_sync = ctx.expectations.satisfied(&key, cached);
 
@@ -167,67 +162,76 @@ async fn manage_replicas(
         let template = spec.template.clone().unwrap_or_default();
         let count = (want - active.len()).min(BURST);
         let owner = pods::controller_ref(rs);
-        for _ in 0..count {
+        // Doubling batches, as Kubernetes' slowStartBatch: a failing create stops early.
+        let outcome = slow_start(count, |_| {
             let pod = pods::from_template(&template, &ns, &name, owner.clone(), &BTreeMap::new());
-            match pods_api.create(&pod, &PostParams::default()).await {
-                Ok(created) => {
-                    let pod_name = created.metadata.name.clone().unwrap_or_default();
-                    ctx.expectations.expect_creations(key, [pod_name.clone()]);
-                    let _ = ctx
-                        .recorder
-                        .publish(
-                            &reference,
-                            EventType::Normal,
-                            "SuccessfulCreate",
-                            &format!("Created pod: {pod_name}"),
-                        )
-                        .await;
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    let _ = ctx
-                        .recorder
-                        .publish(
-                            &reference,
-                            EventType::Warning,
-                            "FailedCreate",
-                            &format!("Error creating: {msg}"),
-                        )
-                        .await;
-                    return Ok(Some(msg));
-                }
+            let (pods_api, reference) = (&pods_api, &reference);
+            async move {
+                let created = pods_api.create(&pod, &PostParams::default()).await?;
+                let pod_name = created.metadata.name.clone().unwrap_or_default();
+                ctx.expectations.expect_creations(key, [pod_name.clone()]);
+                let _ = ctx
+                    .recorder
+                    .publish(
+                        reference,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        &format!("Created pod: {pod_name}"),
+                    )
+                    .await;
+                Ok::<_, ClientError>(())
             }
+        })
+        .await;
+        if let Some(e) = outcome.error {
+            let msg = e.to_string();
+            let _ = ctx
+                .recorder
+                .publish(
+                    &reference,
+                    EventType::Warning,
+                    "FailedCreate",
+                    &format!("Error creating: {msg}"),
+                )
+                .await;
+            return Ok(Some(msg));
         }
     } else if active.len() > want {
         let count = (active.len() - want).min(BURST);
-        for pod in rank::to_delete(active, count) {
-            let pod_name = pod.metadata.name.clone().unwrap_or_default();
-            let params = DeleteParams {
-                precondition_uid: pod.metadata.uid.clone(),
-                ..DeleteParams::default()
-            };
-            match pods_api.delete(&pod_name, &params).await {
-                Ok(_) => {
-                    ctx.expectations.expect_deletions(key, [pod_name.clone()]);
-                    let _ = ctx
-                        .recorder
-                        .publish(
-                            &reference,
-                            EventType::Normal,
-                            "SuccessfulDelete",
-                            &format!("Deleted pod: {pod_name}"),
-                        )
-                        .await;
-                }
-                Err(e) if e.is_not_found() => {}
-                Err(source) => {
-                    return Err(Error::Client {
+        // All at once, as Kubernetes does.
+        let deletions = rank::to_delete(active, count).into_iter().map(|pod| {
+            let (pods_api, reference) = (&pods_api, &reference);
+            async move {
+                let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                let params = DeleteParams {
+                    precondition_uid: pod.metadata.uid.clone(),
+                    ..DeleteParams::default()
+                };
+                match pods_api.delete(&pod_name, &params).await {
+                    Ok(_) => {
+                        ctx.expectations.expect_deletions(key, [pod_name.clone()]);
+                        let _ = ctx
+                            .recorder
+                            .publish(
+                                reference,
+                                EventType::Normal,
+                                "SuccessfulDelete",
+                                &format!("Deleted pod: {pod_name}"),
+                            )
+                            .await;
+                        Ok(())
+                    }
+                    Err(e) if e.is_not_found() => Ok(()),
+                    Err(source) => Err(Error::Client {
                         action: "deleting a pod",
                         rs: rs_name(rs),
                         source,
-                    })
+                    }),
                 }
             }
+        });
+        for result in futures::future::join_all(deletions).await {
+            result?;
         }
     }
     Ok(None)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use skiff_core::client::{Api, Client, PostParams};
+use skiff_core::client::Client;
 use skiff_core::runtime::now;
 
 use super::Error;
@@ -99,22 +99,11 @@ pub async fn update(
     }
     let mut next = rs.clone();
     next.status = Some(status);
-    let ns = rs.metadata.namespace.clone().unwrap_or_default();
-    let api: Api<ReplicaSet> = Api::namespaced(client.clone(), &ns);
-    match api
-        .replace_status(
-            rs.metadata.name.as_deref().unwrap_or_default(),
-            &next,
-            &PostParams::default(),
-        )
+    crate::status_patch::replace_status(client, &next)
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.is_conflict() || e.is_not_found() => Ok(()),
-        Err(source) => Err(Error::Client {
+        .map_err(|source| Error::Client {
             action: "updating status",
             rs: super::rs_name(rs),
             source,
-        }),
-    }
+        })
 }

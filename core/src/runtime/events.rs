@@ -15,6 +15,11 @@
 //! Aggregation: an Event with the same object, type, reason and message as one this
 //! recorder wrote before gets its `count` bumped and `lastTimestamp` moved (a merge
 //! patch) instead of a new Event; if that Event is gone (expired), a new one is made.
+//! As in client-go, similar events with different messages are combined and each
+//! object's events are rate-limited per recorder ([`correlator`]), so a controller
+//! creating thousands of pods writes a few dozen Events, not thousands.
+
+pub mod correlator;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -88,6 +93,8 @@ pub struct Recorder {
     /// Events written, by aggregation key. Bounded: cleared when it grows past
     /// [`MAX_REMEMBERED`].
     written: Arc<Mutex<HashMap<EventKey, Written>>>,
+    /// Combines similar events and drops spam.
+    correlator: Arc<Mutex<correlator::Correlator>>,
 }
 
 /// How many distinct events a recorder remembers for aggregation.
@@ -100,6 +107,7 @@ impl Recorder {
             client,
             reporter,
             written: Arc::new(Mutex::new(HashMap::new())),
+            correlator: Arc::default(),
         }
     }
 
@@ -121,20 +129,44 @@ impl Recorder {
         }
     }
 
-    /// Records an event about `object`. Returns the Event as stored.
+    /// Records an event about `object`. Returns the Event as stored, or `None` when
+    /// the spam filter dropped it ([`correlator`]).
     pub async fn publish(
         &self,
         object: &ObjectReference,
         kind: EventType,
         reason: &str,
         message: &str,
-    ) -> Result<Event, ClientError> {
+    ) -> Result<Option<Event>, ClientError> {
         let namespace = object
             .namespace
             .clone()
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".to_owned());
         let events: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        let verdict = self
+            .correlator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .correlate(
+                &self.reporter.controller,
+                (
+                    object.kind.as_deref().unwrap_or_default(),
+                    &namespace,
+                    object.name.as_deref().unwrap_or_default(),
+                    object.uid.as_deref().unwrap_or_default(),
+                ),
+                kind.as_str(),
+                reason,
+                message,
+            );
+        let (message, aggregated) = match verdict {
+            correlator::Verdict::Drop => return Ok(None),
+            correlator::Verdict::Write {
+                message,
+                aggregated,
+            } => (message, aggregated),
+        };
         let key = EventKey {
             namespace: namespace.clone(),
             object: (
@@ -144,20 +176,25 @@ impl Recorder {
             ),
             kind,
             reason: reason.to_owned(),
-            message: message.to_owned(),
+            // Combined events of one reason share one Event.
+            message: if aggregated {
+                correlator::COMBINED_PREFIX.to_owned()
+            } else {
+                message.clone()
+            },
         };
         let now = super::now();
         let previous = self.remembered(&key);
         if let Some(prev) = previous {
             let count = prev.count.saturating_add(1);
-            let patch = json!({"count": count, "lastTimestamp": Time(now)});
+            let patch = json!({"count": count, "lastTimestamp": Time(now), "message": message});
             match events
                 .patch(&prev.name, &Patch::Merge(patch), &PatchParams::default())
                 .await
             {
                 Ok(event) => {
                     self.remember(key, &prev.name, count);
-                    return Ok(event);
+                    return Ok(Some(event));
                 }
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e),
@@ -171,7 +208,7 @@ impl Recorder {
         let mut event = Event {
             involved_object: object.clone(),
             reason: Some(reason.to_owned()),
-            message: Some(message.to_owned()),
+            message: Some(message),
             type_: Some(kind.as_str().to_owned()),
             count: Some(1),
             first_timestamp: Some(Time(now)),
@@ -190,7 +227,7 @@ impl Recorder {
         event.metadata.namespace = Some(namespace);
         let created = events.create(&event, &PostParams::default()).await?;
         self.remember(key, &name, 1);
-        Ok(created)
+        Ok(Some(created))
     }
 
     fn remembered(&self, key: &EventKey) -> Option<Written> {

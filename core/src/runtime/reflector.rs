@@ -34,6 +34,7 @@ use tokio::sync::watch;
 
 use super::object::{Object, ObjectRef};
 use super::watcher::{Error as WatcherError, Event};
+use crate::client::{Client, ObjectTarget, ResourceRef};
 
 /// A function that names the index keys of an object (none, one or several).
 pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
@@ -113,6 +114,11 @@ impl<K: Object> Default for Writer<K> {
 }
 
 impl<K: Object> Writer<K> {
+    /// A writer with the [`index::NAMESPACE`] index, which most namespaced caches want.
+    pub fn by_namespace() -> Self {
+        Writer::default().with_index(index::NAMESPACE, index::namespace)
+    }
+
     /// Adds a secondary index named `name`. Call before the first event.
     #[must_use]
     pub fn with_index(
@@ -266,6 +272,48 @@ pub fn reflector<K: Object>(
             event
         })
         .boxed()
+}
+
+/// Caches every object of kind `K` (in all namespaces) into `writer`: a watcher with
+/// the default [`watcher::Config`](super::watcher::Config) fed through [`reflector`],
+/// the shared-informer setup most controllers start with. Poll the returned stream (or
+/// hand it to a [`Controller`](super::Controller)) to keep the cache filled.
+///
+/// ```no_run
+/// # fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
+/// use k8s_openapi::api::core::v1::Pod;
+/// use skiff_core::runtime::reflector::{self, Writer};
+/// let writer = Writer::<Pod>::by_namespace();
+/// let pods = writer.as_reader();
+/// let events = reflector::watch_all(client, writer);
+/// # }
+/// ```
+pub fn watch_all<K>(
+    client: Arc<dyn Client>,
+    writer: Writer<K>,
+) -> BoxStream<'static, Result<Event<K>, WatcherError>>
+where
+    K: Object + k8s_openapi::Resource,
+    K::Scope: 'static,
+{
+    watch_namespace(client, writer, None)
+}
+
+/// [`watch_all`] limited to `namespace` (all namespaces when `None`).
+pub fn watch_namespace<K>(
+    client: Arc<dyn Client>,
+    writer: Writer<K>,
+    namespace: Option<&str>,
+) -> BoxStream<'static, Result<Event<K>, WatcherError>>
+where
+    K: Object + k8s_openapi::Resource,
+    K::Scope: 'static,
+{
+    let target = ObjectTarget::collection(&ResourceRef::of::<K>(), namespace);
+    reflector(
+        writer,
+        super::watcher::watcher::<K>(client, target, super::watcher::Config::default()),
+    )
 }
 
 #[cfg(test)]
