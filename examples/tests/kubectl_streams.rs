@@ -601,3 +601,46 @@ fn run_interactive_with_a_terminal() {
     let text = String::from_utf8_lossy(&seen);
     assert!(text.contains("tty:yes got:hello"), "{text}");
 }
+
+#[test]
+fn logs_of_the_previous_attempt() {
+    let Some(cluster) = start_cluster() else {
+        return;
+    };
+    // Every attempt prints its own process id, then fails, so the container restarts.
+    cluster.ok(&[
+        "run",
+        "crasher",
+        "--image=skiff.test/none",
+        "--restart=Always",
+        // No scheduler runs in this test: the pod names its node.
+        "--overrides={\"spec\":{\"nodeName\":\"node-1\",\"terminationGracePeriodSeconds\":1}}",
+        "--",
+        "sh",
+        "-c",
+        "echo attempt $$; sleep 1; exit 3",
+    ]);
+    cluster.wait_until("the container restarted", || {
+        let restarts = cluster.ok(&[
+            "get",
+            "pod",
+            "crasher",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}",
+        ]);
+        restarts.trim().parse::<u32>().is_ok_and(|n| n >= 1)
+    });
+    let previous = cluster.ok(&["logs", "crasher", "--previous"]);
+    assert!(
+        previous.starts_with("attempt ") && previous.lines().count() == 1,
+        "one attempt's output: {previous:?}"
+    );
+    let last_state = cluster.ok(&[
+        "get",
+        "pod",
+        "crasher",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].lastState.terminated.exitCode}",
+    ]);
+    assert_eq!(last_state.trim(), "3");
+}
