@@ -294,7 +294,7 @@ fn multi_process_cluster_fails_over() {
     });
 
     // The leading scheduler crashes: the other schedules the next pods.
-    let leader = holder(&kubectl, "skiff-scheduler");
+    let leader = holder(&kubectl, "kube-scheduler");
     let index: usize = match leader.as_str() {
         "sched-0" => 0,
         "sched-1" => 1,
@@ -308,7 +308,7 @@ fn multi_process_cluster_fails_over() {
         || running(&kubectl) == 5 && processes_running(&POD_COMMAND) == 5,
     );
     assert_eq!(
-        holder(&kubectl, "skiff-scheduler"),
+        holder(&kubectl, "kube-scheduler"),
         format!("sched-{}", 1 - index)
     );
 
