@@ -36,7 +36,7 @@ pub async fn serve(ctx: &RequestContext, opts: &ListOptions) -> Result<Option<Re
     let Some((snapshot, start, limit)) = view(ctx, opts).await? else {
         return Ok(None);
     };
-    let page = cut(&snapshot, start, limit, ctx, opts);
+    let page = cut(&snapshot, &start, limit, ctx, opts);
     if page.next.is_some() {
         ctx.served.cache.pages().keep(snapshot.clone());
     }
@@ -123,14 +123,14 @@ struct Page<'a> {
 /// The matching objects from `start` on, at most `limit` (0 = all).
 fn cut<'a>(
     snapshot: &'a ListSnapshot,
-    start: String,
+    start: &str,
     limit: i64,
     ctx: &RequestContext,
     opts: &ListOptions,
 ) -> Page<'a> {
     let strategy = ctx.served.registry.strategy().as_ref();
     let filtered = !opts.filter.is_empty();
-    let from = snapshot.position(&start);
+    let from = snapshot.position(start);
     let mut page = Page {
         items: Vec::new(),
         next: None,

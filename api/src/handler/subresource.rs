@@ -172,8 +172,7 @@ fn selector_string(selector: Option<&Value>) -> String {
 fn scale_apply_config(ctx: &RequestContext, scale: &Value) -> Result<Value, ApiError> {
     let name = ctx.object_name()?;
     let paths = scale_paths(ctx);
-    let replicas_path = jsonpath::field_names(&paths.spec_replicas)
-        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    let replicas_path = replicas_field(&paths)?;
     let replicas_path: Vec<&str> = replicas_path.iter().map(String::as_str).collect();
     let resource = &ctx.served.resource;
     let mut config = json!({
@@ -190,6 +189,12 @@ fn scale_apply_config(ctx: &RequestContext, scale: &Value) -> Result<Value, ApiE
         meta::set_path(&mut config, &replicas_path, replicas.clone())?;
     }
     Ok(config)
+}
+
+/// The field names of the object's replicas field (`spec.replicas`, or what a custom
+/// resource's scale subresource names).
+fn replicas_field(paths: &ScalePaths) -> Result<Vec<String>, ApiError> {
+    jsonpath::field_names(&paths.spec_replicas).map_err(|e| ApiError::internal(&e.to_string()))
 }
 
 /// 422 unless `replicas` is an integer of at least 0.
@@ -217,8 +222,7 @@ where
     let name = ctx.object_name()?.to_owned();
     let qualified = ctx.served.registry.qualified();
     let paths = scale_paths(ctx);
-    let replicas_path = jsonpath::field_names(&paths.spec_replicas)
-        .map_err(|e| ApiError::internal(&e.to_string()))?;
+    let replicas_path = replicas_field(&paths)?;
     let replicas_path: Vec<&str> = replicas_path.iter().map(String::as_str).collect();
     ctx.served
         .registry
