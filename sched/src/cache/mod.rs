@@ -27,7 +27,7 @@ pub use affinity::{AffinityError, AffinityTerm, PodAffinityTerms, WeightedAffini
 pub use node_info::{pod_host_ports, HostPort, NodeInfo, PodInfo};
 pub use nominated::NominatedPods;
 pub use resource::{
-    pod_non_zero_requests, pod_requests, Resource, DEFAULT_MEMORY_REQUEST,
+    pod_non_zero_requests, pod_requests, Resource, ResourceName, DEFAULT_MEMORY_REQUEST,
     DEFAULT_MILLI_CPU_REQUEST,
 };
 pub use snapshot::{Snapshot, TopologyIndex};

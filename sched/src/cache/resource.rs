@@ -112,6 +112,17 @@ impl Resource {
         }
     }
 
+    /// The amount of a resolved resource name (no string comparison).
+    pub fn amount(&self, name: &ResourceName) -> i64 {
+        match name {
+            ResourceName::Cpu => self.milli_cpu,
+            ResourceName::Memory => self.memory,
+            ResourceName::EphemeralStorage => self.ephemeral_storage,
+            ResourceName::Pods => self.allowed_pod_number,
+            ResourceName::Scalar(other) => self.scalar.get(other).copied().unwrap_or(0),
+        }
+    }
+
     /// The amount of resource `name`.
     pub fn get(&self, name: &str) -> i64 {
         match name {
@@ -120,6 +131,53 @@ impl Resource {
             "ephemeral-storage" => self.ephemeral_storage,
             "pods" => self.allowed_pod_number,
             other => self.scalar.get(other).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// A resource name resolved once (scoring configurations name resources as strings;
+/// per-node code reads amounts through this instead).
+///
+/// ```
+/// use skiff_sched::cache::{Resource, ResourceName};
+/// let r = Resource { milli_cpu: 250, ..Resource::default() };
+/// assert_eq!(r.amount(&ResourceName::parse("cpu")), 250);
+/// assert_eq!(ResourceName::parse("example.com/gpu").as_str(), "example.com/gpu");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourceName {
+    /// `cpu` (millicores).
+    Cpu,
+    /// `memory`.
+    Memory,
+    /// `ephemeral-storage`.
+    EphemeralStorage,
+    /// `pods`.
+    Pods,
+    /// Any other (extended) resource.
+    Scalar(String),
+}
+
+impl ResourceName {
+    /// Resolves a resource name.
+    pub fn parse(name: &str) -> ResourceName {
+        match name {
+            "cpu" => ResourceName::Cpu,
+            "memory" => ResourceName::Memory,
+            "ephemeral-storage" => ResourceName::EphemeralStorage,
+            "pods" => ResourceName::Pods,
+            other => ResourceName::Scalar(other.to_owned()),
+        }
+    }
+
+    /// The name as Kubernetes spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ResourceName::Cpu => "cpu",
+            ResourceName::Memory => "memory",
+            ResourceName::EphemeralStorage => "ephemeral-storage",
+            ResourceName::Pods => "pods",
+            ResourceName::Scalar(s) => s,
         }
     }
 }

@@ -251,6 +251,23 @@ pub trait ScorePlugin: Plugin {
     /// The raw score of `node` for `pod`.
     fn score(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Result<i64, Status>;
 
+    /// The raw scores of many nodes: `out[i]` for `nodes[i]` (`out` is as long as
+    /// `nodes`). The default calls [`ScorePlugin::score`] per node; a plugin may
+    /// override it to read its cycle state once for the whole batch. The framework
+    /// calls this, never `score` directly, so both must agree.
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &Pod,
+        nodes: &[Arc<NodeInfo>],
+        out: &mut [i64],
+    ) -> Result<(), Status> {
+        for (node, score) in nodes.iter().zip(out.iter_mut()) {
+            *score = self.score(state, pod, node)?;
+        }
+        Ok(())
+    }
+
     /// NormalizeScore: rescales the raw scores of all nodes into 0..=100. The default
     /// leaves them as they are (for plugins that already score in range).
     fn normalize_score(

@@ -425,52 +425,65 @@ impl Framework {
         if plugins.is_empty() {
             return Ok(totals);
         }
-        // raw[node * plugins + plugin]
-        let np = plugins.len();
-        let raw: Vec<Result<i64, Status>> = if nodes.len() < super::PARALLEL_THRESHOLD {
-            let mut v = Vec::with_capacity(nodes.len() * np);
-            for n in nodes {
-                for (name, s, _) in &plugins {
-                    v.push(s.score(state, pod, n).map_err(|e| e.with_plugin(name)));
+        let n = nodes.len();
+        // Raw scores, plugin by plugin: raw[plugin * n + node]. Large batches are cut
+        // into chunks scored on up to `workers` threads.
+        let mut raw = vec![0i64; plugins.len() * n];
+        let score_range = |from: usize, to: usize, out: &mut [i64]| -> Result<(), Status> {
+            for (j, (name, s, _)) in plugins.iter().enumerate() {
+                s.score_nodes(
+                    state,
+                    pod,
+                    &nodes[from..to],
+                    &mut out[j * (to - from)..][..to - from],
+                )
+                .map_err(|e| e.with_plugin(name))?;
+            }
+            Ok(())
+        };
+        if n < super::PARALLEL_THRESHOLD || workers <= 1 {
+            score_range(0, n, &mut raw)?;
+        } else {
+            const CHUNK: usize = 128;
+            let chunks = n.div_ceil(CHUNK);
+            let parts = parallel_map(chunks, workers, |c| {
+                let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+                let mut out = vec![0i64; plugins.len() * (to - from)];
+                score_range(from, to, &mut out).map(|()| out)
+            });
+            for (c, part) in parts.into_iter().enumerate() {
+                let part = part?;
+                let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+                let len = to - from;
+                for j in 0..plugins.len() {
+                    raw[j * n + from..j * n + to].copy_from_slice(&part[j * len..(j + 1) * len]);
                 }
             }
-            v
-        } else {
-            parallel_map(nodes.len(), workers, |i| {
-                plugins
-                    .iter()
-                    .map(|(name, s, _)| {
-                        s.score(state, pod, &nodes[i])
-                            .map_err(|e| e.with_plugin(name))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .into_iter()
-            .flatten()
-            .collect()
-        };
-        let mut per_plugin: Vec<Vec<NodeScore>> =
-            (0..np).map(|_| Vec::with_capacity(nodes.len())).collect();
-        for (k, score) in raw.into_iter().enumerate() {
-            let (i, j) = (k / np, k % np);
-            per_plugin[j].push(NodeScore {
-                name: nodes[i].name_arc(),
-                score: score?,
-            });
         }
-        for ((name, s, weight), scores) in plugins.iter().zip(per_plugin.iter_mut()) {
-            let status = s.normalize_score(state, pod, scores);
+        // One vector of per-node scores, reused by every plugin's normalization.
+        let mut scores: Vec<NodeScore> = nodes
+            .iter()
+            .map(|node| NodeScore {
+                name: node.name_arc(),
+                score: 0,
+            })
+            .collect();
+        for (j, (name, s, weight)) in plugins.iter().enumerate() {
+            for (ns, r) in scores.iter_mut().zip(&raw[j * n..(j + 1) * n]) {
+                ns.score = *r;
+            }
+            let status = s.normalize_score(state, pod, &mut scores);
             if !status.is_success() {
                 return Err(status.with_plugin(name));
             }
-            for (i, ns) in scores.iter().enumerate() {
+            for (total, ns) in totals.iter_mut().zip(&scores) {
                 if !(0..=MAX_NODE_SCORE).contains(&ns.score) {
                     return Err(Status::error(format!(
                         "plugin {name:?} returns an invalid score {}, it should in the range of [0, {MAX_NODE_SCORE}] after normalizing",
                         ns.score
                     )));
                 }
-                totals[i] += ns.score * weight;
+                *total += ns.score * weight;
             }
         }
         Ok(totals)

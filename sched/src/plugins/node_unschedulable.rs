@@ -54,14 +54,10 @@ impl Plugin for NodeUnschedulable {
 
 impl FilterPlugin for NodeUnschedulable {
     fn filter(&self, _: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
-        let Some(n) = node.node() else {
+        if !node.has_node() {
             return Status::unresolvable(REASON_UNKNOWN);
-        };
-        let unschedulable = n
-            .spec
-            .as_ref()
-            .and_then(|s| s.unschedulable)
-            .unwrap_or(false);
+        }
+        let unschedulable = node.unschedulable();
         let tolerations = pod
             .spec
             .as_ref()

@@ -99,6 +99,9 @@ impl Plugin for TaintToleration {
 
 impl FilterPlugin for TaintToleration {
     fn filter(&self, _: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
+        if !node.has_hard_taints() {
+            return Status::success();
+        }
         match untolerated_hard_taint(taints(node), tolerations(pod)) {
             None => Status::success(),
             Some(t) => Status::unresolvable(reason(t)),
@@ -115,10 +118,7 @@ impl PreScorePlugin for TaintToleration {
         _: &Snapshot,
     ) -> Status {
         // Nothing to precompute; skip scoring when no node has a soft taint.
-        if nodes
-            .iter()
-            .any(|n| taints(n).iter().any(|t| t.effect == "PreferNoSchedule"))
-        {
+        if nodes.iter().any(|n| n.has_soft_taints()) {
             Status::success()
         } else {
             Status::skip()

@@ -17,12 +17,14 @@ use rand::Rng;
 
 use super::FitError;
 use crate::cache::{NodeInfo, NominatedPods, Snapshot};
-use crate::framework::{parallel_map, CycleState, Framework, Status};
+use crate::framework::{parallel_map, CycleState, Framework, Status, PARALLEL_THRESHOLD};
 
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
 /// The fewest nodes filtered in one window.
 const MIN_FILTER_WINDOW: usize = 64;
+/// How far ahead of the node being filtered the next one is prefetched.
+const PREFETCH_AHEAD: usize = 4;
 
 /// How many feasible nodes to find before scoring, as kube-scheduler: all of a
 /// cluster under 100 nodes; otherwise `percentage` of them (adaptive when unset:
@@ -136,31 +138,53 @@ impl Algorithm {
         let mut feasible: Vec<Arc<NodeInfo>> = Vec::with_capacity(want);
         let mut diagnosis = FitError::new(n);
         let mut evaluated = 0;
-        // Filter in windows of the nodes still wanted, so the pass stops soon after
-        // enough nodes fit. A window runs on `parallelism` threads only when it is
-        // large enough to pay for starting them (see `parallel_map`); below that (as
-        // with 10% of 5,000 nodes) it runs on this thread.
         let state_ref: &CycleState = state;
-        while evaluated < candidates.len() && feasible.len() < want {
-            let window = (want - feasible.len())
-                .max(MIN_FILTER_WINDOW)
-                .min(candidates.len() - evaluated);
-            let base = evaluated;
-            let results: Vec<Status> = parallel_map(window, self.parallelism, |i| {
-                fw.run_filter_with_nominated(state_ref, pod, candidates.get(base + i), nominated)
-            });
-            for (i, s) in results.into_iter().enumerate() {
-                if feasible.len() >= want {
-                    break;
+        let mut record = |node: &Arc<NodeInfo>, s: Status, feasible: &mut Vec<Arc<NodeInfo>>| {
+            if s.is_success() {
+                feasible.push(node.clone());
+                Ok(())
+            } else if s.is_rejected() {
+                diagnosis.record(node.name(), s);
+                Ok(())
+            } else {
+                Err(ScheduleError::Plugin(s))
+            }
+        };
+        if want < PARALLEL_THRESHOLD || self.parallelism <= 1 {
+            // On this thread, node after node until enough fit, with the node
+            // `PREFETCH_AHEAD` places on being pulled into the cache meanwhile (a
+            // rotating start visits nodes not seen for thousands of cycles).
+            while evaluated < candidates.len() && feasible.len() < want {
+                if evaluated + PREFETCH_AHEAD < candidates.len() {
+                    candidates.get(evaluated + PREFETCH_AHEAD).prefetch();
                 }
-                evaluated = base + i + 1;
-                let node = candidates.get(base + i);
-                if s.is_success() {
-                    feasible.push(node.clone());
-                } else if s.is_rejected() {
-                    diagnosis.record(node.name(), s);
-                } else {
-                    return Err(ScheduleError::Plugin(s));
+                let node = candidates.get(evaluated);
+                let s = fw.run_filter_with_nominated(state_ref, pod, node, nominated);
+                evaluated += 1;
+                record(node, s, &mut feasible)?;
+            }
+        } else {
+            // In windows of the nodes still wanted, each on `parallelism` threads, so
+            // the pass stops soon after enough nodes fit.
+            while evaluated < candidates.len() && feasible.len() < want {
+                let window = (want - feasible.len())
+                    .max(MIN_FILTER_WINDOW)
+                    .min(candidates.len() - evaluated);
+                let base = evaluated;
+                let results: Vec<Status> = parallel_map(window, self.parallelism, |i| {
+                    fw.run_filter_with_nominated(
+                        state_ref,
+                        pod,
+                        candidates.get(base + i),
+                        nominated,
+                    )
+                });
+                for (i, s) in results.into_iter().enumerate() {
+                    if feasible.len() >= want {
+                        break;
+                    }
+                    evaluated = base + i + 1;
+                    record(candidates.get(base + i), s, &mut feasible)?;
                 }
             }
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::fit::ResourceWeight;
+use super::fit::{ResourceWeight, ScoredResources};
 use crate::cache::{pod_requests, NodeInfo, Resource, Snapshot};
 use crate::framework::{
     ClusterEvent, CycleState, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
@@ -24,13 +24,13 @@ const STATE_KEY: &str = "PreScoreNodeResourcesBalancedAllocation";
 
 /// `(1 - standard deviation of the fractions) * 100`; fractions above 1 count as 1.
 pub fn balanced_score(fractions: &[f64]) -> i64 {
-    let f: Vec<f64> = fractions.iter().map(|x| x.min(1.0)).collect();
-    let std = match f.len() {
+    let f = |i: usize| fractions[i].min(1.0);
+    let std = match fractions.len() {
         0 | 1 => 0.0,
-        2 => ((f[0] - f[1]) / 2.0).abs(),
+        2 => ((f(0) - f(1)) / 2.0).abs(),
         n => {
-            let mean = f.iter().sum::<f64>() / n as f64;
-            (f.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64).sqrt()
+            let mean = (0..n).map(f).sum::<f64>() / n as f64;
+            ((0..n).map(|i| (f(i) - mean) * (f(i) - mean)).sum::<f64>() / n as f64).sqrt()
         }
     };
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
@@ -40,12 +40,47 @@ pub fn balanced_score(fractions: &[f64]) -> i64 {
 #[derive(Debug)]
 pub struct BalancedAllocation {
     resources: Vec<ResourceWeight>,
+    scored: ScoredResources,
 }
 
 impl Default for BalancedAllocation {
     fn default() -> Self {
+        let resources = super::fit::default_resources();
         BalancedAllocation {
-            resources: super::fit::default_resources(),
+            scored: ScoredResources::new(&resources),
+            resources,
+        }
+    }
+}
+
+impl BalancedAllocation {
+    /// The score of one node for a pod requesting `requests`.
+    fn node_score(&self, requests: &Resource, node: &NodeInfo) -> i64 {
+        // Up to 8 resources on the stack (the default scores two).
+        let mut buf = [0f64; 8];
+        let mut more = Vec::new();
+        let mut n = 0;
+        for (name, _) in self.scored.iter() {
+            let alloc = node.allocatable().amount(name);
+            if alloc == 0 {
+                continue;
+            }
+            let requested = node.requested().amount(name) + requests.amount(name);
+            let fraction = requested as f64 / alloc as f64;
+            if n < buf.len() {
+                buf[n] = fraction;
+            } else {
+                if more.is_empty() {
+                    more.extend_from_slice(&buf);
+                }
+                more.push(fraction);
+            }
+            n += 1;
+        }
+        if more.is_empty() {
+            balanced_score(&buf[..n])
+        } else {
+            balanced_score(&more)
         }
     }
 }
@@ -93,16 +128,28 @@ impl ScorePlugin for BalancedAllocation {
                 &owned
             }
         };
-        let fractions: Vec<f64> = self
-            .resources
-            .iter()
-            .filter_map(|r| {
-                let alloc = node.allocatable().get(&r.name);
-                let requested = node.requested().get(&r.name) + requests.get(&r.name);
-                (alloc != 0).then(|| requested as f64 / alloc as f64)
-            })
-            .collect();
-        Ok(balanced_score(&fractions))
+        Ok(self.node_score(requests, node))
+    }
+
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &Pod,
+        nodes: &[Arc<NodeInfo>],
+        out: &mut [i64],
+    ) -> Result<(), Status> {
+        let owned;
+        let requests = match state.read::<Resource>(STATE_KEY) {
+            Some(r) => r,
+            None => {
+                owned = pod_requests(pod);
+                &owned
+            }
+        };
+        for (node, score) in nodes.iter().zip(out.iter_mut()) {
+            *score = self.node_score(requests, node);
+        }
+        Ok(())
     }
 }
 

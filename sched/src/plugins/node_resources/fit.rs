@@ -24,7 +24,9 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cache::{pod_non_zero_requests, pod_requests, NodeInfo, Resource, Snapshot};
+use crate::cache::{
+    pod_non_zero_requests, pod_requests, NodeInfo, Resource, ResourceName, Snapshot,
+};
 use crate::framework::{
     ClusterEvent, Code, CycleState, FilterPlugin, Plugin, PreFilterPlugin, PreFilterResult,
     PreScorePlugin, RegistryError, ScorePlugin, Status, MAX_NODE_SCORE,
@@ -199,16 +201,47 @@ pub fn requested_and_allocatable(
     pod: &Resource,
     resource: &str,
 ) -> (i64, i64) {
-    let alloc = node.allocatable().get(resource);
+    requested_and_allocatable_of(node, pod_non_zero, pod, &ResourceName::parse(resource))
+}
+
+/// [`requested_and_allocatable`] of a resolved resource name.
+fn requested_and_allocatable_of(
+    node: &NodeInfo,
+    pod_non_zero: &Resource,
+    pod: &Resource,
+    resource: &ResourceName,
+) -> (i64, i64) {
+    let alloc = node.allocatable().amount(resource);
     let requested = match resource {
-        "cpu" | "memory" => node.non_zero_requested().get(resource) + pod_non_zero.get(resource),
-        _ => node.requested().get(resource) + pod.get(resource),
+        ResourceName::Cpu | ResourceName::Memory => {
+            node.non_zero_requested().amount(resource) + pod_non_zero.amount(resource)
+        }
+        _ => node.requested().amount(resource) + pod.amount(resource),
     };
     (requested, alloc)
 }
 
-/// The weighted mean over resources of `scorer(requested, allocatable)`, skipping
-/// resources the node does not have.
+/// Scoring resources resolved once: each name with its weight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ScoredResources(Vec<(ResourceName, i64)>);
+
+impl ScoredResources {
+    pub(crate) fn new(resources: &[ResourceWeight]) -> ScoredResources {
+        ScoredResources(
+            resources
+                .iter()
+                .map(|r| (ResourceName::parse(&r.name), r.weight))
+                .collect(),
+        )
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &(ResourceName, i64)> {
+        self.0.iter()
+    }
+}
+
+/// The weighted mean of `scorer(requested, allocatable)` over `resources` (the
+/// pod's requests added to the node's), skipping resources the node does not have.
 pub fn weighted_score(
     node: &NodeInfo,
     pod_non_zero: &Resource,
@@ -216,14 +249,30 @@ pub fn weighted_score(
     resources: &[ResourceWeight],
     scorer: fn(i64, i64) -> i64,
 ) -> i64 {
+    weighted_score_of(
+        node,
+        pod_non_zero,
+        pod,
+        &ScoredResources::new(resources),
+        scorer,
+    )
+}
+
+fn weighted_score_of(
+    node: &NodeInfo,
+    pod_non_zero: &Resource,
+    pod: &Resource,
+    resources: &ScoredResources,
+    scorer: fn(i64, i64) -> i64,
+) -> i64 {
     let (mut sum, mut weights) = (0i64, 0i64);
-    for r in resources {
-        let (requested, alloc) = requested_and_allocatable(node, pod_non_zero, pod, &r.name);
+    for (name, weight) in resources.iter() {
+        let (requested, alloc) = requested_and_allocatable_of(node, pod_non_zero, pod, name);
         if alloc == 0 {
             continue;
         }
-        sum += scorer(requested, alloc) * r.weight;
-        weights += r.weight;
+        sum += scorer(requested, alloc) * weight;
+        weights += weight;
     }
     if weights == 0 {
         0
@@ -239,9 +288,16 @@ struct PodRequests {
 }
 
 /// The NodeResourcesFit pre-filter, filter, pre-score and score.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Fit {
     args: FitArgs,
+    scored: ScoredResources,
+}
+
+impl Default for Fit {
+    fn default() -> Self {
+        Fit::with_args(FitArgs::default())
+    }
 }
 
 impl Fit {
@@ -272,7 +328,21 @@ impl Fit {
                 r.name, r.weight
             )));
         }
-        Ok(Fit { args })
+        Ok(Fit::with_args(args))
+    }
+
+    fn with_args(args: FitArgs) -> Fit {
+        Fit {
+            scored: ScoredResources::new(&args.scoring_strategy.resources),
+            args,
+        }
+    }
+
+    fn scorer(&self) -> fn(i64, i64) -> i64 {
+        match self.args.scoring_strategy.kind {
+            StrategyType::LeastAllocated => least_requested_score,
+            StrategyType::MostAllocated => most_requested_score,
+        }
     }
 
     fn requests<'a>(
@@ -384,17 +454,29 @@ impl ScorePlugin for Fit {
     fn score(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Result<i64, Status> {
         let mut owned = None;
         let r = Fit::requests(state, PRE_SCORE_KEY, pod, &mut owned);
-        let scorer = match self.args.scoring_strategy.kind {
-            StrategyType::LeastAllocated => least_requested_score,
-            StrategyType::MostAllocated => most_requested_score,
-        };
-        Ok(weighted_score(
+        Ok(weighted_score_of(
             node,
             &r.non_zero,
             &r.requests,
-            &self.args.scoring_strategy.resources,
-            scorer,
+            &self.scored,
+            self.scorer(),
         ))
+    }
+
+    fn score_nodes(
+        &self,
+        state: &CycleState,
+        pod: &Pod,
+        nodes: &[Arc<NodeInfo>],
+        out: &mut [i64],
+    ) -> Result<(), Status> {
+        let mut owned = None;
+        let r = Fit::requests(state, PRE_SCORE_KEY, pod, &mut owned);
+        let scorer = self.scorer();
+        for (node, score) in nodes.iter().zip(out.iter_mut()) {
+            *score = weighted_score_of(node, &r.non_zero, &r.requests, &self.scored, scorer);
+        }
+        Ok(())
     }
 }
 
