@@ -161,6 +161,21 @@ pub fn format_timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// Whether two objects differ in anything but `metadata`, `status`, `kind` and
+/// `apiVersion` (what bumps `metadata.generation`): [`spec_part`] compared without
+/// copying either object.
+pub fn spec_differs(a: &Value, b: &Value) -> bool {
+    let outside = |k: &str| !matches!(k, "metadata" | "status" | "kind" | "apiVersion");
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return spec_part(a) != spec_part(b);
+    };
+    let count = |m: &Map<String, Value>| m.keys().filter(|k| outside(k)).count();
+    count(a) != count(b)
+        || a.iter()
+            .filter(|(k, _)| outside(k))
+            .any(|(k, v)| b.get(k) != Some(v))
+}
+
 /// Everything of an object except `metadata` and `status`: what a change to bumps
 /// `metadata.generation`.
 pub fn spec_part(obj: &Value) -> Map<String, Value> {
@@ -203,5 +218,11 @@ mod tests {
         let b =
             json!({"kind": "X", "metadata": {"name": "b"}, "spec": {"r": 1}, "status": {"s": 2}});
         assert_eq!(spec_part(&a), spec_part(&b));
+        assert!(!spec_differs(&a, &b));
+        let mut c = b.clone();
+        c["spec"] = json!({"replicas": 7});
+        assert!(spec_differs(&a, &c));
+        c.as_object_mut().unwrap().remove("spec");
+        assert!(spec_differs(&a, &c) && spec_differs(&c, &a));
     }
 }

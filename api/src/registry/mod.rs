@@ -234,9 +234,45 @@ pub fn decode_object(kv: &KeyValue) -> Result<Value, ApiError> {
 
 /// An object as stored: JSON without `metadata.resourceVersion`.
 pub fn encode_object(obj: &Value) -> Bytes {
-    let mut stored = obj.clone();
-    meta::remove_meta(&mut stored, "resourceVersion");
-    Bytes::from(serde_json::to_vec(&stored).unwrap_or_default())
+    Bytes::from(serde_json::to_vec(&WithoutResourceVersion(obj)).unwrap_or_default())
+}
+
+/// Serializes an object as [`encode_object`] stores it, without copying it first:
+/// `metadata.resourceVersion` is left out on the way.
+struct WithoutResourceVersion<'a>(&'a Value);
+
+impl serde::Serialize for WithoutResourceVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(map) = self.0.as_object() else {
+            return self.0.serialize(serializer);
+        };
+        let mut out = serializer.serialize_map(Some(map.len()))?;
+        for (k, v) in map {
+            match (k.as_str(), v.as_object()) {
+                ("metadata", Some(meta)) => {
+                    let rest = MetadataWithout(meta);
+                    out.serialize_entry(k, &rest)?;
+                }
+                _ => out.serialize_entry(k, v)?,
+            }
+        }
+        out.end()
+    }
+}
+
+struct MetadataWithout<'a>(&'a serde_json::Map<String, Value>);
+
+impl serde::Serialize for MetadataWithout<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let kept = self.0.iter().filter(|(k, _)| *k != "resourceVersion");
+        let mut out = serializer.serialize_map(None)?;
+        for (k, v) in kept {
+            out.serialize_entry(k, v)?;
+        }
+        out.end()
+    }
 }
 
 /// Parses a resourceVersion sent by a client; 400 when it is not a number.
@@ -245,4 +281,31 @@ pub fn parse_resource_version(rv: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|v| *v >= 0)
         .ok_or_else(|| ApiError::bad_request(format!("invalid resource version: {rv:?}")))
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn stored_objects_leave_out_only_the_resource_version() {
+        let obj = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "resourceVersion": "12", "labels": {"a": "b"}},
+            "spec": {"containers": [{"name": "c", "image": "x"}]}});
+        let stored: Value = serde_json::from_slice(&encode_object(&obj)).unwrap();
+        let mut want = obj.clone();
+        want["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        assert_eq!(stored, want);
+        // Not an object, or metadata not an object: stored as is.
+        assert_eq!(&encode_object(&json!([1]))[..], b"[1]");
+        let odd = json!({"metadata": "x"});
+        assert_eq!(
+            serde_json::from_slice::<Value>(&encode_object(&odd)).unwrap(),
+            odd
+        );
+    }
 }

@@ -170,7 +170,7 @@ impl Registry {
         self.strategy.default(&mut new);
         self.track_fields(old, &mut new, target, opts);
         let mut generation = meta::generation(old).max(1);
-        if meta::spec_part(&new) != meta::spec_part(old) {
+        if meta::spec_differs(&new, old) {
             generation += 1;
         }
         meta::metadata_mut(&mut new).insert("generation".into(), generation.into());

@@ -162,7 +162,7 @@ impl Strategy for KindStrategy {
             map.entry("kind")
                 .or_insert_with(|| self.resource.kind.clone().into());
         }
-        match check(&typed) {
+        match check(&typed, true) {
             Ok(known) => validation::prune_unknown_fields(obj, &known),
             Err(_) => Vec::new(),
         }

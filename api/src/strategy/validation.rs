@@ -34,15 +34,21 @@ pub enum TypedError {
     },
 }
 
-/// A typed decode check: decodes the object into its k8s-openapi type and returns the
-/// object as that type writes it back (without the fields the type does not know).
-pub type TypedCheck = fn(&Value) -> Result<Value, TypedError>;
+/// A typed decode check: decodes the object into its k8s-openapi type and, when the
+/// second argument is true, returns the object as that type writes it back (without
+/// the fields the type does not know); otherwise `Value::Null` (validation only needs
+/// to know that it decodes).
+pub type TypedCheck = fn(&Value, bool) -> Result<Value, TypedError>;
 
-/// Decodes `obj` into `T`, reporting where it does not fit; on success, the object
-/// serialized back from `T`.
-pub fn typed<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Value, TypedError> {
+/// Decodes `obj` into `T`, reporting where it does not fit; on success and with
+/// `write_back`, the object serialized back from `T`, else `Value::Null`.
+pub fn typed<T: DeserializeOwned + Serialize>(
+    obj: &Value,
+    write_back: bool,
+) -> Result<Value, TypedError> {
     match serde_path_to_error::deserialize::<_, T>(obj) {
-        Ok(t) => Ok(serde_json::to_value(&t).unwrap_or(Value::Null)),
+        Ok(t) if write_back => Ok(serde_json::to_value(&t).unwrap_or(Value::Null)),
+        Ok(_) => Ok(Value::Null),
         Err(err) => {
             let path = err.path().to_string();
             let message = err.inner().to_string();
@@ -114,7 +120,7 @@ mod unknown_field_tests {
             "metadata": {"name": "web", "bogus": 1},
             "spec": {"foo": "bar", "replicas": 1, "selector": {},
                 "template": {"spec": {"containers": [{"name": "c", "imag": "x"}]}}}});
-        let known = typed::<Deployment>(&obj).unwrap();
+        let known = typed::<Deployment>(&obj, true).unwrap();
         let unknown = prune_unknown_fields(&mut obj, &known);
         assert_eq!(
             unknown,
@@ -231,7 +237,7 @@ pub fn validate_object(
     };
     causes.extend(label_causes(obj));
     if let Some(check) = rules.typed_check {
-        match check(obj) {
+        match check(obj, false) {
             Ok(_) => {}
             Err(TypedError::Missing(field)) => causes.push(StatusCause::required(&field)),
             Err(TypedError::Mismatch { path, message }) => {
