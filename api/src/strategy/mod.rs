@@ -154,15 +154,24 @@ impl Strategy for KindStrategy {
         let Some(check) = self.rules.typed_check else {
             return Vec::new();
         };
-        let mut typed = obj.clone();
-        if let Some(map) = typed.as_object_mut() {
-            // The type fields are the server's to fill when absent.
-            map.entry("apiVersion")
-                .or_insert_with(|| self.resource.api_version().into());
-            map.entry("kind")
-                .or_insert_with(|| self.resource.kind.clone().into());
-        }
-        match check(&typed, true) {
+        let has_type_fields = obj
+            .as_object()
+            .is_some_and(|m| m.contains_key("apiVersion") && m.contains_key("kind"));
+        let known = if has_type_fields {
+            check(obj, true)
+        } else {
+            // The type fields are the server's to fill when absent; the typed decode
+            // wants them, so it runs on a copy that has them.
+            let mut typed = obj.clone();
+            if let Some(map) = typed.as_object_mut() {
+                map.entry("apiVersion")
+                    .or_insert_with(|| self.resource.api_version().into());
+                map.entry("kind")
+                    .or_insert_with(|| self.resource.kind.clone().into());
+            }
+            check(&typed, true)
+        };
+        match known {
             Ok(known) => validation::prune_unknown_fields(obj, &known),
             Err(_) => Vec::new(),
         }
