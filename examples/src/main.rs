@@ -49,6 +49,11 @@ enum Command {
     Image(image::ImageArgs),
 }
 
+/// mimalloc instead of glibc's malloc: allocation was about a quarter of the CPU of
+/// the API server's and scheduler's hot paths under glibc (see benches/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

@@ -16,6 +16,10 @@
 //! - `PreemptionBasic`: INIT low-priority pods of 900m fill the nodes, then
 //!   high-priority pods of 3 cpu each preempt three of them.
 
+/// The allocator the `skiff` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -28,6 +28,10 @@ fn arg(n: usize, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The allocator the `skiff` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let (nodes_n, pods_n) = (arg(1, 500), arg(2, 1000));

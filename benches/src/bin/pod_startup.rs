@@ -32,6 +32,10 @@ struct Args {
     rate: f64,
 }
 
+/// The allocator the `skiff` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();

@@ -23,6 +23,10 @@ use skiff_store::{KvStore, MvccStore, PutRequest, RedbBackend, StoreConfig};
 
 const VALUE_BYTES: usize = 256;
 
+/// The allocator the `skiff` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let seconds: u64 = std::env::args()
         .nth(1)

@@ -35,6 +35,10 @@ fn line(what: &str, p: &Phase) {
     );
 }
 
+/// The allocator the `skiff` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();

@@ -125,6 +125,10 @@ fn print_header() {
     );
 }
 
+/// The allocator the `skiff` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
