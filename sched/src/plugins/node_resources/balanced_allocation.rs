@@ -118,16 +118,22 @@ impl PreScorePlugin for BalancedAllocation {
     }
 }
 
+/// The pod's requests from PreScore, or computed into `owned` when PreScore did not run.
+fn requests_of<'a>(
+    state: &'a CycleState,
+    pod: &Pod,
+    owned: &'a mut Option<Resource>,
+) -> &'a Resource {
+    match state.read::<Resource>(STATE_KEY) {
+        Some(r) => r,
+        None => owned.insert(pod_requests(pod)),
+    }
+}
+
 impl ScorePlugin for BalancedAllocation {
     fn score(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Result<i64, Status> {
-        let owned;
-        let requests = match state.read::<Resource>(STATE_KEY) {
-            Some(r) => r,
-            None => {
-                owned = pod_requests(pod);
-                &owned
-            }
-        };
+        let mut owned = None;
+        let requests = requests_of(state, pod, &mut owned);
         Ok(self.node_score(requests, node))
     }
 
@@ -138,14 +144,8 @@ impl ScorePlugin for BalancedAllocation {
         nodes: &[Arc<NodeInfo>],
         out: &mut [i64],
     ) -> Result<(), Status> {
-        let owned;
-        let requests = match state.read::<Resource>(STATE_KEY) {
-            Some(r) => r,
-            None => {
-                owned = pod_requests(pod);
-                &owned
-            }
-        };
+        let mut owned = None;
+        let requests = requests_of(state, pod, &mut owned);
         for (node, score) in nodes.iter().zip(out.iter_mut()) {
             *score = self.node_score(requests, node);
         }
