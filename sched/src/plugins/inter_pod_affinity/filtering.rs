@@ -1,13 +1,17 @@
 //! InterPodAffinity's PreFilter (counting matching pods per topology domain, once per
 //! cycle), its AddPod/RemovePod extensions and its Filter (comparing a node's domains
-//! against those counts), as kube-scheduler's `interpodaffinity/filtering.go`.
+//! against those counts), as kube-scheduler's `interpodaffinity/filtering.go`. The
+//! PreFilter reads the snapshot's indexes (existing pods' terms per domain, matching
+//! pods per domain) instead of walking every pod.
 
 use k8s_openapi::api::core::v1::Pod;
 
 use super::{
     count, has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME,
 };
-use crate::cache::{AffinityTerm, NodeInfo, PodInfo, Snapshot};
+use crate::cache::{
+    AffinityTerm, DomainCounts, NodeInfo, PodInfo, PodSelection, Snapshot, TermKind,
+};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
 /// The rejection when the pod's required affinity is not met.
@@ -93,6 +97,51 @@ impl PreFilterState {
     }
 }
 
+/// Adds per-domain counts of `key` into `counts` (only non-zero ones, so an empty
+/// `counts` still means no matching pod anywhere).
+pub(crate) fn add_domains(counts: &mut TopologyCounts, key: &str, domains: &DomainCounts) {
+    add_weighted(counts, key, domains, 1);
+}
+
+/// Adds `weight` times per-domain counts of `key` into `counts`; an entry is made for
+/// every domain with pods, whatever the sum.
+pub(crate) fn add_weighted(
+    counts: &mut TopologyCounts,
+    key: &str,
+    domains: &DomainCounts,
+    weight: i64,
+) {
+    if domains.is_empty() {
+        return;
+    }
+    let values = counts.entry(key.to_owned()).or_default();
+    for (v, n) in domains {
+        *values.entry(v.clone()).or_insert(0) += n * weight;
+    }
+}
+
+/// The pods one of the incoming pod's terms is about (its namespace selector is
+/// already folded into its namespaces; terminating pods count).
+pub(crate) fn term_selection(t: &AffinityTerm) -> PodSelection {
+    PodSelection::new(t.namespaces.iter().cloned(), vec![t.selector.clone()], true)
+}
+
+/// The pods matching every one of `terms`.
+fn all_terms_selection(terms: &[AffinityTerm]) -> PodSelection {
+    let namespaces = terms.iter().skip(1).fold(
+        terms
+            .first()
+            .map(|t| t.namespaces.clone())
+            .unwrap_or_default(),
+        |acc, t| acc.intersection(&t.namespaces).cloned().collect(),
+    );
+    PodSelection::new(
+        namespaces,
+        terms.iter().map(|t| t.selector.clone()).collect(),
+        true,
+    )
+}
+
 impl PreFilterPlugin for InterPodAffinity {
     fn pre_filter(
         &self,
@@ -116,7 +165,6 @@ impl PreFilterPlugin for InterPodAffinity {
         };
         let has_required = !incoming.terms.required_affinity.is_empty()
             || !incoming.terms.required_anti_affinity.is_empty();
-        let nodes = snapshot.nodes();
         if !has_required && !any_existing_anti {
             return (PreFilterResult::default(), Status::skip());
         }
@@ -127,19 +175,39 @@ impl PreFilterPlugin for InterPodAffinity {
             self_matches,
             ..PreFilterState::default()
         };
-        for node in nodes.iter().filter(|n| n.node().is_some()) {
-            if has_required {
-                for existing in node.pods() {
-                    s.update_with_pod(pod, existing, node, 1);
+        // Existing pods' required anti-affinity terms about the pod: one check per
+        // distinct term, its domains from the snapshot's index.
+        if any_existing_anti {
+            for t in snapshot
+                .existing_affinity_terms()
+                .of_kind(TermKind::RequiredAntiAffinity)
+            {
+                if t.term.matches_pod(pod, Some(&s.incoming.namespace_labels)) {
+                    add_domains(
+                        &mut s.existing_anti_affinity_counts,
+                        &t.term.topology_key,
+                        &t.domains,
+                    );
                 }
-            } else if node.pods_with_required_anti_affinity() > 0 {
-                for existing in node
-                    .pods()
-                    .iter()
-                    .filter(|p| p.has_required_anti_affinity())
-                {
-                    s.update_with_pod(pod, existing, node, 1);
+            }
+        }
+        // The pod's own terms: pods matching them per domain, from the snapshot's
+        // incremental counts.
+        let mine = &s.incoming.terms;
+        if !mine.required_affinity.is_empty() {
+            let all = all_terms_selection(&mine.required_affinity);
+            if !all.is_empty() {
+                for t in &mine.required_affinity {
+                    let sums = snapshot.matching_pods_per_domain(&all, &t.topology_key);
+                    add_domains(&mut s.affinity_counts, &t.topology_key, &sums);
                 }
+            }
+        }
+        for t in &mine.required_anti_affinity {
+            let selection = term_selection(t);
+            if !selection.is_empty() {
+                let sums = snapshot.matching_pods_per_domain(&selection, &t.topology_key);
+                add_domains(&mut s.anti_affinity_counts, &t.topology_key, &sums);
             }
         }
         state.write(STATE_KEY, s);

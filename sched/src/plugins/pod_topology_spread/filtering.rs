@@ -1,13 +1,15 @@
 //! PodTopologySpread's PreFilter (matching pods per domain of each hard constraint),
 //! AddPod/RemovePod extensions and Filter (the skew check), as kube-scheduler's
-//! `podtopologyspread/filtering.go`.
+//! `podtopologyspread/filtering.go`. The PreFilter reads the snapshot's incremental
+//! counts ([`Snapshot::matching_pods_per_domain`]) instead of walking every pod.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
 use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
-use crate::cache::{NodeInfo, PodInfo, Snapshot};
+use crate::cache::{NodeCounts, NodeInfo, PodInfo, PodSelection, Snapshot, TopologyIndex};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
 /// The rejection when placing the pod would exceed a constraint's `maxSkew`.
@@ -72,6 +74,54 @@ fn has_node_constraints(pod: &Pod) -> bool {
     })
 }
 
+/// Sums the constraints given `per_node` counts over the nodes that have every
+/// constraint's key and pass the constraint's inclusion policies.
+fn count_per_node(
+    s: &mut PreFilterState,
+    pod: &Pod,
+    snapshot: &Snapshot,
+    indexes: &[Arc<TopologyIndex>],
+    per_node: &[Option<Arc<NodeCounts>>],
+) {
+    let node_constraints = has_node_constraints(pod);
+    let mut per_domain: Vec<Vec<Option<i64>>> = indexes
+        .iter()
+        .map(|ix| vec![None; ix.values.len()])
+        .collect();
+    for (n, info) in snapshot.nodes().iter().enumerate() {
+        // Nodes without every constraint's key are not counted.
+        if indexes
+            .iter()
+            .any(|ix| ix.node_domain.get(n).copied().flatten().is_none())
+        {
+            continue;
+        }
+        for (i, c) in s.constraints.iter().enumerate() {
+            let Some(counts) = &per_node[i] else { continue };
+            let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
+            if check && !info.node().is_some_and(|node| c.includes_node(pod, node)) {
+                continue;
+            }
+            let Some(d) = indexes[i].node_domain.get(n).copied().flatten() else {
+                continue;
+            };
+            let count = counts.get(info.name()).copied().unwrap_or(0);
+            let slot = &mut per_domain[i][d];
+            *slot = Some(slot.unwrap_or(0) + count);
+        }
+    }
+    for (i, domains) in per_domain.into_iter().enumerate() {
+        if per_node[i].is_none() {
+            continue;
+        }
+        for (d, count) in domains.into_iter().enumerate() {
+            if let Some(count) = count {
+                s.counts[i].insert(indexes[i].values[d].clone(), count);
+            }
+        }
+    }
+}
+
 impl PreFilterPlugin for PodTopologySpread {
     fn pre_filter(
         &self,
@@ -98,54 +148,37 @@ impl PreFilterPlugin for PodTopologySpread {
             constraints: cs,
         };
         // Each node's domain per constraint from the snapshot's topology indexes
-        // (no label lookups); inclusion policies are checked per node only when they
-        // can exclude one.
+        // (no label lookups); matching pods from the snapshot's incremental counts
+        // (no pod walks).
         let indexes: Vec<_> = s
             .constraints
             .iter()
             .map(|c| snapshot.topology_index(&c.topology_key))
             .collect();
         let node_constraints = has_node_constraints(pod);
-        let check: Vec<bool> = s
+        let one_key = s
             .constraints
             .iter()
-            .map(|c| c.honor_node_taints || (c.honor_node_affinity && node_constraints))
-            .collect();
-        let mut per_domain: Vec<Vec<Option<i64>>> = indexes
-            .iter()
-            .map(|ix| vec![None; ix.values.len()])
-            .collect();
-        for (n, info) in snapshot.nodes().iter().enumerate() {
-            // Nodes without every constraint's key are not counted.
-            if indexes
-                .iter()
-                .any(|ix| ix.node_domain.get(n).copied().flatten().is_none())
-            {
-                continue;
-            }
-            for (i, c) in s.constraints.iter().enumerate() {
-                if check[i] && !info.node().is_some_and(|node| c.includes_node(pod, node)) {
-                    continue;
-                }
-                let Some(d) = indexes[i].node_domain.get(n).copied().flatten() else {
-                    continue;
-                };
-                let pods = info.pods();
-                let count = if pods.is_empty() {
-                    0
-                } else {
-                    pods.iter().filter(|p| c.counts(p, ns)).count() as i64
-                };
-                let slot = &mut per_domain[i][d];
-                *slot = Some(slot.unwrap_or(0) + count);
+            .all(|c| c.topology_key == s.constraints[0].topology_key);
+        let mut per_node: Vec<Option<Arc<NodeCounts>>> = vec![None; s.constraints.len()];
+        for (i, c) in s.constraints.iter().enumerate() {
+            let selection = PodSelection::new([ns.to_owned()], vec![c.selector.clone()], false);
+            let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
+            if one_key && !check {
+                // Every node with the key is a domain: the registered sums per domain
+                // are the counts.
+                let sums = snapshot.matching_pods_per_domain(&selection, &c.topology_key);
+                s.counts[i] = indexes[i]
+                    .values
+                    .iter()
+                    .map(|v| (v.clone(), sums.get(v).copied().unwrap_or(0)))
+                    .collect();
+            } else {
+                per_node[i] = Some(snapshot.matching_pods_per_node(&selection));
             }
         }
-        for (i, domains) in per_domain.into_iter().enumerate() {
-            for (d, count) in domains.into_iter().enumerate() {
-                if let Some(count) = count {
-                    s.counts[i].insert(indexes[i].values[d].clone(), count);
-                }
-            }
+        if per_node.iter().any(Option::is_some) {
+            count_per_node(&mut s, pod, snapshot, &indexes, &per_node);
         }
         for i in 0..s.constraints.len() {
             s.recompute_min(i);

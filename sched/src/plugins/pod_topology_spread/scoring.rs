@@ -9,7 +9,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, LABEL_HOSTNAME, NAME};
-use crate::cache::{NodeInfo, Snapshot};
+use crate::cache::{NodeCounts, NodeInfo, PodSelection, Snapshot};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
@@ -90,7 +90,20 @@ impl PreScorePlugin for PodTopologySpread {
             };
             s.weights[i] = ((size + 2) as f64).ln();
         }
+        // Matching pods per node from the snapshot's incremental counts (hostname
+        // constraints are counted on the scored node itself).
         let ns = crate::pod::namespace(pod);
+        let per_node: Vec<Option<Arc<NodeCounts>>> = s
+            .constraints
+            .iter()
+            .map(|c| {
+                (c.topology_key != LABEL_HOSTNAME).then(|| {
+                    let selection =
+                        PodSelection::new([ns.to_owned()], vec![c.selector.clone()], false);
+                    snapshot.matching_pods_per_node(&selection)
+                })
+            })
+            .collect();
         for info in snapshot.nodes() {
             let Some(node) = info.node() else { continue };
             if require_all && !has_all_keys(node, &s.constraints) {
@@ -105,7 +118,8 @@ impl PreScorePlugin for PodTopologySpread {
                 if !s.counts[i].contains_key(v) {
                     continue;
                 }
-                let n = info.pods().iter().filter(|p| c.counts(p, ns)).count() as i64;
+                let Some(counts) = &per_node[i] else { continue };
+                let n = counts.get(info.name()).copied().unwrap_or(0);
                 if let Some(e) = s.counts[i].get_mut(v) {
                     *e += n;
                 }
