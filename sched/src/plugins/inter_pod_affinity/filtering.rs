@@ -115,6 +115,7 @@ pub(crate) fn add_weighted(
         return;
     }
     let values = counts.entry(key.to_owned()).or_default();
+    values.reserve(domains.len());
     for (v, n) in domains {
         *values.entry(v.clone()).or_insert(0) += n * weight;
     }

@@ -109,19 +109,15 @@ impl PreScorePlugin for PodTopologySpread {
             if require_all && !has_all_keys(node, &s.constraints) {
                 continue;
             }
-            for i in 0..s.constraints.len() {
+            for (i, counts) in per_node.iter().enumerate() {
+                let Some(counts) = counts else { continue };
                 let c = &s.constraints[i];
                 if !c.includes_node(pod, node) {
                     continue;
                 }
                 let v = label_value(node, &c.topology_key);
-                if !s.counts[i].contains_key(v) {
-                    continue;
-                }
-                let Some(counts) = &per_node[i] else { continue };
-                let n = counts.get(info.name()).copied().unwrap_or(0);
                 if let Some(e) = s.counts[i].get_mut(v) {
-                    *e += n;
+                    *e += counts.get(info.name()).copied().unwrap_or(0);
                 }
             }
         }
