@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use super::topology_counts::{bump, DomainCounts};
 use super::{AffinityTerm, NodeInfo, PodInfo};
@@ -62,8 +63,9 @@ pub struct ExistingTerm {
     pub term: AffinityTerm,
     /// Its weight (preferred terms; 1 for required ones).
     pub weight: i64,
-    /// Declaring pods per value of `term.topology_key` (only domains with some).
-    pub domains: DomainCounts,
+    /// Declaring pods per value of `term.topology_key` (only domains with some;
+    /// shared, copied on write while a cycle's state still reads it).
+    pub domains: Arc<DomainCounts>,
     /// Declaring pods on the snapshot's nodes, with or without the key.
     pods: i64,
 }
@@ -116,12 +118,17 @@ impl ExistingTerms {
         let entry = map.entry(key.clone()).or_insert_with(|| ExistingTerm {
             term: term.clone(),
             weight,
-            domains: DomainCounts::new(),
+            domains: Arc::default(),
             pods: 0,
         });
         entry.pods += by;
         if let Some(v) = node.labels().and_then(|l| l.get(&term.topology_key)) {
-            bump(&mut entry.domains, v.as_str(), || v.clone(), by);
+            bump(
+                Arc::make_mut(&mut entry.domains),
+                v.as_str(),
+                || v.clone(),
+                by,
+            );
         }
         if entry.pods <= 0 {
             map.remove(&key);

@@ -101,7 +101,7 @@ fn brute_per_domain(snap: &Snapshot, s: &PodSelection, key: &str) -> DomainCount
 fn indexed_terms(snap: &Snapshot, kind: TermKind) -> BTreeMap<String, DomainCounts> {
     snap.existing_affinity_terms()
         .of_kind(kind)
-        .map(|t| (term_key(&t.term, t.weight), t.domains.clone()))
+        .map(|t| (term_key(&t.term, t.weight), (*t.domains).clone()))
         .collect()
 }
 

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::filtering::{add_weighted, term_selection};
+use super::filtering::term_selection;
 use super::{has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, NAME};
-use crate::cache::{NodeInfo, Snapshot, TermKind};
+use crate::cache::{DomainCounts, NodeInfo, Snapshot, TermKind};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
@@ -24,6 +24,19 @@ type ScoreMap = HashMap<String, HashMap<String, i64>>;
 #[derive(Clone, Debug, Default)]
 struct PreScoreState {
     topology_score: ScoreMap,
+}
+
+/// Adds `weight` times per-domain counts of `key` into `counts`; an entry is made for
+/// every domain with pods, whatever the sum.
+fn add_weighted(counts: &mut ScoreMap, key: &str, domains: &DomainCounts, weight: i64) {
+    if domains.is_empty() {
+        return;
+    }
+    let values = counts.entry(key.to_owned()).or_default();
+    values.reserve(domains.len());
+    for (v, n) in domains {
+        *values.entry(v.clone()).or_insert(0) += n * weight;
+    }
 }
 
 impl PreScorePlugin for InterPodAffinity {
