@@ -3,7 +3,7 @@
 //! `podtopologyspread/filtering.go`. The PreFilter reads the snapshot's incremental
 //! counts ([`Snapshot::matching_pods_per_domain`]) instead of walking every pod.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -28,6 +28,9 @@ struct PreFilterState {
     counts: Vec<HashMap<String, i64>>,
     /// Per constraint: the smallest count over its domains.
     min: Vec<i64>,
+    /// Per constraint: 1 when the incoming pod matches its selector (it would count
+    /// itself), else 0; computed once instead of per node.
+    self_match: Vec<i64>,
 }
 
 impl PreFilterState {
@@ -57,6 +60,12 @@ impl PreFilterState {
             self.recompute_min(i);
         }
     }
+}
+
+/// The pod's labels (empty when it has none).
+fn own_labels(pod: &Pod) -> &BTreeMap<String, String> {
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
 }
 
 /// Whether the pod restricts nodes by `nodeSelector` or required node affinity
@@ -145,6 +154,10 @@ impl PreFilterPlugin for PodTopologySpread {
         let mut s = PreFilterState {
             counts: vec![HashMap::new(); cs.len()],
             min: vec![i64::MAX; cs.len()],
+            self_match: cs
+                .iter()
+                .map(|c| i64::from(c.selector.matches(own_labels(pod))))
+                .collect(),
             constraints: cs,
         };
         // Each node's domain per constraint from the snapshot's topology indexes
@@ -221,22 +234,20 @@ impl PreFilterPlugin for PodTopologySpread {
 }
 
 impl FilterPlugin for PodTopologySpread {
-    fn filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
+    fn filter(&self, state: &CycleState, _pod: &Pod, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<PreFilterState>(STATE_KEY) else {
             return Status::error(format!("{NAME}: no PreFilter state"));
         };
-        let empty = std::collections::BTreeMap::new();
+        let empty = BTreeMap::new();
         let labels = node.labels().unwrap_or(&empty);
-        let own = pod.metadata.labels.as_ref().unwrap_or(&empty);
         for (i, c) in s.constraints.iter().enumerate() {
             let Some(v) = labels.get(&c.topology_key) else {
                 return Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH);
             };
             let domains = s.counts[i].len() as i64;
             let min = if domains < c.min_domains { 0 } else { s.min[i] };
-            let self_match = i64::from(c.selector.matches(own));
             let count = s.counts[i].get(v).copied().unwrap_or(0);
-            if count.saturating_add(self_match).saturating_sub(min) > c.max_skew {
+            if count.saturating_add(s.self_match[i]).saturating_sub(min) > c.max_skew {
                 return Status::unschedulable(REASON_CONSTRAINTS_NOT_MATCH);
             }
         }
