@@ -36,11 +36,13 @@ pub struct PodIndexes {
     terms: ExistingTerms,
 }
 
-/// Whether two infos of a node have the same labels (same node object, or equal).
+/// Whether two infos of a node have the same labels (same node object, or equal)
+/// and both have a node object or neither has.
 fn same_labels(old: &NodeInfo, new: &NodeInfo) -> bool {
     match (old.node(), new.node()) {
-        (Some(a), Some(b)) if std::ptr::eq(a, b) => true,
-        _ => old.labels() == new.labels(),
+        (Some(a), Some(b)) => std::ptr::eq(a, b) || a.metadata.labels == b.metadata.labels,
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -121,6 +123,11 @@ impl Snapshot {
         self.pod_indexes()
             .counts
             .per_domain(selection, key, self.nodes())
+    }
+
+    /// How many pods of `selection` run on the snapshot's nodes in all.
+    pub fn matching_pods_total(&self, selection: &PodSelection) -> i64 {
+        self.pod_indexes().counts.total(selection, self.nodes())
     }
 
     /// The affinity terms of the pods on the snapshot's nodes, per domain.

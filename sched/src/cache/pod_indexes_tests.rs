@@ -146,10 +146,16 @@ fn check(cache: &mut Cache, snap: &mut Snapshot, step: &str) {
     cache.mark_all_dirty();
     cache.update_snapshot(&mut fresh);
     for s in selections() {
+        let per_node = brute_per_node(snap, &s);
         assert_eq!(
             *snap.matching_pods_per_node(&s),
-            brute_per_node(snap, &s),
+            per_node,
             "{step}: per node"
+        );
+        assert_eq!(
+            snap.matching_pods_total(&s),
+            per_node.values().sum::<i64>(),
+            "{step}: total"
         );
         for key in KEYS {
             let want = brute_per_domain(snap, &s, key);

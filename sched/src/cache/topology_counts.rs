@@ -108,6 +108,8 @@ impl PodSelection {
 struct Registration {
     selection: PodSelection,
     per_node: Arc<NodeCounts>,
+    /// The sum of `per_node`.
+    total: i64,
     /// Topology key → per-domain sums of `per_node`.
     by_key: HashMap<String, Arc<DomainCounts>>,
     last_used: u64,
@@ -162,15 +164,20 @@ where
 impl Registration {
     fn count(selection: PodSelection, nodes: &[Arc<NodeInfo>]) -> Registration {
         let mut per_node = NodeCounts::new();
-        for info in nodes {
+        let mut total = 0;
+        // Pods of entries without a node object (a node gone, its pods not yet)
+        // are in no domain: not counted.
+        for info in nodes.iter().filter(|n| n.node().is_some()) {
             let n = info.pods().iter().filter(|p| selection.matches(p)).count() as i64;
             if n > 0 {
                 per_node.insert(info.name_arc(), n);
+                total += n;
             }
         }
         Registration {
             selection,
             per_node: Arc::new(per_node),
+            total,
             by_key: HashMap::new(),
             last_used: 0,
         }
@@ -195,9 +202,10 @@ impl Registration {
     }
 
     fn update(&mut self, node: &NodeInfo, pod: &PodInfo, by: i64) {
-        if !self.selection.matches(pod) {
+        if node.node().is_none() || !self.selection.matches(pod) {
             return;
         }
+        self.total += by;
         let name = node.name();
         bump(
             Arc::make_mut(&mut self.per_node),
@@ -285,6 +293,12 @@ impl PodCounts {
     ) -> Arc<DomainCounts> {
         let mut r = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         r.lookup(selection, nodes).domains(key, nodes)
+    }
+
+    /// How many pods of `selection` run on `nodes` in all.
+    pub fn total(&self, selection: &PodSelection, nodes: &[Arc<NodeInfo>]) -> i64 {
+        let mut r = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
+        r.lookup(selection, nodes).total
     }
 
     /// Counts (`by` = 1) or uncounts (-1) `pod` on `node`, as it appears on or leaves

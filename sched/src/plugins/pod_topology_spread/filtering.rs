@@ -70,7 +70,7 @@ fn own_labels(pod: &Pod) -> &BTreeMap<String, String> {
 
 /// Whether the pod restricts nodes by `nodeSelector` or required node affinity
 /// (else every node passes `nodeAffinityPolicy: Honor`).
-fn has_node_constraints(pod: &Pod) -> bool {
+pub(super) fn has_node_constraints(pod: &Pod) -> bool {
     pod.spec.as_ref().is_some_and(|s| {
         s.node_selector.as_ref().is_some_and(|m| !m.is_empty())
             || s.affinity
