@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
+use super::{
+    has_all_keys, keys_never_missing_apart, Action, PodTopologySpread, SpreadConstraint, NAME,
+};
 use crate::cache::{NodeCounts, NodeInfo, PodInfo, PodSelection, Snapshot, TopologyIndex};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
@@ -169,17 +171,14 @@ impl PreFilterPlugin for PodTopologySpread {
             .map(|c| snapshot.topology_index(&c.topology_key))
             .collect();
         let node_constraints = has_node_constraints(pod);
-        let one_key = s
-            .constraints
-            .iter()
-            .all(|c| c.topology_key == s.constraints[0].topology_key);
+        let keys_together = keys_never_missing_apart(&s.constraints, snapshot);
         let mut per_node: Vec<Option<Arc<NodeCounts>>> = vec![None; s.constraints.len()];
         for (i, c) in s.constraints.iter().enumerate() {
             let selection = PodSelection::new([ns.to_owned()], vec![c.selector.clone()], false);
             let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
-            if one_key && !check {
-                // Every node with the key is a domain: the registered sums per domain
-                // are the counts.
+            if keys_together && !check {
+                // Every node with the key counts (and has the other constraints'
+                // keys): the registered sums per domain are the counts.
                 let sums = snapshot.matching_pods_per_domain(&selection, &c.topology_key);
                 s.counts[i] = indexes[i]
                     .values

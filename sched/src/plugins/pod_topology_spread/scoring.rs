@@ -9,7 +9,10 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Pod;
 
 use super::filtering::has_node_constraints;
-use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, LABEL_HOSTNAME, NAME};
+use super::{
+    has_all_keys, keys_never_missing_apart, Action, PodTopologySpread, SpreadConstraint,
+    LABEL_HOSTNAME, NAME,
+};
 use crate::cache::{NodeCounts, NodeInfo, PodSelection, Snapshot};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
@@ -124,10 +127,7 @@ impl PreScorePlugin for PodTopologySpread {
         // Hostname constraints are counted on the scored node itself.
         let ns = crate::pod::namespace(pod);
         let node_constraints = has_node_constraints(pod);
-        let one_key = s
-            .constraints
-            .iter()
-            .all(|c| c.topology_key == s.constraints[0].topology_key);
+        let keys_together = keys_never_missing_apart(&s.constraints, snapshot);
         let mut per_node: Vec<Option<Arc<NodeCounts>>> = vec![None; s.constraints.len()];
         for (i, c) in s.constraints.iter().enumerate() {
             if c.topology_key == LABEL_HOSTNAME {
@@ -135,7 +135,7 @@ impl PreScorePlugin for PodTopologySpread {
             }
             let selection = PodSelection::new([ns.to_owned()], vec![c.selector.clone()], false);
             let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
-            if check || (require_all && !one_key) {
+            if check || (require_all && !keys_together) {
                 per_node[i] = Some(snapshot.matching_pods_per_node(&selection));
                 continue;
             }

@@ -662,3 +662,56 @@ fn per_domain_and_per_node_counts_agree() {
         );
     }
 }
+
+/// Two constraints (zone and hostname) on nodes that all have both keys are counted
+/// per domain; the same constraints with nodeTaintsPolicy Honor (no taints) are
+/// counted per node; both agree. With a node lacking the zone, both walk.
+#[test]
+fn two_keys_per_domain_and_per_node_agree() {
+    let pods = vec![web(2), web(1), vec![], web(3)];
+    let policy = |honor: bool, when: &str| {
+        let extra = if honor {
+            json!({"nodeTaintsPolicy": "Honor"})
+        } else {
+            json!({})
+        };
+        let mut zone = json!({"maxSkew": 1, "topologyKey": LABEL_ZONE, "whenUnsatisfiable": when,
+            "labelSelector": {"matchLabels": {"app": "web"}}});
+        let mut host = json!({"maxSkew": 2, "topologyKey": LABEL_HOSTNAME, "whenUnsatisfiable": when,
+            "labelSelector": {"matchLabels": {"app": "web"}}});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            zone[k] = v.clone();
+            host[k] = v.clone();
+        }
+        pod(
+            "p",
+            "default",
+            json!({"app": "web"}),
+            spread(vec![zone, host]),
+        )
+    };
+    let plugin = PodTopologySpread::default();
+    for extra in [vec![], vec!["node-z"]] {
+        let mut all = pods.clone();
+        all.extend(extra.iter().map(|_| web(1)));
+        let s = snap(zoned_nodes(&extra), all);
+        for when in ["ScheduleAnyway", "DoNotSchedule"] {
+            let (fast, walk) = (policy(false, when), policy(true, when));
+            assert_eq!(
+                filter_all(&fast, &s),
+                filter_all(&walk, &s),
+                "{when} {extra:?}"
+            );
+            assert_eq!(
+                scores_with(&plugin, &fast, &s),
+                scores_with(&plugin, &walk, &s),
+                "{when} {extra:?}"
+            );
+        }
+    }
+    // Zone 1 has 3, zone 2 has 3: every node passes the zone constraint; with
+    // node-x empty (min 0, maxSkew 2) node-a (2) and node-y (3) fail the hostname one.
+    let s = snap(zoned_nodes(&[]), pods);
+    let codes = filter_all(&policy(false, "DoNotSchedule"), &s);
+    assert_eq!(codes, [F, S, S, F]);
+}
