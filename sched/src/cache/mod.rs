@@ -32,12 +32,11 @@ pub use affinity::{AffinityError, AffinityTerm, PodAffinityTerms, WeightedAffini
 pub use affinity_index::{ExistingTerm, ExistingTerms, TermKind};
 pub use node_info::{pod_host_ports, HostPort, NodeInfo, PodInfo};
 pub use nominated::NominatedPods;
-pub use pod_indexes::PodIndexes;
 pub use resource::{
     pod_non_zero_requests, pod_requests, Resource, DEFAULT_MEMORY_REQUEST,
     DEFAULT_MILLI_CPU_REQUEST,
 };
 pub use snapshot::{Snapshot, TopologyIndex};
 pub use store::{Cache, CacheError};
-pub use topology_counts::{DomainCounts, NodeCounts, PodCounts, PodSelection};
+pub use topology_counts::{DomainCounts, NodeCounts, PodSelection};
 pub use workloads::{ControllerKind, Workloads};

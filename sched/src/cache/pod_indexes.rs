@@ -71,6 +71,7 @@ impl PodIndexes {
 
     /// Follows the snapshot's node `old` becoming `new` (`None`: absent).
     pub(crate) fn node_changed(&mut self, old: Option<&NodeInfo>, new: Option<&NodeInfo>) {
+        self.counts.snapshot_changed();
         let counting = self.counts.any_registered();
         let with_terms = |n: Option<&NodeInfo>| n.is_some_and(|n| n.pods_with_affinity() > 0);
         if !counting && !with_terms(old) && !with_terms(new) {
@@ -99,11 +100,6 @@ impl PodIndexes {
             }
         }
     }
-
-    /// The number of registered selections.
-    pub fn registered_selections(&self) -> usize {
-        self.counts.registered()
-    }
 }
 
 impl Snapshot {
@@ -128,6 +124,11 @@ impl Snapshot {
     /// How many pods of `selection` run on the snapshot's nodes in all.
     pub fn matching_pods_total(&self, selection: &PodSelection) -> i64 {
         self.pod_indexes().counts.total(selection, self.nodes())
+    }
+
+    /// How many pod selections the snapshot keeps counts for.
+    pub fn registered_pod_selections(&self) -> usize {
+        self.pod_indexes().counts.registered()
     }
 
     /// The affinity terms of the pods on the snapshot's nodes, per domain.

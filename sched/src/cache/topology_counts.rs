@@ -8,7 +8,8 @@
 //! included, since they are on their node in the cache). The per-domain sums of a
 //! topology key are built on first request from the per-node counts and kept the same
 //! way. Selections nobody asked about for [`IDLE_LOOKUPS`] lookups are dropped, and at
-//! most [`MAX_SELECTIONS`] are kept, so memory stays bounded.
+//! most [`MAX_SELECTIONS`] are kept (plus those one cycle asks about beyond that), so
+//! memory stays bounded.
 //!
 //! ```
 //! use skiff_core::selector::LabelSelector;
@@ -113,6 +114,8 @@ struct Registration {
     /// Topology key → per-domain sums of `per_node`.
     by_key: HashMap<String, Arc<DomainCounts>>,
     last_used: u64,
+    /// The snapshot version it was last asked about in.
+    version_used: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -120,6 +123,9 @@ struct Registry {
     selections: HashMap<String, Registration>,
     /// Counts lookups; a registration's `last_used` is the clock of its last one.
     clock: u64,
+    /// Counts snapshot changes. A selection asked about since the last change is
+    /// never dropped: a cycle may still read what it was given.
+    version: u64,
 }
 
 /// The registered selections and their counts. Lookups take `&self` (a plugin asks
@@ -180,6 +186,7 @@ impl Registration {
             total,
             by_key: HashMap::new(),
             last_used: 0,
+            version_used: 0,
         }
     }
 
@@ -225,14 +232,19 @@ impl Registration {
 }
 
 impl Registry {
-    /// Drops idle selections, then the least recently used ones while full.
+    /// Drops idle selections, then the least recently used ones while full; never
+    /// those asked about since the snapshot last changed (then the limit is
+    /// exceeded for as long as one cycle needs them).
     fn make_room(&mut self, now: u64) {
-        self.selections
-            .retain(|_, r| now.saturating_sub(r.last_used) <= IDLE_LOOKUPS);
+        let version = self.version;
+        self.selections.retain(|_, r| {
+            r.version_used == version || now.saturating_sub(r.last_used) <= IDLE_LOOKUPS
+        });
         while self.selections.len() >= MAX_SELECTIONS {
             let Some(oldest) = self
                 .selections
                 .iter()
+                .filter(|(_, r)| r.version_used != version)
                 .min_by_key(|(_, r)| r.last_used)
                 .map(|(k, _)| k.clone())
             else {
@@ -244,7 +256,7 @@ impl Registry {
 
     fn lookup(&mut self, selection: &PodSelection, nodes: &[Arc<NodeInfo>]) -> &mut Registration {
         self.clock += 1;
-        let now = self.clock;
+        let (now, version) = (self.clock, self.version);
         if !self.selections.contains_key(&selection.key) {
             self.make_room(now);
         }
@@ -253,6 +265,7 @@ impl Registry {
             .entry(selection.key.clone())
             .or_insert_with(|| Registration::count(selection.clone(), nodes));
         reg.last_used = now;
+        reg.version_used = version;
         reg
     }
 }
@@ -299,6 +312,14 @@ impl PodCounts {
     pub fn total(&self, selection: &PodSelection, nodes: &[Arc<NodeInfo>]) -> i64 {
         let mut r = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         r.lookup(selection, nodes).total
+    }
+
+    /// Notes that the snapshot changed (what earlier cycles were given may go).
+    pub fn snapshot_changed(&mut self) {
+        self.registry
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .version += 1;
     }
 
     /// Counts (`by` = 1) or uncounts (-1) `pod` on `node`, as it appears on or leaves
