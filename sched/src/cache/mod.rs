@@ -6,6 +6,8 @@
 //! - [`Cache`]: all nodes, with assumed pods and their expiry.
 //! - [`Snapshot`]: the nodes one cycle sees, refreshed incrementally.
 //! - [`Workloads`]: Services and controllers, reduced to their pod selectors.
+//! - [`PodSelection`], [`ExistingTerms`]: pod counts per node and topology domain that
+//!   the snapshot keeps incrementally (PodTopologySpread, InterPodAffinity).
 //!
 //! ```
 //! use skiff_sched::cache::{Cache, Snapshot};
@@ -16,14 +18,18 @@
 //! ```
 
 mod affinity;
+mod affinity_index;
 mod node_info;
 mod nominated;
+mod pod_indexes;
 mod resource;
 mod snapshot;
 mod store;
+mod topology_counts;
 mod workloads;
 
 pub use affinity::{AffinityError, AffinityTerm, PodAffinityTerms, WeightedAffinityTerm};
+pub use affinity_index::{ExistingTerm, ExistingTerms, TermKind};
 pub use node_info::{pod_host_ports, HostPort, NodeInfo, PodInfo};
 pub use nominated::NominatedPods;
 pub use resource::{
@@ -32,4 +38,5 @@ pub use resource::{
 };
 pub use snapshot::{Snapshot, TopologyIndex};
 pub use store::{Cache, CacheError};
+pub use topology_counts::{DomainCounts, NodeCounts, PodSelection};
 pub use workloads::{ControllerKind, Workloads};

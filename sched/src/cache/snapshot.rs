@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::pod_indexes::PodIndexes;
 use super::{NodeInfo, Workloads};
 
 /// The nodes of one cycle, in a stable order, with lookups by name and the number of
@@ -36,6 +37,8 @@ pub struct Snapshot {
     nodes_with_affinity: usize,
     /// Nodes with at least one pod that has required pod anti-affinity terms.
     nodes_with_required_anti_affinity: usize,
+    /// Pod counts per node and topology domain, kept as nodes change.
+    pod_indexes: Arc<PodIndexes>,
 }
 
 /// The domains of one topology key (a node label) over a snapshot's nodes: what
@@ -183,8 +186,14 @@ impl Snapshot {
         self.image_nodes.get(name).copied().unwrap_or(0)
     }
 
+    pub(super) fn pod_indexes(&self) -> &PodIndexes {
+        &self.pod_indexes
+    }
+
     /// Replaces (or adds, or with `None` removes) the node `name`.
     pub(crate) fn set(&mut self, name: &str, info: Option<Arc<NodeInfo>>) {
+        let old = self.index.get(name).map(|&i| self.nodes[i].clone());
+        Arc::make_mut(&mut self.pod_indexes).node_changed(old.as_deref(), info.as_deref());
         if let Some(&i) = self.index.get(name) {
             let old = self.nodes[i].clone();
             self.count_images(&old, -1);

@@ -1,13 +1,14 @@
 //! InterPodAffinity's PreFilter (counting matching pods per topology domain, once per
 //! cycle), its AddPod/RemovePod extensions and its Filter (comparing a node's domains
-//! against those counts), as kube-scheduler's `interpodaffinity/filtering.go`.
+//! against those counts), as kube-scheduler's `interpodaffinity/filtering.go`. The
+//! PreFilter reads the snapshot's indexes (existing pods' terms per domain, matching
+//! pods per domain) instead of walking every pod.
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{
-    count, has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, TopologyCounts, NAME,
-};
-use crate::cache::{AffinityTerm, NodeInfo, PodInfo, Snapshot};
+use super::cycle_counts::{CycleCounts, Stale};
+use super::{has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, NAME};
+use crate::cache::{AffinityTerm, NodeInfo, PodInfo, PodSelection, Snapshot, TermKind};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
 /// The rejection when the pod's required affinity is not met.
@@ -26,27 +27,18 @@ const STATE_KEY: &str = "PreFilterInterPodAffinity";
 pub(crate) struct PreFilterState {
     pub(crate) incoming: IncomingPod,
     /// Domains holding existing pods whose required anti-affinity matches the pod.
-    pub(crate) existing_anti_affinity_counts: TopologyCounts,
+    pub(crate) existing_anti_affinity_counts: CycleCounts,
     /// Domains holding pods matching all of the pod's required affinity terms.
-    pub(crate) affinity_counts: TopologyCounts,
+    pub(crate) affinity_counts: CycleCounts,
     /// Domains holding pods matching one of the pod's required anti-affinity terms.
-    pub(crate) anti_affinity_counts: TopologyCounts,
+    pub(crate) anti_affinity_counts: CycleCounts,
     /// Whether the pod matches all of its own required affinity terms.
     pub(crate) self_matches: bool,
 }
 
-fn bump(counts: &mut TopologyCounts, node: &NodeInfo, key: &str, by: i64) {
-    let Some(v) = node_labels(node).get(key) else {
-        return;
-    };
-    let values = counts.entry(key.to_owned()).or_default();
-    let e = values.entry(v.clone()).or_insert(0);
-    *e += by;
-    if *e == 0 {
-        values.remove(v);
-        if values.is_empty() {
-            counts.remove(key);
-        }
+fn bump(counts: &mut CycleCounts, node: &NodeInfo, key: &str, by: i64) {
+    if let Some(v) = node_labels(node).get(key) {
+        counts.bump(key, v, by);
     }
 }
 
@@ -93,6 +85,28 @@ impl PreFilterState {
     }
 }
 
+/// The pods one of the incoming pod's terms is about (its namespace selector is
+/// already folded into its namespaces; terminating pods count).
+pub(crate) fn term_selection(t: &AffinityTerm) -> PodSelection {
+    PodSelection::new(t.namespaces.iter().cloned(), vec![t.selector.clone()], true)
+}
+
+/// The pods matching every one of `terms`.
+fn all_terms_selection(terms: &[AffinityTerm]) -> PodSelection {
+    let namespaces = terms.iter().skip(1).fold(
+        terms
+            .first()
+            .map(|t| t.namespaces.clone())
+            .unwrap_or_default(),
+        |acc, t| acc.intersection(&t.namespaces).cloned().collect(),
+    );
+    PodSelection::new(
+        namespaces,
+        terms.iter().map(|t| t.selector.clone()).collect(),
+        true,
+    )
+}
+
 impl PreFilterPlugin for InterPodAffinity {
     fn pre_filter(
         &self,
@@ -116,7 +130,6 @@ impl PreFilterPlugin for InterPodAffinity {
         };
         let has_required = !incoming.terms.required_affinity.is_empty()
             || !incoming.terms.required_anti_affinity.is_empty();
-        let nodes = snapshot.nodes();
         if !has_required && !any_existing_anti {
             return (PreFilterResult::default(), Status::skip());
         }
@@ -127,19 +140,36 @@ impl PreFilterPlugin for InterPodAffinity {
             self_matches,
             ..PreFilterState::default()
         };
-        for node in nodes.iter().filter(|n| n.node().is_some()) {
-            if has_required {
-                for existing in node.pods() {
-                    s.update_with_pod(pod, existing, node, 1);
+        // Existing pods' required anti-affinity terms about the pod: one check per
+        // distinct term, its domains from the snapshot's index.
+        if any_existing_anti {
+            for t in snapshot
+                .existing_affinity_terms()
+                .of_kind(TermKind::RequiredAntiAffinity)
+            {
+                if t.term.matches_pod(pod, Some(&s.incoming.namespace_labels)) {
+                    s.existing_anti_affinity_counts
+                        .add_shared(&t.term.topology_key, &t.domains);
                 }
-            } else if node.pods_with_required_anti_affinity() > 0 {
-                for existing in node
-                    .pods()
-                    .iter()
-                    .filter(|p| p.has_required_anti_affinity())
-                {
-                    s.update_with_pod(pod, existing, node, 1);
+            }
+        }
+        // The pod's own terms: pods matching them per domain, from the snapshot's
+        // incremental counts.
+        let mine = &s.incoming.terms;
+        if !mine.required_affinity.is_empty() {
+            let all = all_terms_selection(&mine.required_affinity);
+            if !all.is_empty() {
+                for t in &mine.required_affinity {
+                    let sums = snapshot.matching_pods_per_domain(&all, &t.topology_key);
+                    s.affinity_counts.add_shared(&t.topology_key, &sums);
                 }
+            }
+        }
+        for t in &mine.required_anti_affinity {
+            let selection = term_selection(t);
+            if !selection.is_empty() {
+                let sums = snapshot.matching_pods_per_domain(&selection, &t.topology_key);
+                s.anti_affinity_counts.add_shared(&t.topology_key, &sums);
             }
         }
         state.write(STATE_KEY, s);
@@ -181,46 +211,69 @@ impl PreFilterPlugin for InterPodAffinity {
 
 /// Whether the node's domains hold pods matching all required affinity terms (or
 /// the pod is the first of a self-affine group).
-fn satisfies_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
+fn satisfies_affinity(s: &PreFilterState, node: &NodeInfo) -> Result<bool, Stale> {
     let labels = node_labels(node);
     let mut pods_exist = true;
     for t in &s.incoming.terms.required_affinity {
         let Some(v) = labels.get(&t.topology_key) else {
             // Every topology key must be on the node.
-            return false;
+            return Ok(false);
         };
-        if count(&s.affinity_counts, &t.topology_key, v) <= 0 {
+        if s.affinity_counts.count(&t.topology_key, v)? <= 0 {
             pods_exist = false;
         }
     }
     if pods_exist {
-        return true;
+        return Ok(true);
     }
     // No pod anywhere matches: let the pod in if it matches its own terms, so a
     // group of pods with affinity to each other can start.
-    s.affinity_counts.is_empty() && s.self_matches
+    Ok(s.affinity_counts.is_empty() && s.self_matches)
 }
 
-fn satisfies_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
+fn satisfies_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> Result<bool, Stale> {
     let labels = node_labels(node);
-    s.incoming.terms.required_anti_affinity.iter().all(|t| {
-        labels
-            .get(&t.topology_key)
-            .is_none_or(|v| count(&s.anti_affinity_counts, &t.topology_key, v) <= 0)
-    })
+    for t in &s.incoming.terms.required_anti_affinity {
+        if let Some(v) = labels.get(&t.topology_key) {
+            if s.anti_affinity_counts.count(&t.topology_key, v)? > 0 {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
-fn satisfies_existing_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
-    if s.existing_anti_affinity_counts.is_empty() {
-        return true;
+fn satisfies_existing_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> Result<bool, Stale> {
+    let counts = &s.existing_anti_affinity_counts;
+    if counts.is_empty() {
+        return Ok(true);
     }
     // Only the keys some term uses matter; look those up on the node.
     let labels = node_labels(node);
-    s.existing_anti_affinity_counts.iter().all(|(k, values)| {
-        labels
-            .get(k)
-            .is_none_or(|v| values.get(v).copied().unwrap_or(0) <= 0)
-    })
+    for k in counts.keys() {
+        if let Some(v) = labels.get(k) {
+            if counts.count(k, v)? > 0 {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Runs the three checks in kube-scheduler's order.
+fn check_node(s: &PreFilterState, node: &NodeInfo) -> Result<Status, Stale> {
+    if !satisfies_affinity(s, node)? {
+        return Ok(Status::unresolvable(REASON_AFFINITY_RULES_NOT_MATCH));
+    }
+    if !satisfies_anti_affinity(s, node)? {
+        return Ok(Status::unschedulable(REASON_ANTI_AFFINITY_RULES_NOT_MATCH));
+    }
+    if !satisfies_existing_anti_affinity(s, node)? {
+        return Ok(Status::unschedulable(
+            REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH,
+        ));
+    }
+    Ok(Status::success())
 }
 
 impl FilterPlugin for InterPodAffinity {
@@ -228,15 +281,6 @@ impl FilterPlugin for InterPodAffinity {
         let Some(s) = state.read::<PreFilterState>(STATE_KEY) else {
             return Status::error(format!("{NAME}: no PreFilter state"));
         };
-        if !satisfies_affinity(s, node) {
-            return Status::unresolvable(REASON_AFFINITY_RULES_NOT_MATCH);
-        }
-        if !satisfies_anti_affinity(s, node) {
-            return Status::unschedulable(REASON_ANTI_AFFINITY_RULES_NOT_MATCH);
-        }
-        if !satisfies_existing_anti_affinity(s, node) {
-            return Status::unschedulable(REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH);
-        }
-        Status::success()
+        check_node(s, node).unwrap_or_else(|e| Status::error(format!("{NAME}: {e}")))
     }
 }

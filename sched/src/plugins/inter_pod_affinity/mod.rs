@@ -20,6 +20,7 @@
 //! assert!(InterPodAffinity::from_args(&serde_json::json!({"hardPodAffinityWeight": 101})).is_err());
 //! ```
 
+mod cycle_counts;
 mod filtering;
 mod scoring;
 
@@ -44,15 +45,6 @@ pub const NAME: &str = "InterPodAffinity";
 /// Counts per topology domain: topologyKey → value → count (nested, so lookups by
 /// a node's labels need no allocation).
 pub type TopologyCounts = HashMap<String, HashMap<String, i64>>;
-
-/// The count of domain `(key, value)`.
-pub(crate) fn count(counts: &TopologyCounts, key: &str, value: &str) -> i64 {
-    counts
-        .get(key)
-        .and_then(|m| m.get(value))
-        .copied()
-        .unwrap_or(0)
-}
 
 /// The InterPodAffinity filter and score.
 #[derive(Clone, Debug)]

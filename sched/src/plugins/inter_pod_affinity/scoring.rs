@@ -1,14 +1,17 @@
 //! InterPodAffinity's PreScore (weights of matching pods summed per topology domain)
 //! and Score/NormalizeScore (a node's sum over its domains, min-max scaled to
-//! 0..=100), as kube-scheduler's `interpodaffinity/scoring.go`.
+//! 0..=100), as kube-scheduler's `interpodaffinity/scoring.go`. The PreScore reads
+//! the snapshot's indexes (matching pods per domain, existing pods' terms per domain)
+//! instead of walking every pod.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use super::filtering::term_selection;
 use super::{has_pod_affinity, node_labels, IncomingPod, InterPodAffinity, NAME};
-use crate::cache::{AffinityTerm, NodeInfo, PodInfo, Snapshot, WeightedAffinityTerm};
+use crate::cache::{DomainCounts, NodeInfo, Snapshot, TermKind};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
@@ -23,66 +26,16 @@ struct PreScoreState {
     topology_score: ScoreMap,
 }
 
-fn add_term(
-    m: &mut ScoreMap,
-    term: &AffinityTerm,
-    weight: i64,
-    ns: &str,
-    labels: &BTreeMap<String, String>,
-    ns_labels: Option<&BTreeMap<String, String>>,
-    node_labels: &BTreeMap<String, String>,
-) {
-    if term.matches(ns, labels, ns_labels) {
-        if let Some(v) = node_labels.get(&term.topology_key) {
-            *m.entry(term.topology_key.clone())
-                .or_default()
-                .entry(v.clone())
-                .or_insert(0) += weight;
-        }
+/// Adds `weight` times per-domain counts of `key` into `counts`; an entry is made for
+/// every domain with pods, whatever the sum.
+fn add_weighted(counts: &mut ScoreMap, key: &str, domains: &DomainCounts, weight: i64) {
+    if domains.is_empty() {
+        return;
     }
-}
-
-impl InterPodAffinity {
-    /// Adds what one existing pod on `node` contributes, in both directions.
-    fn process_existing_pod(
-        &self,
-        m: &mut ScoreMap,
-        incoming: &IncomingPod,
-        pod: &Pod,
-        existing: &PodInfo,
-        node: &NodeInfo,
-    ) {
-        let nl = node_labels(node);
-        if nl.is_empty() {
-            return;
-        }
-        let (ens, elabels) = (existing.namespace(), existing.labels());
-        let weighted = |m: &mut ScoreMap, terms: &[WeightedAffinityTerm], sign: i64| {
-            for t in terms {
-                add_term(m, &t.term, t.weight * sign, ens, elabels, None, nl);
-            }
-        };
-        // The incoming pod's preferred terms about the existing pod.
-        weighted(m, &incoming.terms.preferred_affinity, 1);
-        weighted(m, &incoming.terms.preferred_anti_affinity, -1);
-        // The existing pod's terms about the incoming pod.
-        let Some(theirs) = &existing.affinity else {
-            return;
-        };
-        let pns = crate::pod::namespace(pod);
-        let plabels = pod.metadata.labels.clone().unwrap_or_default();
-        let nsl = Some(&incoming.namespace_labels);
-        if self.hard_pod_affinity_weight > 0 {
-            for t in &theirs.required_affinity {
-                add_term(m, t, self.hard_pod_affinity_weight, pns, &plabels, nsl, nl);
-            }
-        }
-        for t in &theirs.preferred_affinity {
-            add_term(m, &t.term, t.weight, pns, &plabels, nsl, nl);
-        }
-        for t in &theirs.preferred_anti_affinity {
-            add_term(m, &t.term, -t.weight, pns, &plabels, nsl, nl);
-        }
+    let values = counts.entry(key.to_owned()).or_default();
+    values.reserve(domains.len());
+    for (v, n) in domains {
+        *values.entry(v.clone()).or_insert(0) += n * weight;
     }
 }
 
@@ -107,15 +60,43 @@ impl PreScorePlugin for InterPodAffinity {
             return Status::skip();
         }
         let mut m = ScoreMap::new();
-        for node in snapshot.nodes() {
-            if node.node().is_none() || (!has_constraints && node.pods_with_affinity() == 0) {
-                continue;
-            }
-            for existing in node.pods() {
-                if has_constraints || existing.affinity.is_some() {
-                    self.process_existing_pod(&mut m, &incoming, pod, existing, node);
+        // The incoming pod's preferred terms: matching pods per domain from the
+        // snapshot's incremental counts.
+        for (terms, sign) in [
+            (&incoming.terms.preferred_affinity, 1),
+            (&incoming.terms.preferred_anti_affinity, -1),
+        ] {
+            for t in terms {
+                let selection = term_selection(&t.term);
+                if !selection.is_empty() {
+                    let sums = snapshot.matching_pods_per_domain(&selection, &t.term.topology_key);
+                    add_weighted(&mut m, &t.term.topology_key, &sums, sign * t.weight);
                 }
             }
+        }
+        // Existing pods' terms about the incoming pod: one check per distinct term.
+        if snapshot.have_pods_with_affinity() {
+            let pns = crate::pod::namespace(pod);
+            let plabels = pod.metadata.labels.clone().unwrap_or_default();
+            let nsl = Some(&incoming.namespace_labels);
+            let index = snapshot.existing_affinity_terms();
+            let mut theirs = |kind: TermKind, weight: Option<i64>, sign: i64| {
+                for t in index.of_kind(kind) {
+                    if t.term.matches(pns, &plabels, nsl) {
+                        let w = weight.unwrap_or(t.weight) * sign;
+                        add_weighted(&mut m, &t.term.topology_key, &t.domains, w);
+                    }
+                }
+            };
+            if self.hard_pod_affinity_weight > 0 {
+                theirs(
+                    TermKind::RequiredAffinity,
+                    Some(self.hard_pod_affinity_weight),
+                    1,
+                );
+            }
+            theirs(TermKind::PreferredAffinity, None, 1);
+            theirs(TermKind::PreferredAntiAffinity, None, -1);
         }
         if m.is_empty() {
             return Status::skip();

@@ -1,13 +1,17 @@
 //! PodTopologySpread's PreFilter (matching pods per domain of each hard constraint),
 //! AddPod/RemovePod extensions and Filter (the skew check), as kube-scheduler's
-//! `podtopologyspread/filtering.go`.
+//! `podtopologyspread/filtering.go`. The PreFilter reads the snapshot's incremental
+//! counts ([`Snapshot::matching_pods_per_domain`]) instead of walking every pod.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, NAME};
-use crate::cache::{NodeInfo, PodInfo, Snapshot};
+use super::{
+    has_all_keys, keys_never_missing_apart, Action, PodTopologySpread, SpreadConstraint, NAME,
+};
+use crate::cache::{NodeCounts, NodeInfo, PodInfo, PodSelection, Snapshot, TopologyIndex};
 use crate::framework::{CycleState, FilterPlugin, PreFilterPlugin, PreFilterResult, Status};
 
 /// The rejection when placing the pod would exceed a constraint's `maxSkew`.
@@ -26,6 +30,9 @@ struct PreFilterState {
     counts: Vec<HashMap<String, i64>>,
     /// Per constraint: the smallest count over its domains.
     min: Vec<i64>,
+    /// Per constraint: 1 when the incoming pod matches its selector (it would count
+    /// itself), else 0; computed once instead of per node.
+    self_match: Vec<i64>,
 }
 
 impl PreFilterState {
@@ -57,9 +64,15 @@ impl PreFilterState {
     }
 }
 
+/// The pod's labels (empty when it has none).
+fn own_labels(pod: &Pod) -> &BTreeMap<String, String> {
+    static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+    pod.metadata.labels.as_ref().unwrap_or(&EMPTY)
+}
+
 /// Whether the pod restricts nodes by `nodeSelector` or required node affinity
 /// (else every node passes `nodeAffinityPolicy: Honor`).
-fn has_node_constraints(pod: &Pod) -> bool {
+pub(super) fn has_node_constraints(pod: &Pod) -> bool {
     pod.spec.as_ref().is_some_and(|s| {
         s.node_selector.as_ref().is_some_and(|m| !m.is_empty())
             || s.affinity
@@ -70,6 +83,54 @@ fn has_node_constraints(pod: &Pod) -> bool {
                         .is_some()
                 })
     })
+}
+
+/// Sums the constraints given `per_node` counts over the nodes that have every
+/// constraint's key and pass the constraint's inclusion policies.
+fn count_per_node(
+    s: &mut PreFilterState,
+    pod: &Pod,
+    snapshot: &Snapshot,
+    indexes: &[Arc<TopologyIndex>],
+    per_node: &[Option<Arc<NodeCounts>>],
+) {
+    let node_constraints = has_node_constraints(pod);
+    let mut per_domain: Vec<Vec<Option<i64>>> = indexes
+        .iter()
+        .map(|ix| vec![None; ix.values.len()])
+        .collect();
+    for (n, info) in snapshot.nodes().iter().enumerate() {
+        // Nodes without every constraint's key are not counted.
+        if indexes
+            .iter()
+            .any(|ix| ix.node_domain.get(n).copied().flatten().is_none())
+        {
+            continue;
+        }
+        for (i, c) in s.constraints.iter().enumerate() {
+            let Some(counts) = &per_node[i] else { continue };
+            let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
+            if check && !info.node().is_some_and(|node| c.includes_node(pod, node)) {
+                continue;
+            }
+            let Some(d) = indexes[i].node_domain.get(n).copied().flatten() else {
+                continue;
+            };
+            let count = counts.get(info.name()).copied().unwrap_or(0);
+            let slot = &mut per_domain[i][d];
+            *slot = Some(slot.unwrap_or(0) + count);
+        }
+    }
+    for (i, domains) in per_domain.into_iter().enumerate() {
+        if per_node[i].is_none() {
+            continue;
+        }
+        for (d, count) in domains.into_iter().enumerate() {
+            if let Some(count) = count {
+                s.counts[i].insert(indexes[i].values[d].clone(), count);
+            }
+        }
+    }
 }
 
 impl PreFilterPlugin for PodTopologySpread {
@@ -95,57 +156,41 @@ impl PreFilterPlugin for PodTopologySpread {
         let mut s = PreFilterState {
             counts: vec![HashMap::new(); cs.len()],
             min: vec![i64::MAX; cs.len()],
+            self_match: cs
+                .iter()
+                .map(|c| i64::from(c.selector.matches(own_labels(pod))))
+                .collect(),
             constraints: cs,
         };
         // Each node's domain per constraint from the snapshot's topology indexes
-        // (no label lookups); inclusion policies are checked per node only when they
-        // can exclude one.
+        // (no label lookups); matching pods from the snapshot's incremental counts
+        // (no pod walks).
         let indexes: Vec<_> = s
             .constraints
             .iter()
             .map(|c| snapshot.topology_index(&c.topology_key))
             .collect();
         let node_constraints = has_node_constraints(pod);
-        let check: Vec<bool> = s
-            .constraints
-            .iter()
-            .map(|c| c.honor_node_taints || (c.honor_node_affinity && node_constraints))
-            .collect();
-        let mut per_domain: Vec<Vec<Option<i64>>> = indexes
-            .iter()
-            .map(|ix| vec![None; ix.values.len()])
-            .collect();
-        for (n, info) in snapshot.nodes().iter().enumerate() {
-            // Nodes without every constraint's key are not counted.
-            if indexes
-                .iter()
-                .any(|ix| ix.node_domain.get(n).copied().flatten().is_none())
-            {
-                continue;
-            }
-            for (i, c) in s.constraints.iter().enumerate() {
-                if check[i] && !info.node().is_some_and(|node| c.includes_node(pod, node)) {
-                    continue;
-                }
-                let Some(d) = indexes[i].node_domain.get(n).copied().flatten() else {
-                    continue;
-                };
-                let pods = info.pods();
-                let count = if pods.is_empty() {
-                    0
-                } else {
-                    pods.iter().filter(|p| c.counts(p, ns)).count() as i64
-                };
-                let slot = &mut per_domain[i][d];
-                *slot = Some(slot.unwrap_or(0) + count);
+        let keys_together = keys_never_missing_apart(&s.constraints, snapshot);
+        let mut per_node: Vec<Option<Arc<NodeCounts>>> = vec![None; s.constraints.len()];
+        for (i, c) in s.constraints.iter().enumerate() {
+            let selection = PodSelection::new([ns.to_owned()], vec![c.selector.clone()], false);
+            let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
+            if keys_together && !check {
+                // Every node with the key counts (and has the other constraints'
+                // keys): the registered sums per domain are the counts.
+                let sums = snapshot.matching_pods_per_domain(&selection, &c.topology_key);
+                s.counts[i] = indexes[i]
+                    .values
+                    .iter()
+                    .map(|v| (v.clone(), sums.get(v).copied().unwrap_or(0)))
+                    .collect();
+            } else {
+                per_node[i] = Some(snapshot.matching_pods_per_node(&selection));
             }
         }
-        for (i, domains) in per_domain.into_iter().enumerate() {
-            for (d, count) in domains.into_iter().enumerate() {
-                if let Some(count) = count {
-                    s.counts[i].insert(indexes[i].values[d].clone(), count);
-                }
-            }
+        if per_node.iter().any(Option::is_some) {
+            count_per_node(&mut s, pod, snapshot, &indexes, &per_node);
         }
         for i in 0..s.constraints.len() {
             s.recompute_min(i);
@@ -188,22 +233,20 @@ impl PreFilterPlugin for PodTopologySpread {
 }
 
 impl FilterPlugin for PodTopologySpread {
-    fn filter(&self, state: &CycleState, pod: &Pod, node: &NodeInfo) -> Status {
+    fn filter(&self, state: &CycleState, _pod: &Pod, node: &NodeInfo) -> Status {
         let Some(s) = state.read::<PreFilterState>(STATE_KEY) else {
             return Status::error(format!("{NAME}: no PreFilter state"));
         };
-        let empty = std::collections::BTreeMap::new();
+        let empty = BTreeMap::new();
         let labels = node.labels().unwrap_or(&empty);
-        let own = pod.metadata.labels.as_ref().unwrap_or(&empty);
         for (i, c) in s.constraints.iter().enumerate() {
             let Some(v) = labels.get(&c.topology_key) else {
                 return Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH);
             };
             let domains = s.counts[i].len() as i64;
             let min = if domains < c.min_domains { 0 } else { s.min[i] };
-            let self_match = i64::from(c.selector.matches(own));
             let count = s.counts[i].get(v).copied().unwrap_or(0);
-            if count.saturating_add(self_match).saturating_sub(min) > c.max_skew {
+            if count.saturating_add(s.self_match[i]).saturating_sub(min) > c.max_skew {
                 return Status::unschedulable(REASON_CONSTRAINTS_NOT_MATCH);
             }
         }

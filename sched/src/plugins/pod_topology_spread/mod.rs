@@ -47,7 +47,7 @@ use skiff_core::selector::LabelSelector;
 
 use super::node_affinity::required_matches;
 use super::taint_toleration::untolerated_hard_taint;
-use crate::cache::PodInfo;
+use crate::cache::{PodInfo, Snapshot};
 use crate::framework::{FilterPlugin, Plugin, PreFilterPlugin, PreScorePlugin, ScorePlugin};
 
 pub use defaults::{system_default_constraints, DefaultConstraint, LABEL_ZONE};
@@ -186,6 +186,25 @@ fn has_all_keys(node: &Node, constraints: &[SpreadConstraint]) -> bool {
     constraints
         .iter()
         .all(|c| labels.is_some_and(|l| l.contains_key(&c.topology_key)))
+}
+
+/// Whether a node lacking one constraint's key but having another's never occurs: the
+/// constraints share one key, or every node of the snapshot has every key. Then
+/// "nodes with all keys" are, per constraint, simply the nodes with its key.
+fn keys_never_missing_apart(constraints: &[SpreadConstraint], snapshot: &Snapshot) -> bool {
+    let Some(first) = constraints.first() else {
+        return true;
+    };
+    constraints
+        .iter()
+        .all(|c| c.topology_key == first.topology_key)
+        || constraints.iter().all(|c| {
+            snapshot
+                .topology_index(&c.topology_key)
+                .node_domain
+                .iter()
+                .all(Option::is_some)
+        })
 }
 
 /// The PodTopologySpread filter and score. `Default` is `defaultingType: System`.

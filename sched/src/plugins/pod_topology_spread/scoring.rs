@@ -8,8 +8,12 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::{has_all_keys, Action, PodTopologySpread, SpreadConstraint, LABEL_HOSTNAME, NAME};
-use crate::cache::{NodeInfo, Snapshot};
+use super::filtering::has_node_constraints;
+use super::{
+    has_all_keys, keys_never_missing_apart, Action, PodTopologySpread, SpreadConstraint,
+    LABEL_HOSTNAME, NAME,
+};
+use crate::cache::{NodeCounts, NodeInfo, PodSelection, Snapshot};
 use crate::framework::{
     CycleState, NodeScore, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
 };
@@ -34,6 +38,34 @@ struct PreScoreState {
     counts: Vec<HashMap<String, i64>>,
     /// Per constraint: `ln(domains + 2)`.
     weights: Vec<f64>,
+}
+
+/// Adds, for the constraints with `per_node` counts, the matching pods of every
+/// node that has all keys (when required) and passes the inclusion policies.
+fn count_per_node(
+    s: &mut PreScoreState,
+    pod: &Pod,
+    snapshot: &Snapshot,
+    require_all: bool,
+    per_node: &[Option<Arc<NodeCounts>>],
+) {
+    for info in snapshot.nodes() {
+        let Some(node) = info.node() else { continue };
+        if require_all && !has_all_keys(node, &s.constraints) {
+            continue;
+        }
+        for (i, counts) in per_node.iter().enumerate() {
+            let Some(counts) = counts else { continue };
+            let c = &s.constraints[i];
+            if !c.includes_node(pod, node) {
+                continue;
+            }
+            let v = label_value(node, &c.topology_key);
+            if let Some(e) = s.counts[i].get_mut(v) {
+                *e += counts.get(info.name()).copied().unwrap_or(0);
+            }
+        }
+    }
 }
 
 impl PreScorePlugin for PodTopologySpread {
@@ -90,26 +122,37 @@ impl PreScorePlugin for PodTopologySpread {
             };
             s.weights[i] = ((size + 2) as f64).ln();
         }
+        // Matching pods from the snapshot's incremental counts: per domain when every
+        // node with the key is counted, else per node over a walk of the nodes.
+        // Hostname constraints are counted on the scored node itself.
         let ns = crate::pod::namespace(pod);
-        for info in snapshot.nodes() {
-            let Some(node) = info.node() else { continue };
-            if require_all && !has_all_keys(node, &s.constraints) {
+        let node_constraints = has_node_constraints(pod);
+        let keys_together = keys_never_missing_apart(&s.constraints, snapshot);
+        let mut per_node: Vec<Option<Arc<NodeCounts>>> = vec![None; s.constraints.len()];
+        for (i, c) in s.constraints.iter().enumerate() {
+            if c.topology_key == LABEL_HOSTNAME {
                 continue;
             }
-            for i in 0..s.constraints.len() {
-                let c = &s.constraints[i];
-                if !c.includes_node(pod, node) {
-                    continue;
-                }
-                let v = label_value(node, &c.topology_key);
-                if !s.counts[i].contains_key(v) {
-                    continue;
-                }
-                let n = info.pods().iter().filter(|p| c.counts(p, ns)).count() as i64;
-                if let Some(e) = s.counts[i].get_mut(v) {
-                    *e += n;
+            let selection = PodSelection::new([ns.to_owned()], vec![c.selector.clone()], false);
+            let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
+            if check || (require_all && !keys_together) {
+                per_node[i] = Some(snapshot.matching_pods_per_node(&selection));
+                continue;
+            }
+            let sums = snapshot.matching_pods_per_domain(&selection, &c.topology_key);
+            for (v, e) in s.counts[i].iter_mut() {
+                *e += sums.get(v).copied().unwrap_or(0);
+            }
+            if !require_all {
+                if let Some(e) = s.counts[i].get_mut("") {
+                    // Nodes without the key count as the domain "".
+                    let keyed: i64 = sums.values().sum();
+                    *e += snapshot.matching_pods_total(&selection) - keyed;
                 }
             }
+        }
+        if per_node.iter().any(Option::is_some) {
+            count_per_node(&mut s, pod, snapshot, require_all, &per_node);
         }
         state.write(STATE_KEY, s);
         Status::success()

@@ -600,3 +600,118 @@ fn default_constraint_args_are_validated() {
     let s = with_web_rs(snap(zoned_nodes(&[]), vec![web(1), vec![], vec![], vec![]]));
     assert_eq!(scores_with(&none, &rs_pod(), &s), None);
 }
+
+/// The counts read per domain (every node with the key counted) and per node over a
+/// walk (forced here by an inclusion policy that excludes no node) agree, including
+/// pods on nodes without the key (the domain "" under the system defaults), on a node
+/// whose value is "", terminating pods and pods of other namespaces.
+#[test]
+fn per_domain_and_per_node_counts_agree() {
+    let mut nodes = zoned_nodes(&["node-z"]);
+    nodes.push(node(
+        "node-e",
+        json!({LABEL_ZONE: "", LABEL_HOSTNAME: "node-e"}),
+        json!({}),
+        json!({}),
+    ));
+    let mut gone = pod("t", "default", json!({"app": "web"}), json!({}));
+    gone.metadata.deletion_timestamp = serde_json::from_value(json!("2026-11-23T00:00:00Z")).ok();
+    let other_ns = pod("q", "other", json!({"app": "web"}), json!({}));
+    let pods = vec![web(3), vec![gone, other_ns], web(1), vec![], web(2), web(1)];
+    let s = with_web_rs(snap(nodes, pods));
+    let plugin = PodTopologySpread::default();
+    // System defaults: per domain as is; per node when a node selector (that every
+    // node satisfies) makes nodeAffinityPolicy worth checking.
+    let mut selective = rs_pod();
+    if let Some(spec) = selective.spec.as_mut() {
+        spec.affinity = serde_json::from_value(json!({"nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": LABEL_HOSTNAME, "operator": "Exists"}]}]}}}))
+        .ok();
+    }
+    let fast = scores_with(&plugin, &rs_pod(), &s).expect("scored");
+    assert_eq!(scores_with(&plugin, &selective, &s), Some(fast.clone()));
+    // Counts: hostnames a 3, b 0 (terminating, other namespace), x 1, y 0, z 2, e 1;
+    // zones zone1 3, zone2 1, "" 3 (node-z without the label, node-e with value "").
+    // Raw (ln 8 per hostname pod + 2, ln 5 per zone pod + 4; node-z has no zone term):
+    // 17.07, 10.83, 9.69, 7.61, 6.16, 12.9 -> 17, 11, 10, 8, 6, 13.
+    assert_eq!(fast, [35, 70, 76, 88, 100, 58]);
+    // Own constraints, soft and hard: default policies (per domain) against
+    // nodeTaintsPolicy Honor on untainted nodes (per node).
+    for when in ["ScheduleAnyway", "DoNotSchedule"] {
+        let own = |extra: Value| {
+            pod(
+                "p",
+                "default",
+                json!({"app": "web"}),
+                spread(vec![json!({"maxSkew": 1, "topologyKey": LABEL_ZONE,
+                    "whenUnsatisfiable": when, "labelSelector": {"matchLabels": {"app": "web"}},
+                    "nodeTaintsPolicy": extra})]),
+            )
+        };
+        let (per_domain, per_node) = (own(json!(null)), own(json!("Honor")));
+        assert_eq!(
+            scores_with(&plugin, &per_domain, &s),
+            scores_with(&plugin, &per_node, &s),
+            "{when}"
+        );
+        assert_eq!(
+            filter_all(&per_domain, &s),
+            filter_all(&per_node, &s),
+            "{when}"
+        );
+    }
+}
+
+/// Two constraints (zone and hostname) on nodes that all have both keys are counted
+/// per domain; the same constraints with nodeTaintsPolicy Honor (no taints) are
+/// counted per node; both agree. With a node lacking the zone, both walk.
+#[test]
+fn two_keys_per_domain_and_per_node_agree() {
+    let pods = vec![web(2), web(1), vec![], web(3)];
+    let policy = |honor: bool, when: &str| {
+        let extra = if honor {
+            json!({"nodeTaintsPolicy": "Honor"})
+        } else {
+            json!({})
+        };
+        let mut zone = json!({"maxSkew": 1, "topologyKey": LABEL_ZONE, "whenUnsatisfiable": when,
+            "labelSelector": {"matchLabels": {"app": "web"}}});
+        let mut host = json!({"maxSkew": 2, "topologyKey": LABEL_HOSTNAME, "whenUnsatisfiable": when,
+            "labelSelector": {"matchLabels": {"app": "web"}}});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            zone[k] = v.clone();
+            host[k] = v.clone();
+        }
+        pod(
+            "p",
+            "default",
+            json!({"app": "web"}),
+            spread(vec![zone, host]),
+        )
+    };
+    let plugin = PodTopologySpread::default();
+    for extra in [vec![], vec!["node-z"]] {
+        let mut all = pods.clone();
+        all.extend(extra.iter().map(|_| web(1)));
+        let s = snap(zoned_nodes(&extra), all);
+        for when in ["ScheduleAnyway", "DoNotSchedule"] {
+            let (fast, walk) = (policy(false, when), policy(true, when));
+            assert_eq!(
+                filter_all(&fast, &s),
+                filter_all(&walk, &s),
+                "{when} {extra:?}"
+            );
+            assert_eq!(
+                scores_with(&plugin, &fast, &s),
+                scores_with(&plugin, &walk, &s),
+                "{when} {extra:?}"
+            );
+        }
+    }
+    // Zone 1 has 3, zone 2 has 3: every node passes the zone constraint; with
+    // node-x empty (min 0, maxSkew 2) node-a (2) and node-y (3) fail the hostname one.
+    let s = snap(zoned_nodes(&[]), pods);
+    let codes = filter_all(&policy(false, "DoNotSchedule"), &s);
+    assert_eq!(codes, [F, S, S, F]);
+}
