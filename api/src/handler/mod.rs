@@ -109,7 +109,8 @@ async fn dispatch(
     let path = path::parse(rest)?;
     let (parts, body) = request.into_parts();
     let params = QueryParams::parse(parts.uri.query())?;
-    let ctx = RequestContext::resolve(&server, group, version, path, params, parts.headers.clone())?;
+    let ctx =
+        RequestContext::resolve(&server, group, version, path, params, parts.headers.clone())?;
     if let Some(sub) = ctx.node_stream() {
         let method = parts.method.clone();
         return crate::node_proxy::handle(&ctx, sub, &method, parts).await;
@@ -169,13 +170,11 @@ impl RequestContext {
     /// (`log`, `exec`, `attach`, `portforward`), which only HTTP can carry.
     pub fn node_stream(&self) -> Option<&str> {
         let resource = &self.served.resource;
-        self.subresource
-            .as_deref()
-            .filter(|sub| {
-                resource.group.is_empty()
-                    && resource.plural == "pods"
-                    && crate::node_proxy::is_streaming(sub)
-            })
+        self.subresource.as_deref().filter(|sub| {
+            resource.group.is_empty()
+                && resource.plural == "pods"
+                && crate::node_proxy::is_streaming(sub)
+        })
     }
 }
 

@@ -169,9 +169,7 @@ impl ApplyTarget {
 /// or creates the object (201) when it does not exist.
 async fn server_side_apply(ctx: &RequestContext, config: Value) -> Result<Reply, ApiError> {
     let (code, obj, warnings) = apply_config(ctx, config, ApplyTarget::Object).await?;
-    Ok(Reply::object(obj)
-        .with_status(code)
-        .with_warnings(warnings))
+    Ok(Reply::object(obj).with_status(code).with_warnings(warnings))
 }
 
 /// Applies `config` (an object of the resource's kind, possibly without its name) to

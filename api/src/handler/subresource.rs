@@ -28,9 +28,7 @@ pub async fn handle(
             let (patch_type, patch) = ctx.patch_body(body).await?;
             if patch_type == PatchType::Apply {
                 let (code, obj, warnings) = apply_config(ctx, patch, ApplyTarget::Status).await?;
-                return Ok(Reply::object(obj)
-                    .with_status(code)
-                    .with_warnings(warnings));
+                return Ok(Reply::object(obj).with_status(code).with_warnings(warnings));
             }
             let (patched, warnings) =
                 patch_object(ctx, UpdateTarget::Status, patch_type, patch).await?;
