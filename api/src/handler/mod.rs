@@ -108,9 +108,10 @@ async fn dispatch(
     }
     let path = path::parse(rest)?;
     let (parts, body) = request.into_parts();
-    let params = QueryParams::parse(parts.uri.query())?;
     let ctx =
-        RequestContext::resolve(&server, group, version, path, params, parts.headers.clone())?;
+        RequestContext::resolve(&server, group, version, path, parts.headers.clone(), || {
+            QueryParams::parse(parts.uri.query())
+        })?;
     if let Some(sub) = ctx.node_stream() {
         let method = parts.method.clone();
         return crate::node_proxy::handle(&ctx, sub, &method, parts).await;
@@ -125,14 +126,14 @@ impl RequestContext {
     /// The context of a request for `path` under `group`/`version`: 404 for a
     /// resource this server does not serve, a namespace on a cluster-scoped resource,
     /// a namespaced object without its namespace, or a subresource the resource does
-    /// not have.
+    /// not have; then the query parameters from `params` (400 when malformed).
     pub fn resolve(
         server: &ApiServer,
         group: &str,
         version: &str,
         path: ResourcePath,
-        params: QueryParams,
         headers: http::HeaderMap,
+        params: impl FnOnce() -> Result<QueryParams, ApiError>,
     ) -> Result<RequestContext, ApiError> {
         let served = server
             .find(group, version, &path.plural)
@@ -149,6 +150,7 @@ impl RequestContext {
                 return Err(path::not_found());
             }
         }
+        let params = params()?;
         let accept = headers
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())

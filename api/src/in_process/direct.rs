@@ -71,14 +71,13 @@ impl InProcessClient {
             name: target.name.clone(),
             subresource: target.subresource.clone(),
         };
-        let params = QueryParams::from_pairs(pairs)?;
         Ok(RequestContext::resolve(
             &self.server,
             &target.resource.group,
             &target.resource.version,
             path,
-            params,
             http::HeaderMap::new(),
+            || QueryParams::from_pairs(pairs),
         )?)
     }
 
