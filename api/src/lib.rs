@@ -20,7 +20,7 @@
 //! - [`watch_cache`]: one store watch per resource feeding a window of recent events
 //!   that serves every watch.
 //! - [`ApiServer::client`]: a `skiff_core::client::Client` calling the server
-//!   in-process (no socket).
+//!   in-process (no socket, no JSON: the handlers called with values).
 //! - [`standalone`]: a complete server from a data directory (certificates, admin
 //!   kubeconfig, authentication, HTTPS), as `skiff apiserver` and `skiff up` run it.
 //! - [`testing`]: an in-process server for tests, and a `kube::Client` on it
@@ -62,5 +62,5 @@ pub mod testing;
 pub mod tls;
 pub mod watch_cache;
 
-pub use in_process::InProcessClient;
+pub use in_process::{InProcessClient, RouterClient};
 pub use server::{ApiServer, ApiServerConfig, ServedResource, WeakApiServer};

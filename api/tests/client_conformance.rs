@@ -1,5 +1,6 @@
-//! The client contract (`skiff_core::client::conformance`) against both implementations:
-//! the in-process client, and the HTTPS client from the admin kubeconfig against a
+//! The client contract (`skiff_core::client::conformance`) against every implementation:
+//! the in-process client (handlers called with values), the same over the router as
+//! HTTP requests, and the HTTPS client from the admin kubeconfig against a
 //! real HTTPS server on a loopback port (client certificate, then bearer token).
 
 use std::sync::Arc;
@@ -52,6 +53,14 @@ async fn api_server() -> ApiServer {
 async fn in_process_client_conforms() {
     let server = api_server().await;
     if let Err(e) = conformance::run(server.client(), &suite_config()).await {
+        panic!("{e}");
+    }
+}
+
+#[tokio::test]
+async fn in_process_http_client_conforms() {
+    let server = api_server().await;
+    if let Err(e) = conformance::run(server.http_client(), &suite_config()).await {
         panic!("{e}");
     }
 }

@@ -104,9 +104,16 @@ impl BenchApiServer {
         })
     }
 
-    /// A client calling the server's handlers in this process (no socket).
+    /// A client calling the server's handlers in this process (no socket, no JSON).
     pub fn in_process_client(&self) -> Arc<dyn Client> {
         self.server.client()
+    }
+
+    /// A client sending HTTP requests with JSON bodies to the server's router in this
+    /// process (no socket): the in-process path before the handlers were called
+    /// directly.
+    pub fn in_process_http_client(&self) -> Arc<dyn Client> {
+        self.server.http_client()
     }
 
     /// The server itself, for requests that bypass the client (raw responses).

@@ -13,8 +13,9 @@
 //!   store path ([`Registry::list`](crate::registry::Registry::list)), which reads at
 //!   the token's revision and owns the error messages.
 //!
-//! A JSON list is written by concatenating the cached objects' bytes; a Table (or any
-//! other response transform) is built from the decoded objects.
+//! Over HTTP a JSON list is written by concatenating the cached objects' bytes; a Table
+//! (or any other response transform) is built from the decoded objects, and so is the
+//! list the in-process client receives ([`CachedPage::into_list`], no bytes at all).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,8 +32,33 @@ use crate::watch_cache::ListSnapshot;
 /// How long a list waits for the cache to reach the revision it must show.
 const CATCH_UP: Duration = Duration::from_secs(3);
 
+/// One page of a list from the cache, ready to be written.
+pub struct CachedPage {
+    /// The list's `metadata` (resourceVersion, continue, remainingItemCount).
+    list_meta: Map<String, Value>,
+    /// The objects of the page.
+    items: Vec<crate::watch_cache::CachedObject>,
+}
+
+impl CachedPage {
+    /// The list object (`kind: PodList`, `items`), the objects copied as values.
+    pub fn into_list(self, ctx: &RequestContext) -> Value {
+        let items = self
+            .items
+            .into_iter()
+            .map(|o| Arc::unwrap_or_clone(o.value))
+            .collect();
+        ctx.served
+            .registry
+            .list_object(Value::Object(self.list_meta), items)
+    }
+}
+
 /// Serves the list from the cache, or `None` when it must go to the store.
-pub async fn serve(ctx: &RequestContext, opts: &ListOptions) -> Result<Option<Response>, ApiError> {
+pub async fn serve(
+    ctx: &RequestContext,
+    opts: &ListOptions,
+) -> Result<Option<CachedPage>, ApiError> {
     let Some((snapshot, start, limit)) = view(ctx, opts).await? else {
         return Ok(None);
     };
@@ -40,7 +66,10 @@ pub async fn serve(ctx: &RequestContext, opts: &ListOptions) -> Result<Option<Re
     if page.next.is_some() {
         ctx.served.cache.pages().keep(snapshot.clone());
     }
-    respond(ctx, &snapshot, &page).map(Some)
+    Ok(Some(CachedPage {
+        list_meta: list_meta(ctx, &snapshot, &page),
+        items: page.items.into_iter().cloned().collect(),
+    }))
 }
 
 /// The snapshot to list from, the key to start at and the page size.
@@ -155,12 +184,8 @@ fn cut<'a>(
     page
 }
 
-/// The list response: raw JSON, or the transformed (Table) list.
-fn respond(
-    ctx: &RequestContext,
-    snapshot: &ListSnapshot,
-    page: &Page<'_>,
-) -> Result<Response, ApiError> {
+/// The list's `metadata`.
+fn list_meta(ctx: &RequestContext, snapshot: &ListSnapshot, page: &Page<'_>) -> Map<String, Value> {
     let registry = &ctx.served.registry;
     let mut list_meta = Map::new();
     list_meta.insert(
@@ -177,6 +202,12 @@ fn respond(
             list_meta.insert("remainingItemCount".into(), json!(r));
         }
     }
+    list_meta
+}
+
+/// The HTTP list response: raw JSON, or the transformed (Table) list.
+pub fn respond(ctx: &RequestContext, page: &CachedPage) -> Result<Response, ApiError> {
+    let registry = &ctx.served.registry;
     let transformed = ctx
         .server
         .config()
@@ -185,13 +216,13 @@ fn respond(
         .is_some_and(|t| t.applies_to(&ctx.accept));
     if transformed {
         let items = page.items.iter().map(|o| (*o.value).clone()).collect();
-        let list = registry.list_object(Value::Object(list_meta), items);
+        let list = registry.list_object(Value::Object(page.list_meta.clone()), items);
         return ctx.respond(StatusCode::OK, &list);
     }
     let head = json!({
         "kind": registry.list_kind(),
         "apiVersion": registry.resource().api_version(),
-        "metadata": list_meta,
+        "metadata": page.list_meta,
     });
     let size: usize = page.items.iter().map(|o| o.json.len() + 1).sum();
     let mut out = serde_json::to_vec(&head).unwrap_or_default();

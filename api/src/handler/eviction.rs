@@ -17,14 +17,13 @@
 //!
 //! `dryRun` checks everything and writes nothing.
 
-use axum::body::Body;
-use axum::response::Response;
 use http::StatusCode;
 use serde_json::{json, Value};
 use skiff_core::selector::LabelSelector;
 use skiff_core::status::{success_status, ApiError, StatusCause, StatusDetails};
 
-use super::{response, RequestContext};
+use super::response::{Reply, ReplyBody};
+use super::{RequestBody, RequestContext};
 use crate::registry::{meta, DeleteOptions, ListOptions, UpdateTarget};
 
 /// The message of an eviction a budget refuses.
@@ -37,7 +36,7 @@ pub const CAUSE_DISRUPTION_BUDGET: &str = "DisruptionBudget";
 pub const MAX_DISRUPTED_PODS: usize = 2000;
 
 /// Handles the eviction of the pod `ctx` addresses.
-pub async fn evict(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+pub async fn evict(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
     let eviction = ctx.object_body(body).await?;
     let name = ctx.object_name()?.to_owned();
     let given = meta::name(&eviction);
@@ -65,7 +64,10 @@ pub async fn evict(ctx: &RequestContext, body: Body) -> Result<Response, ApiErro
         }
     }
     ctx.served.registry.delete(namespace, &name, &opts).await?;
-    Ok(response::json(StatusCode::CREATED, &success_status(None)))
+    Ok(Reply::new(
+        StatusCode::CREATED,
+        ReplyBody::Plain(success_status(None)),
+    ))
 }
 
 fn phase(pod: &Value) -> &str {

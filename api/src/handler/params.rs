@@ -60,8 +60,20 @@ fn parse_int(key: &str, v: &str) -> Result<i64, ApiError> {
 impl QueryParams {
     /// Parses a raw query string; 400 for malformed values.
     pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let pairs: HashMap<String, String> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-            .into_owned()
+        QueryParams::from_pairs(form_urlencoded::parse(query.unwrap_or("").as_bytes()))
+    }
+
+    /// Reads decoded `(name, value)` pairs (a parsed query string, or the pairs a
+    /// client's params render to); 400 for malformed values. A name given twice keeps
+    /// its last value.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, ApiError>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let pairs: HashMap<String, String> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
             .collect();
         let mut p = QueryParams::default();
         let get = |k: &str| pairs.get(k).map(String::as_str);

@@ -2,8 +2,6 @@
 //! server-side apply, applied inside the registry's read-modify-write so concurrent
 //! writers retry.
 
-use axum::body::Body;
-use axum::response::Response;
 use http::StatusCode;
 use serde_json::Value;
 use skiff_core::patch::{
@@ -13,7 +11,8 @@ use skiff_core::patch::{
 use skiff_core::resource::GroupVersionKind;
 use skiff_core::status::ApiError;
 
-use super::{body, RequestContext};
+use super::response::Reply;
+use super::{RequestBody, RequestContext};
 use crate::managed_fields;
 use crate::registry::{meta, UpdateTarget, WriteOptions};
 
@@ -74,18 +73,6 @@ pub fn apply(
     }
 }
 
-/// Reads and decodes a PATCH body.
-pub async fn patch_body(ctx: &RequestContext, body: Body) -> Result<(PatchType, Value), ApiError> {
-    let gvk = ctx.served.resource.gvk();
-    let patch_type = PatchType::from_content_type(&body::content_type(&ctx.headers), &gvk)?;
-    let bytes = body::read(body, ctx.server.config().max_body_bytes).await?;
-    let patch = match patch_type {
-        PatchType::Apply => body::decode_yaml(&bytes)?,
-        _ => body::decode_json(&bytes)?,
-    };
-    Ok((patch_type, patch))
-}
-
 /// Patches the object or its status. A `metadata.resourceVersion` the patch sets is a
 /// precondition (409 when stale), as in Kubernetes. Returns the `fieldValidation`
 /// warnings with the object.
@@ -134,8 +121,8 @@ pub async fn patch_object(
 }
 
 /// PATCH of an object.
-pub async fn patch(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
-    let (patch_type, patch) = patch_body(ctx, body).await?;
+pub async fn patch(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
+    let (patch_type, patch) = ctx.patch_body(body).await?;
     if patch_type == PatchType::Apply {
         return server_side_apply(ctx, patch).await;
     }
@@ -145,7 +132,7 @@ pub async fn patch(ctx: &RequestContext, body: Body) -> Result<Response, ApiErro
         ));
     }
     let (patched, warnings) = patch_object(ctx, UpdateTarget::Main, patch_type, patch).await?;
-    ctx.respond_with_warnings(StatusCode::OK, &patched, &warnings)
+    Ok(Reply::object(patched).with_warnings(warnings))
 }
 
 /// What a server-side apply writes to: the object itself (created when missing), its
@@ -180,9 +167,9 @@ impl ApplyTarget {
 
 /// Server-side apply: merges the configuration into the object with field ownership,
 /// or creates the object (201) when it does not exist.
-async fn server_side_apply(ctx: &RequestContext, config: Value) -> Result<Response, ApiError> {
+async fn server_side_apply(ctx: &RequestContext, config: Value) -> Result<Reply, ApiError> {
     let (code, obj, warnings) = apply_config(ctx, config, ApplyTarget::Object).await?;
-    ctx.respond_with_warnings(code, &obj, &warnings)
+    Ok(Reply::object(obj).with_status(code).with_warnings(warnings))
 }
 
 /// Applies `config` (an object of the resource's kind, possibly without its name) to

@@ -91,3 +91,79 @@ impl IntoResponse for ApiResponse {
         }
     }
 }
+
+/// What a verb answers, before any transport renders it: the HTTP handler writes it as
+/// a response ([`Reply::into_response`]), the in-process client hands the value over
+/// as it is.
+pub struct Reply {
+    /// The HTTP status of a success (200, 201).
+    pub status: StatusCode,
+    /// The answer.
+    pub body: ReplyBody,
+    /// `fieldValidation` warnings (HTTP `Warning` headers).
+    pub warnings: Vec<String>,
+}
+
+/// The answer of a verb.
+pub enum ReplyBody {
+    /// An object or list of the resource, which a [`ResponseTransform`] may render in
+    /// another representation (get, list, create, update, patch).
+    Object(Value),
+    /// A body sent as it is (a `Status`, a `Scale`, a delete's answer).
+    Plain(Value),
+    /// A page of a list served from the watch cache (objects serialized once).
+    CachedList(super::cached_list::CachedPage),
+    /// A watch to open from the watch cache.
+    Watch(Box<crate::watch_cache::WatchOptions>),
+    /// A response only HTTP can carry (streams proxied to a node agent).
+    Http(Response),
+}
+
+impl Reply {
+    /// A 200 of an object of the resource.
+    pub fn object(body: Value) -> Reply {
+        Reply::new(StatusCode::OK, ReplyBody::Object(body))
+    }
+
+    /// A 200 of a body sent as it is.
+    pub fn plain(body: Value) -> Reply {
+        Reply::new(StatusCode::OK, ReplyBody::Plain(body))
+    }
+
+    /// A reply with no warnings.
+    pub fn new(status: StatusCode, body: ReplyBody) -> Reply {
+        Reply {
+            status,
+            body,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The same reply with another status.
+    #[must_use]
+    pub fn with_status(mut self, status: StatusCode) -> Reply {
+        self.status = status;
+        self
+    }
+
+    /// The same reply with `fieldValidation` warnings.
+    #[must_use]
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Reply {
+        self.warnings = warnings;
+        self
+    }
+
+    /// The HTTP response: JSON (or the response transform's representation), with a
+    /// `Warning` header per warning; a watch becomes a chunked JSON-lines body.
+    pub async fn into_response(self, ctx: &super::RequestContext) -> Result<Response, ApiError> {
+        let mut resp = match self.body {
+            ReplyBody::Object(obj) => ctx.respond(self.status, &obj)?,
+            ReplyBody::Plain(obj) => json(self.status, &obj),
+            ReplyBody::CachedList(page) => super::cached_list::respond(ctx, &page)?,
+            ReplyBody::Watch(opts) => super::watch::respond(ctx, *opts).await,
+            ReplyBody::Http(resp) => resp,
+        };
+        add_warnings(&mut resp, &self.warnings);
+        Ok(resp)
+    }
+}

@@ -1,14 +1,13 @@
 //! Subresources: `status`, `scale` (autoscaling/v1 Scale), pods' `binding` and
 //! `eviction`, namespaces' `finalize`.
 
-use axum::body::Body;
-use axum::response::Response;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use skiff_core::status::{success_status, ApiError};
 
-use super::patch::{apply, apply_config, patch_body, patch_object, ApplyTarget, PatchType};
-use super::{response, RequestContext};
+use super::patch::{apply, apply_config, patch_object, ApplyTarget, PatchType};
+use super::response::{Reply, ReplyBody};
+use super::{RequestBody, RequestContext};
 use crate::crd::{jsonpath, ScalePaths};
 use crate::registry::{meta, UpdateTarget};
 
@@ -17,8 +16,8 @@ pub async fn handle(
     ctx: &RequestContext,
     sub: &str,
     method: &Method,
-    body: Body,
-) -> Result<Response, ApiError> {
+    body: RequestBody,
+) -> Result<Reply, ApiError> {
     let qualified = format!("{}/{sub}", ctx.served.resource.qualified_resource());
     let unsupported =
         || ApiError::method_not_supported(&qualified, &method.as_str().to_ascii_lowercase());
@@ -26,14 +25,14 @@ pub async fn handle(
         ("status", &Method::GET) => super::verbs::get(ctx).await,
         ("status", &Method::PUT) => super::verbs::update(ctx, body, UpdateTarget::Status).await,
         ("status", &Method::PATCH) => {
-            let (patch_type, patch) = patch_body(ctx, body).await?;
+            let (patch_type, patch) = ctx.patch_body(body).await?;
             if patch_type == PatchType::Apply {
                 let (code, obj, warnings) = apply_config(ctx, patch, ApplyTarget::Status).await?;
-                return ctx.respond_with_warnings(code, &obj, &warnings);
+                return Ok(Reply::object(obj).with_status(code).with_warnings(warnings));
             }
             let (patched, warnings) =
                 patch_object(ctx, UpdateTarget::Status, patch_type, patch).await?;
-            ctx.respond_with_warnings(StatusCode::OK, &patched, &warnings)
+            Ok(Reply::object(patched).with_warnings(warnings))
         }
         ("scale", &Method::GET) => {
             let obj = ctx
@@ -41,28 +40,19 @@ pub async fn handle(
                 .registry
                 .get(ctx.namespace.as_deref(), ctx.object_name()?)
                 .await?;
-            Ok(response::json(
-                StatusCode::OK,
-                &scale_of(&obj, &scale_paths(ctx)),
-            ))
+            Ok(Reply::plain(scale_of(&obj, &scale_paths(ctx))))
         }
         ("scale", &Method::PUT) => {
             let scale = ctx.object_body(body).await?;
             let updated = write_scale(ctx, |_| Ok(scale.clone())).await?;
-            Ok(response::json(
-                StatusCode::OK,
-                &scale_of(&updated, &scale_paths(ctx)),
-            ))
+            Ok(Reply::plain(scale_of(&updated, &scale_paths(ctx))))
         }
         ("scale", &Method::PATCH) => {
-            let (patch_type, patch) = patch_body(ctx, body).await?;
+            let (patch_type, patch) = ctx.patch_body(body).await?;
             if patch_type == PatchType::Apply {
                 let config = scale_apply_config(ctx, &patch)?;
                 let (_, obj, _) = apply_config(ctx, config, ApplyTarget::Scale).await?;
-                return Ok(response::json(
-                    StatusCode::OK,
-                    &scale_of(&obj, &scale_paths(ctx)),
-                ));
+                return Ok(Reply::plain(scale_of(&obj, &scale_paths(ctx))));
             }
             // A Scale has no merge keys: every patch type applies as to a plain object.
             let scale_gvk =
@@ -71,10 +61,7 @@ pub async fn handle(
                 apply(patch_type, current, &patch, &scale_gvk)
             })
             .await?;
-            Ok(response::json(
-                StatusCode::OK,
-                &scale_of(&updated, &scale_paths(ctx)),
-            ))
+            Ok(Reply::plain(scale_of(&updated, &scale_paths(ctx))))
         }
         ("binding", &Method::POST) => bind(ctx, body).await,
         ("eviction", &Method::POST) => super::eviction::evict(ctx, body).await,
@@ -253,7 +240,7 @@ where
 
 /// POST pods/{name}/binding: sets `spec.nodeName` once (409 if already bound) and the
 /// `PodScheduled` condition.
-async fn bind(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+async fn bind(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
     let binding = ctx.object_body(body).await?;
     let name = ctx.object_name()?.to_owned();
     let target = binding
@@ -324,12 +311,15 @@ async fn bind(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
             },
         )
         .await?;
-    Ok(response::json(StatusCode::CREATED, &success_status(None)))
+    Ok(Reply::new(
+        StatusCode::CREATED,
+        ReplyBody::Plain(success_status(None)),
+    ))
 }
 
 /// PUT namespaces/{name}/finalize: replaces `spec.finalizers` (the namespace
 /// controller's); a terminating namespace left with none is deleted.
-async fn finalize(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+async fn finalize(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
     let ns = ctx.object_body(body).await?;
     let finalizers = ns.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
     let updated = ctx
@@ -347,5 +337,5 @@ async fn finalize(ctx: &RequestContext, body: Body) -> Result<Response, ApiError
             },
         )
         .await?;
-    Ok(response::json(StatusCode::OK, &updated))
+    Ok(Reply::plain(updated))
 }

@@ -1,13 +1,13 @@
 //! The verbs on objects and collections: get, list, create, update, delete,
 //! deletecollection.
 
-use axum::body::Body;
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::Value;
 use skiff_core::status::{success_status, ApiError, StatusDetails};
 
-use super::{body, response, RequestContext};
+use super::response::{self, Reply, ReplyBody};
+use super::{RequestBody, RequestContext};
 use crate::registry::{
     meta, DeleteOptions, DeleteOutcome, ListOptions, ObjectFilter, UpdateTarget, WriteOptions,
 };
@@ -60,12 +60,6 @@ impl RequestContext {
         })
     }
 
-    /// The request body decoded as an object (JSON or YAML).
-    pub async fn object_body(&self, body: Body) -> Result<Value, ApiError> {
-        let bytes = body::read(body, self.server.config().max_body_bytes).await?;
-        body::decode_object(&body::content_type(&self.headers), &bytes)
-    }
-
     /// Applies `fieldValidation` to an object a request writes: 400 BadRequest for
     /// unknown fields under `Strict`; under `Warn` (the default) and `Ignore` they are
     /// dropped from `obj`, and `Warn` returns a warning for each.
@@ -93,18 +87,6 @@ impl RequestContext {
         )))
     }
 
-    /// [`RequestContext::respond`] with `Warning` headers (`299 - "..."`).
-    pub fn respond_with_warnings(
-        &self,
-        status: StatusCode,
-        obj: &Value,
-        warnings: &[String],
-    ) -> Result<Response, ApiError> {
-        let mut resp = self.respond(status, obj)?;
-        response::add_warnings(&mut resp, warnings);
-        Ok(resp)
-    }
-
     /// A 200/201 response of `obj`, through the response transform when the client
     /// asks for another representation.
     pub fn respond(&self, status: StatusCode, obj: &Value) -> Result<Response, ApiError> {
@@ -123,37 +105,37 @@ impl RequestContext {
 }
 
 /// GET of one object.
-pub async fn get(ctx: &RequestContext) -> Result<Response, ApiError> {
+pub async fn get(ctx: &RequestContext) -> Result<Reply, ApiError> {
     let obj = ctx
         .served
         .registry
         .get(ctx.namespace.as_deref(), ctx.object_name()?)
         .await?;
-    ctx.respond(StatusCode::OK, &obj)
+    Ok(Reply::object(obj))
 }
 
 /// GET of a collection: from the watch cache when it can serve it (see
 /// [`cached_list`](super::cached_list)), else from the store.
-pub async fn list(ctx: &RequestContext) -> Result<Response, ApiError> {
+pub async fn list(ctx: &RequestContext) -> Result<Reply, ApiError> {
     if ctx.params.send_initial_events.is_some() {
         return Err(ApiError::bad_request(
             "sendInitialEvents is forbidden for list",
         ));
     }
     let opts = ctx.list_options()?;
-    if let Some(response) = super::cached_list::serve(ctx, &opts).await? {
-        return Ok(response);
+    if let Some(page) = super::cached_list::serve(ctx, &opts).await? {
+        return Ok(Reply::new(StatusCode::OK, ReplyBody::CachedList(page)));
     }
     let list = ctx
         .served
         .registry
         .list(ctx.namespace.as_deref(), &opts)
         .await?;
-    ctx.respond(StatusCode::OK, &list)
+    Ok(Reply::object(list))
 }
 
 /// POST to a collection.
-pub async fn create(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
+pub async fn create(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
     let mut obj = ctx.object_body(body).await?;
     let warnings = ctx.field_validation(&mut obj)?;
     let created = ctx
@@ -161,15 +143,17 @@ pub async fn create(ctx: &RequestContext, body: Body) -> Result<Response, ApiErr
         .registry
         .create(ctx.namespace.as_deref(), obj, &ctx.write_options())
         .await?;
-    ctx.respond_with_warnings(StatusCode::CREATED, &created, &warnings)
+    Ok(Reply::object(created)
+        .with_status(StatusCode::CREATED)
+        .with_warnings(warnings))
 }
 
 /// PUT of an object, or of its status (`target`).
 pub async fn update(
     ctx: &RequestContext,
-    body: Body,
+    body: RequestBody,
     target: UpdateTarget,
-) -> Result<Response, ApiError> {
+) -> Result<Reply, ApiError> {
     let mut obj = ctx.object_body(body).await?;
     let warnings = ctx.field_validation(&mut obj)?;
     let updated = ctx
@@ -183,26 +167,7 @@ pub async fn update(
             &ctx.write_options(),
         )
         .await?;
-    ctx.respond_with_warnings(StatusCode::OK, &updated, &warnings)
-}
-
-/// The delete options of a request: query parameters, overridden by a
-/// `DeleteOptions` body when one is sent.
-async fn delete_options(ctx: &RequestContext, body: Body) -> Result<DeleteOptions, ApiError> {
-    let mut opts = DeleteOptions {
-        dry_run: ctx.params.dry_run,
-        grace_period_seconds: ctx.params.grace_period_seconds,
-        propagation_policy: ctx.params.propagation_policy.clone(),
-        ..Default::default()
-    };
-    let bytes = body::read(body, ctx.server.config().max_body_bytes).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(opts);
-    }
-    let content_type = body::content_type(&ctx.headers);
-    let value = body::decode_object(&content_type, &bytes)?;
-    apply_delete_options(&mut opts, &value)?;
-    Ok(opts)
+    Ok(Reply::object(updated).with_warnings(warnings))
 }
 
 /// Reads a `DeleteOptions` object into `opts`.
@@ -242,39 +207,34 @@ pub(crate) fn apply_delete_options(
 /// DELETE of an object: the object while it terminates (finalizers, grace period);
 /// once gone, the object for pods and a `Status` Success for other kinds, as Kubernetes
 /// answers.
-pub async fn delete(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
-    let opts = delete_options(ctx, body).await?;
+pub async fn delete(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
+    let opts = ctx.delete_options(body).await?;
     let registry = &ctx.served.registry;
     let outcome = registry
         .delete(ctx.namespace.as_deref(), ctx.object_name()?, &opts)
         .await?;
     let resource = &ctx.served.resource;
-    match outcome {
-        DeleteOutcome::Pending(obj) => Ok(response::json(StatusCode::OK, &obj)),
-        DeleteOutcome::Deleted(obj) if resource.group.is_empty() && resource.kind == "Pod" => {
-            Ok(response::json(StatusCode::OK, &obj))
-        }
-        DeleteOutcome::Deleted(obj) => Ok(response::json(
-            StatusCode::OK,
-            &success_status(Some(StatusDetails {
-                name: meta::name(&obj).to_owned(),
-                group: resource.group.clone(),
-                kind: resource.plural.clone(),
-                uid: meta::meta_str(&obj, "uid").to_owned(),
-                ..Default::default()
-            })),
-        )),
-    }
+    Ok(Reply::plain(match outcome {
+        DeleteOutcome::Pending(obj) => obj,
+        DeleteOutcome::Deleted(obj) if resource.group.is_empty() && resource.kind == "Pod" => obj,
+        DeleteOutcome::Deleted(obj) => success_status(Some(StatusDetails {
+            name: meta::name(&obj).to_owned(),
+            group: resource.group.clone(),
+            kind: resource.plural.clone(),
+            uid: meta::meta_str(&obj, "uid").to_owned(),
+            ..Default::default()
+        })),
+    }))
 }
 
 /// DELETE of a collection: deletes what the selectors select; answers with the list
 /// of objects deleted or now terminating.
-pub async fn delete_collection(ctx: &RequestContext, body: Body) -> Result<Response, ApiError> {
-    let opts = delete_options(ctx, body).await?;
+pub async fn delete_collection(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
+    let opts = ctx.delete_options(body).await?;
     let list = ctx
         .served
         .registry
         .delete_collection(ctx.namespace.as_deref(), &ctx.list_options()?, &opts)
         .await?;
-    Ok(response::json(StatusCode::OK, &list))
+    Ok(Reply::plain(list))
 }

@@ -1,5 +1,6 @@
-//! Watch requests: parameters to a [`WatchOptions`], the cache's lines as a chunked
-//! JSON-lines body.
+//! Watch requests: parameters to a [`WatchOptions`] ([`watch`], whatever the
+//! transport), then over HTTP the cache's lines as a chunked JSON-lines body
+//! ([`respond`]).
 
 use std::convert::Infallible;
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 use skiff_core::status::{ApiError, StatusCause};
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::response::{Reply, ReplyBody};
 use super::RequestContext;
 use crate::registry::{api_error, parse_resource_version, ObjectFilter};
 use crate::watch_cache::{serve_watch, StartPoint, WatchOptions};
@@ -89,8 +91,9 @@ impl TableEvents {
     }
 }
 
-/// GET with `watch=true`: a chunked stream of `{"type":..,"object":..}` lines.
-pub async fn watch(ctx: &RequestContext) -> Result<Response, ApiError> {
+/// GET with `watch=true`: the watch to open (checked parameters, start point,
+/// selectors, timeout).
+pub async fn watch(ctx: &RequestContext) -> Result<Reply, ApiError> {
     let p = &ctx.params;
     let registry = &ctx.served.registry;
     let mut filter = ctx.filter()?;
@@ -157,6 +160,12 @@ pub async fn watch(ctx: &RequestContext) -> Result<Response, ApiError> {
         kind: ctx.served.resource.kind.clone(),
         api_version: ctx.served.resource.api_version(),
     };
+    Ok(Reply::new(StatusCode::OK, ReplyBody::Watch(Box::new(opts))))
+}
+
+/// The HTTP answer of a watch: a chunked stream of `{"type":..,"object":..}` lines
+/// (one-row Tables when the client asks for Tables).
+pub async fn respond(ctx: &RequestContext, opts: WatchOptions) -> Response {
     let lines = serve_watch(&ctx.served.cache, opts).await;
     let lines = ReceiverStream::new(lines);
     let body = match table_events(ctx) {
@@ -171,5 +180,5 @@ pub async fn watch(ctx: &RequestContext) -> Result<Response, ApiError> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(resp)
+    resp
 }

@@ -30,4 +30,4 @@ mod watcher;
 pub use cache::{WatchCache, WatchCacheConfig};
 pub use event::{CachedEvent, CachedObject, EventKind};
 pub use pages::{ListSnapshot, PageSnapshots};
-pub use watcher::{serve_watch, StartPoint, WatchOptions};
+pub use watcher::{serve_watch, serve_watch_as, JsonLines, StartPoint, WatchOptions, WatchOutput};

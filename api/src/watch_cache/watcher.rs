@@ -1,5 +1,20 @@
 //! One watcher: its initial events or backlog, then live events filtered by namespace
 //! and selectors, bookmarks, and the end of the stream at its timeout.
+//!
+//! What a watcher sends is up to its [`WatchOutput`]: [`JsonLines`] (the HTTP body's
+//! `{"type":..,"object":..}\n` lines, copied from the cache's pre-serialized bytes) or
+//! any other form of the same events, such as the in-process client's decoded
+//! `WatchEvent<Value>`s. The semantics (start point, 410, selectors, bookmarks,
+//! timeout) are this module's alone, whatever the output.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use skiff_api::watch_cache::{JsonLines, WatchOutput};
+//! let line = JsonLines::error(&skiff_core::status::ApiError::expired("too old"));
+//! assert!(line.starts_with(b"{\"type\":\"ERROR\""));
+//! # }
+//! ```
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,13 +63,74 @@ pub struct WatchOptions {
     pub api_version: String,
 }
 
-/// Lines buffered between a watcher's task and its HTTP body.
+/// Events buffered between a watcher's task and its consumer (an HTTP body, an
+/// in-process stream).
 const BODY_BUFFER: usize = 64;
 
-/// Starts a watcher: returns the receiving end of its body lines. Errors (such as 410
-/// for a resourceVersion older than the window) are sent as one ERROR event, as
-/// Kubernetes does for watches; then the stream ends.
+/// The form a watcher sends its events in. Each method builds one event; the watcher
+/// decides which events are sent.
+pub trait WatchOutput: Send + 'static {
+    /// One event as sent.
+    type Item: Send + 'static;
+
+    /// An ADDED event for an object of the initial state.
+    fn initial(object: &CachedObject) -> Self::Item;
+
+    /// The event as the cache recorded it (its kind and object).
+    fn cached(event: &CachedEvent) -> Self::Item;
+
+    /// An event of another kind than the cache's for the event's object: `ADDED` when
+    /// the object starts matching the selectors, `DELETED` when it stops.
+    fn retyped(kind: EventKind, event: &CachedEvent) -> Self::Item;
+
+    /// A BOOKMARK whose object is `object` (kind, apiVersion, resourceVersion).
+    fn bookmark(object: serde_json::Value) -> Self::Item;
+
+    /// The ERROR event carrying `err`'s `Status`.
+    fn error(err: &ApiError) -> Self::Item;
+}
+
+/// The HTTP form: one JSON line per event, `{"type":..,"object":..}\n`, copied from
+/// the cache's bytes when the event is the cache's own.
+#[derive(Clone, Copy, Debug)]
+pub struct JsonLines;
+
+impl WatchOutput for JsonLines {
+    type Item = Bytes;
+
+    fn initial(object: &CachedObject) -> Bytes {
+        event_line_json("ADDED", &object.json)
+    }
+
+    fn cached(event: &CachedEvent) -> Bytes {
+        event.line.clone()
+    }
+
+    fn retyped(kind: EventKind, event: &CachedEvent) -> Bytes {
+        event_line(kind.wire_type(), &event.object)
+    }
+
+    fn bookmark(object: serde_json::Value) -> Bytes {
+        event_line("BOOKMARK", &object)
+    }
+
+    fn error(err: &ApiError) -> Bytes {
+        error_line(err)
+    }
+}
+
+/// Starts a watcher sending JSON lines ([`serve_watch_as`] with [`JsonLines`]).
 pub async fn serve_watch(cache: &WatchCache, opts: WatchOptions) -> mpsc::Receiver<Bytes> {
+    serve_watch_as::<JsonLines>(cache, opts).await
+}
+
+/// Starts a watcher: returns the receiving end of its events, in `O`'s form. Errors
+/// (such as 410 for a resourceVersion older than the window) are sent as one ERROR
+/// event, as Kubernetes does for watches; then the stream ends.
+pub async fn serve_watch_as<O: WatchOutput>(
+    cache: &WatchCache,
+    opts: WatchOptions,
+) -> mpsc::Receiver<O::Item> {
     let (tx, rx) = mpsc::channel(BODY_BUFFER);
     let start = match opts.start {
         StartPoint::After(rv) => cache
@@ -73,10 +149,10 @@ pub async fn serve_watch(cache: &WatchCache, opts: WatchOptions) -> mpsc::Receiv
     };
     match start {
         Err(err) => {
-            let _ = tx.try_send(error_line(&err));
+            let _ = tx.try_send(O::error(&err));
         }
         Ok((initial, backlog, events, revision)) => {
-            tokio::spawn(run(opts, tx, initial, backlog, events, revision));
+            tokio::spawn(run::<O>(opts, tx, initial, backlog, events, revision));
         }
     }
     rx
@@ -87,9 +163,9 @@ pub fn error_line(err: &ApiError) -> Bytes {
     event_line("ERROR", &err.to_status())
 }
 
-async fn run(
+async fn run<O: WatchOutput>(
     opts: WatchOptions,
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<O::Item>,
     initial: Vec<CachedObject>,
     backlog: Vec<Arc<CachedEvent>>,
     mut events: broadcast::Receiver<Arc<CachedEvent>>,
@@ -100,14 +176,16 @@ async fn run(
     let work = async {
         for obj in &initial {
             if opts.filter.is_empty() || opts.filter.matches(&obj.value, opts.strategy.as_ref()) {
-                tx.send(event_line_json("ADDED", &obj.json)).await.ok()?;
+                tx.send(O::initial(obj)).await.ok()?;
             }
         }
         if opts.initial_events_end {
-            tx.send(bookmark(&opts, sent, true)).await.ok()?;
+            tx.send(O::bookmark(bookmark(&opts, sent, true)))
+                .await
+                .ok()?;
         }
         for event in backlog {
-            if let Some(line) = line_for(&opts, &event, sent) {
+            if let Some(line) = line_for::<O>(&opts, &event, sent) {
                 tx.send(line).await.ok()?;
             }
             sent = sent.max(event.revision);
@@ -123,11 +201,13 @@ async fn run(
                 EventKind::Progress => {
                     if opts.bookmarks && event.revision >= sent {
                         sent = event.revision;
-                        tx.send(bookmark(&opts, sent, false)).await.ok()?;
+                        tx.send(O::bookmark(bookmark(&opts, sent, false)))
+                            .await
+                            .ok()?;
                     }
                 }
                 _ => {
-                    if let Some(line) = line_for(&opts, &event, sent) {
+                    if let Some(line) = line_for::<O>(&opts, &event, sent) {
                         tx.send(line).await.ok()?;
                     }
                     sent = sent.max(event.revision);
@@ -142,29 +222,33 @@ async fn run(
     }
 }
 
-/// The line this watcher sends for `event`, if any: events at or before the watch's
+/// The event this watcher sends for `event`, if any: events at or before the watch's
 /// revision, outside its namespace or matching its selectors neither before nor after
 /// are skipped; an object that starts matching is ADDED, one that stops is DELETED.
-fn line_for(opts: &WatchOptions, event: &CachedEvent, sent: i64) -> Option<Bytes> {
+fn line_for<O: WatchOutput>(
+    opts: &WatchOptions,
+    event: &CachedEvent,
+    sent: i64,
+) -> Option<O::Item> {
     if event.revision <= sent || !event.key.starts_with(&opts.prefix) {
         return None;
     }
     if opts.filter.is_empty() {
-        return Some(event.line.clone());
+        return Some(O::cached(event));
     }
     let strategy = opts.strategy.as_ref();
     let now = opts.filter.matches(&event.object, strategy);
     match event.kind {
-        EventKind::Added | EventKind::Deleted => now.then(|| event.line.clone()),
+        EventKind::Added | EventKind::Deleted => now.then(|| O::cached(event)),
         EventKind::Modified => {
             let before = event
                 .prev
                 .as_ref()
                 .is_some_and(|p| opts.filter.matches(p, strategy));
             match (before, now) {
-                (true, true) => Some(event.line.clone()),
-                (false, true) => Some(event_line("ADDED", &event.object)),
-                (true, false) => Some(event_line("DELETED", &event.object)),
+                (true, true) => Some(O::cached(event)),
+                (false, true) => Some(O::retyped(EventKind::Added, event)),
+                (true, false) => Some(O::retyped(EventKind::Deleted, event)),
                 (false, false) => None,
             }
         }
@@ -172,14 +256,11 @@ fn line_for(opts: &WatchOptions, event: &CachedEvent, sent: i64) -> Option<Bytes
     }
 }
 
-/// A BOOKMARK event at `revision`.
-fn bookmark(opts: &WatchOptions, revision: i64, initial_events_end: bool) -> Bytes {
+/// The object of a BOOKMARK event at `revision`.
+fn bookmark(opts: &WatchOptions, revision: i64, initial_events_end: bool) -> serde_json::Value {
     let mut metadata = json!({"resourceVersion": revision.to_string()});
     if initial_events_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    event_line(
-        "BOOKMARK",
-        &json!({"kind": opts.kind, "apiVersion": opts.api_version, "metadata": metadata}),
-    )
+    json!({"kind": opts.kind, "apiVersion": opts.api_version, "metadata": metadata})
 }

@@ -1,5 +1,7 @@
 //! The API server benchmark: Skiff's API server on a durable embedded store, driven
-//! in-process (no socket) and over HTTPS on loopback (client certificates, HTTP/2)
+//! in-process (no socket; `inprocess` calls the handlers with values,
+//! `inprocess-http` sends HTTP requests with JSON bodies to the router) and over HTTPS
+//! on loopback (client certificates, HTTP/2)
 //! with the same workloads: pod creates at several concurrencies, gets, full and
 //! paginated lists of 10,000 pods, and watch fan-out (one write delivered to 1,000
 //! and 10,000 watchers). Prints a Markdown table; the Kubernetes SLO for mutating
@@ -44,7 +46,8 @@ struct Args {
     /// Longest a create/get phase may run, in seconds.
     #[arg(long)]
     duration: Option<u64>,
-    /// Transports to run: inprocess, https.
+    /// Transports to run: inprocess (handlers called with values), inprocess-http
+    /// (HTTP requests with JSON bodies to the router, no socket), https.
     #[arg(long, value_delimiter = ',', default_value = "inprocess,https")]
     transports: Vec<String>,
     /// Where the temporary data directory goes (default: the system temp directory).
@@ -115,6 +118,7 @@ async fn main() -> std::process::ExitCode {
     for transport in &args.transports {
         let client: Arc<dyn Client> = match transport.as_str() {
             "inprocess" => bench.in_process_client(),
+            "inprocess-http" => bench.in_process_http_client(),
             "https" => match bench.https_client() {
                 Ok(client) => client,
                 Err(e) => {
@@ -123,7 +127,7 @@ async fn main() -> std::process::ExitCode {
                 }
             },
             other => {
-                eprintln!("unknown transport {other:?} (inprocess, https)");
+                eprintln!("unknown transport {other:?} (inprocess, inprocess-http, https)");
                 return std::process::ExitCode::FAILURE;
             }
         };

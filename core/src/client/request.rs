@@ -69,11 +69,7 @@ pub fn create(
     object: &Value,
     params: &PostParams,
 ) -> Result<Request<Bytes>, ClientError> {
-    if target.subresource.is_some() {
-        target.require_name("create of a subresource")?;
-    } else {
-        require_collection(target, "create")?;
-    }
+    check_create(target)?;
     build(
         Method::POST,
         &target.path()?,
@@ -106,18 +102,7 @@ pub fn patch(
     patch: &Patch,
     params: &PatchParams,
 ) -> Result<Request<Bytes>, ClientError> {
-    target.require_name("patch")?;
-    if matches!(patch, Patch::Apply(_)) && params.field_manager.as_deref().unwrap_or("").is_empty()
-    {
-        return Err(ClientError::InvalidRequest(
-            "server-side apply needs a field manager".into(),
-        ));
-    }
-    if params.force && !matches!(patch, Patch::Apply(_)) {
-        return Err(ClientError::InvalidRequest(
-            "force is only allowed with server-side apply".into(),
-        ));
-    }
+    check_patch(target, patch, params)?;
     build(
         Method::PATCH,
         &target.path()?,
@@ -163,7 +148,43 @@ pub fn logs(target: &ObjectTarget, params: &LogParams) -> Result<Request<Bytes>,
     build(Method::GET, &pod.path()?, &params.query(), None, "*/*")
 }
 
-fn require_collection(target: &ObjectTarget, verb: &str) -> Result<(), ClientError> {
+/// The checks of [`create`] without building the request (for transports that send
+/// no HTTP request, such as the API server's in-process client): a subresource needs
+/// an object name, anything else must be a collection.
+pub fn check_create(target: &ObjectTarget) -> Result<(), ClientError> {
+    if target.subresource.is_some() {
+        target.require_name("create of a subresource")?;
+        Ok(())
+    } else {
+        require_collection(target, "create")
+    }
+}
+
+/// The checks of [`patch`] without building the request: a name, a field manager for
+/// server-side apply, `force` only with apply.
+pub fn check_patch(
+    target: &ObjectTarget,
+    patch: &Patch,
+    params: &PatchParams,
+) -> Result<(), ClientError> {
+    target.require_name("patch")?;
+    if matches!(patch, Patch::Apply(_)) && params.field_manager.as_deref().unwrap_or("").is_empty()
+    {
+        return Err(ClientError::InvalidRequest(
+            "server-side apply needs a field manager".into(),
+        ));
+    }
+    if params.force && !matches!(patch, Patch::Apply(_)) {
+        return Err(ClientError::InvalidRequest(
+            "force is only allowed with server-side apply".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a target that is not a collection (an object, a subresource) for `verb`
+/// (list, watch, create, deletecollection).
+pub fn require_collection(target: &ObjectTarget, verb: &str) -> Result<(), ClientError> {
     match (&target.name, &target.subresource) {
         (None, None) => Ok(()),
         _ => Err(ClientError::InvalidRequest(format!(

@@ -1,0 +1,261 @@
+//! [`InProcessClient`]: the [`Client`] trait on the API server's verb code, with values
+//! instead of HTTP requests (see the [module docs](super)).
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use http::Method;
+use serde_json::Value;
+use skiff_core::client::{
+    request, ByteStream, Client, ClientError, DeleteParams, ListParams, LogParams, ObjectTarget,
+    Patch, PatchParams, PostParams, WatchStream,
+};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::events::ValueEvents;
+use super::RouterClient;
+use crate::handler::{self, QueryParams, ReplyBody, RequestBody, RequestContext, ResourcePath};
+use crate::watch_cache::serve_watch_as;
+use crate::ApiServer;
+
+/// A client of an [`ApiServer`] in the same process that calls its handlers directly.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct InProcessClient {
+    server: ApiServer,
+    /// For what only HTTP carries: node agent streams and `metrics.k8s.io`.
+    http: RouterClient,
+}
+
+impl std::fmt::Debug for InProcessClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessClient").finish_non_exhaustive()
+    }
+}
+
+/// The largest answer read from the router when a call goes that way.
+const MAX_ROUTED_ANSWER: usize = 1024 * 1024 * 1024;
+
+impl InProcessClient {
+    /// The client of `server`.
+    pub fn new(server: ApiServer) -> Self {
+        let http = server.router_client();
+        InProcessClient { server, http }
+    }
+
+    /// Whether calls on `target` go through the router: pods' node agent streams
+    /// (`log`, `exec`, ...) and the `metrics.k8s.io` group, which only HTTP serves.
+    fn routed(target: &ObjectTarget) -> bool {
+        let resource = &target.resource;
+        resource.group == crate::metrics_api::GROUP
+            || (resource.group.is_empty()
+                && resource.plural == "pods"
+                && target
+                    .subresource
+                    .as_deref()
+                    .is_some_and(crate::node_proxy::is_streaming))
+    }
+
+    /// The request context of a call on `target` with query-parameter `pairs`: the
+    /// same checks as a path (a valid target, a served resource, its scope), the same
+    /// parameter parsing as a query string.
+    fn context(
+        &self,
+        target: &ObjectTarget,
+        pairs: Vec<(&'static str, String)>,
+    ) -> Result<RequestContext, ClientError> {
+        // The path is not used, but its checks are the HTTP client's.
+        target.path()?;
+        let path = ResourcePath {
+            plural: target.resource.plural.clone(),
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
+            subresource: target.subresource.clone(),
+        };
+        Ok(RequestContext::resolve(
+            &self.server,
+            &target.resource.group,
+            &target.resource.version,
+            path,
+            http::HeaderMap::new(),
+            || QueryParams::from_pairs(pairs),
+        )?)
+    }
+
+    /// Runs one call to its answer as a value.
+    async fn call(
+        &self,
+        target: &ObjectTarget,
+        pairs: Vec<(&'static str, String)>,
+        method: Method,
+        body: RequestBody,
+    ) -> Result<Value, ClientError> {
+        let ctx = self.context(target, pairs)?;
+        let reply = handler::serve(&ctx, &method, body).await?;
+        match reply.body {
+            ReplyBody::Object(v) | ReplyBody::Plain(v) => Ok(v),
+            ReplyBody::CachedList(page) => Ok(page.into_list(&ctx)),
+            ReplyBody::Watch(_) => Err(ClientError::InvalidRequest(
+                "a watch answers with a stream; use watch".into(),
+            )),
+            ReplyBody::Http(resp) => decode_response(resp).await,
+        }
+    }
+}
+
+/// The value of an HTTP answer (only reached by routes that answer HTTP themselves).
+async fn decode_response(resp: axum::response::Response) -> Result<Value, ClientError> {
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), MAX_ROUTED_ANSWER)
+        .await
+        .map_err(|e| ClientError::Transport(e.to_string()))?;
+    if !status.is_success() {
+        return Err(ClientError::Api(skiff_core::client::error_from_body(
+            status, &bytes,
+        )));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+#[async_trait]
+impl Client for InProcessClient {
+    async fn get(&self, target: &ObjectTarget) -> Result<Value, ClientError> {
+        if Self::routed(target) {
+            return self.http.get(target).await;
+        }
+        target.require_name("get")?;
+        self.call(target, Vec::new(), Method::GET, RequestBody::Empty)
+            .await
+    }
+
+    async fn list(&self, target: &ObjectTarget, params: &ListParams) -> Result<Value, ClientError> {
+        if Self::routed(target) {
+            return self.http.list(target, params).await;
+        }
+        request::require_collection(target, "list")?;
+        self.call(target, params.query(false), Method::GET, RequestBody::Empty)
+            .await
+    }
+
+    async fn watch(
+        &self,
+        target: &ObjectTarget,
+        params: &ListParams,
+    ) -> Result<WatchStream, ClientError> {
+        if Self::routed(target) {
+            return self.http.watch(target, params).await;
+        }
+        request::require_collection(target, "watch")?;
+        let ctx = self.context(target, params.query(true))?;
+        let reply = handler::serve(&ctx, &Method::GET, RequestBody::Empty).await?;
+        let ReplyBody::Watch(opts) = reply.body else {
+            return Err(ClientError::InvalidRequest(format!(
+                "{} cannot be watched",
+                target.resource.plural
+            )));
+        };
+        let events = serve_watch_as::<ValueEvents>(&ctx.served.cache, *opts).await;
+        Ok(ReceiverStream::new(events).boxed())
+    }
+
+    async fn create(
+        &self,
+        target: &ObjectTarget,
+        object: Value,
+        params: &PostParams,
+    ) -> Result<Value, ClientError> {
+        if Self::routed(target) {
+            return self.http.create(target, object, params).await;
+        }
+        request::check_create(target)?;
+        self.call(
+            target,
+            params.query(),
+            Method::POST,
+            RequestBody::Value(object),
+        )
+        .await
+    }
+
+    async fn replace(
+        &self,
+        target: &ObjectTarget,
+        object: Value,
+        params: &PostParams,
+    ) -> Result<Value, ClientError> {
+        if Self::routed(target) {
+            return self.http.replace(target, object, params).await;
+        }
+        target.require_name("replace")?;
+        self.call(
+            target,
+            params.query(),
+            Method::PUT,
+            RequestBody::Value(object),
+        )
+        .await
+    }
+
+    async fn patch(
+        &self,
+        target: &ObjectTarget,
+        patch: &Patch,
+        params: &PatchParams,
+    ) -> Result<Value, ClientError> {
+        if Self::routed(target) {
+            return self.http.patch(target, patch, params).await;
+        }
+        request::check_patch(target, patch, params)?;
+        self.call(
+            target,
+            params.query(),
+            Method::PATCH,
+            RequestBody::Patch(patch.clone()),
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        target: &ObjectTarget,
+        params: &DeleteParams,
+    ) -> Result<Value, ClientError> {
+        if Self::routed(target) {
+            return self.http.delete(target, params).await;
+        }
+        target.require_name("delete")?;
+        self.call(
+            target,
+            Vec::new(),
+            Method::DELETE,
+            RequestBody::Value(params.body()),
+        )
+        .await
+    }
+
+    async fn delete_collection(
+        &self,
+        target: &ObjectTarget,
+        list: &ListParams,
+        params: &DeleteParams,
+    ) -> Result<Value, ClientError> {
+        if Self::routed(target) {
+            return self.http.delete_collection(target, list, params).await;
+        }
+        request::require_collection(target, "deletecollection")?;
+        self.call(
+            target,
+            list.query(false),
+            Method::DELETE,
+            RequestBody::Value(params.body()),
+        )
+        .await
+    }
+
+    async fn logs(
+        &self,
+        target: &ObjectTarget,
+        params: &LogParams,
+    ) -> Result<ByteStream, ClientError> {
+        self.http.logs(target, params).await
+    }
+}
