@@ -31,6 +31,8 @@ pub mod default_preemption;
 pub mod fixtures;
 pub mod helpers;
 pub mod image_locality;
+#[cfg(test)]
+mod incremental_tests;
 pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_name;

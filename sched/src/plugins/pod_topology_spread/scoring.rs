@@ -127,7 +127,9 @@ impl PreScorePlugin for PodTopologySpread {
         // Hostname constraints are counted on the scored node itself.
         let ns = crate::pod::namespace(pod);
         let node_constraints = has_node_constraints(pod);
-        let keys_together = keys_never_missing_apart(&s.constraints, snapshot);
+        // Only nodes with all keys count when all are required; per domain works when
+        // no node has one key but lacks another.
+        let per_domain_ok = !require_all || keys_never_missing_apart(&s.constraints, snapshot);
         let mut per_node: Vec<Option<Arc<NodeCounts>>> = vec![None; s.constraints.len()];
         for (i, c) in s.constraints.iter().enumerate() {
             if c.topology_key == LABEL_HOSTNAME {
@@ -135,7 +137,7 @@ impl PreScorePlugin for PodTopologySpread {
             }
             let selection = PodSelection::new([ns.to_owned()], vec![c.selector.clone()], false);
             let check = c.honor_node_taints || (c.honor_node_affinity && node_constraints);
-            if check || (require_all && !keys_together) {
+            if check || !per_domain_ok {
                 per_node[i] = Some(snapshot.matching_pods_per_node(&selection));
                 continue;
             }
