@@ -147,4 +147,30 @@ mod tests {
             400
         );
     }
+
+    #[test]
+    fn pairs_read_as_the_query_string_does() {
+        let client = skiff_core::client::ListParams {
+            label_selector: Some("app in (a,b)".into()),
+            field_selector: Some(String::new()),
+            timeout_seconds: Some(5),
+            bookmarks: true,
+            ..Default::default()
+        };
+        let pairs = client.query(true);
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &pairs {
+            query.append_pair(k, v);
+        }
+        let from_query = QueryParams::parse(Some(&query.finish())).unwrap();
+        let from_pairs = QueryParams::from_pairs(pairs).unwrap();
+        assert_eq!(format!("{from_query:?}"), format!("{from_pairs:?}"));
+        assert_eq!(from_pairs.label_selector.as_deref(), Some("app in (a,b)"));
+        assert_eq!(from_pairs.field_selector, None, "empty values are unset");
+        assert!(from_pairs.watch && from_pairs.allow_watch_bookmarks);
+        assert_eq!(
+            QueryParams::from_pairs([("limit", "x")]).unwrap_err().code,
+            400
+        );
+    }
 }

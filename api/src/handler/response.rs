@@ -115,8 +115,6 @@ pub enum ReplyBody {
     CachedList(super::cached_list::CachedPage),
     /// A watch to open from the watch cache.
     Watch(Box<crate::watch_cache::WatchOptions>),
-    /// A response only HTTP can carry (streams proxied to a node agent).
-    Http(Response),
 }
 
 impl Reply {
@@ -161,7 +159,6 @@ impl Reply {
             ReplyBody::Plain(obj) => json(self.status, &obj),
             ReplyBody::CachedList(page) => super::cached_list::respond(ctx, &page)?,
             ReplyBody::Watch(opts) => super::watch::respond(ctx, *opts).await,
-            ReplyBody::Http(resp) => resp,
         };
         add_warnings(&mut resp, &self.warnings);
         Ok(resp)

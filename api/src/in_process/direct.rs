@@ -32,9 +32,6 @@ impl std::fmt::Debug for InProcessClient {
     }
 }
 
-/// The largest answer read from the router when a call goes that way.
-const MAX_ROUTED_ANSWER: usize = 1024 * 1024 * 1024;
-
 impl InProcessClient {
     /// The client of `server`.
     pub fn new(server: ApiServer) -> Self {
@@ -97,23 +94,8 @@ impl InProcessClient {
             ReplyBody::Watch(_) => Err(ClientError::InvalidRequest(
                 "a watch answers with a stream; use watch".into(),
             )),
-            ReplyBody::Http(resp) => decode_response(resp).await,
         }
     }
-}
-
-/// The value of an HTTP answer (only reached by routes that answer HTTP themselves).
-async fn decode_response(resp: axum::response::Response) -> Result<Value, ClientError> {
-    let status = resp.status();
-    let bytes = axum::body::to_bytes(resp.into_body(), MAX_ROUTED_ANSWER)
-        .await
-        .map_err(|e| ClientError::Transport(e.to_string()))?;
-    if !status.is_success() {
-        return Err(ClientError::Api(skiff_core::client::error_from_body(
-            status, &bytes,
-        )));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
 #[async_trait]

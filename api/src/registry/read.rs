@@ -183,14 +183,18 @@ impl Registry {
         Ok(self.list_object(Value::Object(list_meta), items))
     }
 
-    /// A list object of this resource around `items`.
+    /// A list object of this resource around `items`, moved in (`json!` would copy
+    /// each item through serde's serializer).
     pub fn list_object(&self, metadata: Value, items: Vec<Value>) -> Value {
-        json!({
-            "kind": self.list_kind(),
-            "apiVersion": self.resource.api_version(),
-            "metadata": metadata,
-            "items": items,
-        })
+        let mut list = Map::new();
+        list.insert("kind".into(), Value::String(self.list_kind()));
+        list.insert(
+            "apiVersion".into(),
+            Value::String(self.resource.api_version()),
+        );
+        list.insert("metadata".into(), metadata);
+        list.insert("items".into(), Value::Array(items));
+        Value::Object(list)
     }
 
     /// Waits (up to 3 s, as Kubernetes does) until the store reaches `revision`;
