@@ -260,7 +260,7 @@ async fn port_forward_probes_and_exec_work_in_a_pod_namespace() {
     }
 
     // exec runs inside the container: its hostname, its PID namespace (its init is
-    // PID 1, the exec'd shell a low PID), its root (a file written in /tmp is not on
+    // PID 1, few processes in /proc), its root (a file written in /tmp is not on
     // the host), the pod's network.
     let marker = format!("skiff-exec-marker-{}", std::process::id());
     let sh = |s: &str| vec!["sh".to_string(), "-c".into(), s.into()];
@@ -283,11 +283,11 @@ async fn port_forward_probes_and_exec_work_in_a_pod_namespace() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(lines[0], "web", "{text}");
+    // The shell's PID is its PID in the container's namespace (how high it is
+    // depends on how many processes the container and earlier execs started, so
+    // only the few entries of /proc below tell the namespace from the host's).
     let pid: u32 = lines[1].parse().unwrap();
-    assert!(
-        pid < 100,
-        "the exec'd shell is PID {pid}: not in the container's PID namespace"
-    );
+    assert!(pid > 1, "the exec'd shell is PID {pid}");
     assert_eq!(lines[2], "has-pid-1", "{text}");
     let procs: u32 = lines[3].parse().unwrap();
     assert!(procs < 20, "{procs} processes visible: the host's /proc?");
