@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::Value;
@@ -22,8 +22,16 @@ use crate::registry::{api_error, decode_object, meta};
 /// Sizes and intervals of a watch cache.
 #[derive(Clone, Debug)]
 pub struct WatchCacheConfig {
-    /// Events kept for watches that start from a past resourceVersion.
+    /// The most events kept for watches that start from a past resourceVersion.
     pub window: usize,
+    /// Events kept whatever their age; between this and [`WatchCacheConfig::window`],
+    /// events are kept while younger than [`WatchCacheConfig::window_ttl`]. As
+    /// Kubernetes' cacher sizes its window: a watcher cut for being slow (see
+    /// `broadcast_buffer`) resumes from the window instead of re-listing, as long as
+    /// it re-watches within the TTL.
+    pub window_min: usize,
+    /// How long events beyond `window_min` are kept.
+    pub window_ttl: Duration,
     /// Events buffered per watcher before a slow watcher is ended.
     pub broadcast_buffer: usize,
     /// How often the cache asks the store for progress (drives BOOKMARK events).
@@ -33,7 +41,9 @@ pub struct WatchCacheConfig {
 impl Default for WatchCacheConfig {
     fn default() -> Self {
         WatchCacheConfig {
-            window: 4096,
+            window: 100 * 1024,
+            window_min: 4096,
+            window_ttl: Duration::from_secs(75),
             broadcast_buffer: 4096,
             progress_interval: Duration::from_secs(30),
         }
@@ -47,6 +57,8 @@ struct CacheState {
     objects: BTreeMap<String, CachedObject>,
     /// Recent events, oldest first.
     window: VecDeque<Arc<CachedEvent>>,
+    /// When each event of `window` entered it (same order and length).
+    window_times: VecDeque<Instant>,
     /// Watches from a resourceVersion at or above this are served from the window.
     window_start: i64,
     /// Every change up to this revision has been applied.
@@ -281,6 +293,7 @@ async fn relist(store: &Arc<dyn KvStore>, prefix: &str, shared: &Shared) -> Resu
     *state = CacheState {
         objects,
         window: VecDeque::new(),
+        window_times: VecDeque::new(),
         window_start: revision,
         revision,
     };
@@ -336,8 +349,30 @@ async fn run(store: Arc<dyn KvStore>, prefix: String, shared: Arc<Shared>, mut r
     }
 }
 
+/// Drops the oldest events beyond the window's bounds: more than `window`, or more
+/// than `window_min` and older than `window_ttl`.
+fn trim_window(state: &mut CacheState, config: &WatchCacheConfig, now: Instant) {
+    loop {
+        let len = state.window.len();
+        let stale = len > config.window_min
+            && state
+                .window_times
+                .front()
+                .is_some_and(|at| now.saturating_duration_since(*at) > config.window_ttl);
+        if len <= config.window && !stale {
+            return;
+        }
+        state.window_times.pop_front();
+        match state.window.pop_front() {
+            Some(old) => state.window_start = old.revision,
+            None => return,
+        }
+    }
+}
+
 /// Applies one store batch; returns the revision now applied.
 fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
+    let now = Instant::now();
     let mut state = lock(&shared.state);
     if batch.events.is_empty() {
         let revision = batch.header.revision.max(state.revision);
@@ -395,11 +430,8 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
         };
         let cached = Arc::new(cached);
         state.window.push_back(cached.clone());
-        while state.window.len() > shared.config.window {
-            if let Some(old) = state.window.pop_front() {
-                state.window_start = old.revision;
-            }
-        }
+        state.window_times.push_back(now);
+        trim_window(&mut state, &shared.config, now);
         state.revision = state.revision.max(revision);
         let _ = shared.events.send(cached);
     }
@@ -407,4 +439,47 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
     drop(state);
     shared.revision.send_replace(revision);
     Some(revision)
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    fn state_with(times: &[Instant]) -> CacheState {
+        let mut state = CacheState::default();
+        for (i, at) in times.iter().enumerate() {
+            state
+                .window
+                .push_back(Arc::new(CachedEvent::progress(i as i64 + 1)));
+            state.window_times.push_back(*at);
+        }
+        state
+    }
+
+    #[test]
+    fn the_window_keeps_fresh_events_up_to_its_maximum() {
+        let now = Instant::now();
+        let old = now - Duration::from_secs(100);
+        let config = WatchCacheConfig {
+            window: 6,
+            window_min: 2,
+            window_ttl: Duration::from_secs(75),
+            ..WatchCacheConfig::default()
+        };
+        // Old events beyond the minimum go; fresh ones stay.
+        let mut state = state_with(&[old, old, old, now, now]);
+        trim_window(&mut state, &config, now);
+        assert_eq!(state.window.len(), 2);
+        assert_eq!(state.window_times.len(), 2);
+        assert_eq!(state.window_start, 3);
+        // The minimum is kept however old.
+        let mut state = state_with(&[old, old, old]);
+        trim_window(&mut state, &config, now);
+        assert_eq!(state.window.len(), 2);
+        // Fresh events are capped at the maximum.
+        let mut state = state_with(&[now; 9]);
+        trim_window(&mut state, &config, now);
+        assert_eq!(state.window.len(), 6);
+        assert_eq!(state.window_start, 3);
+    }
 }
