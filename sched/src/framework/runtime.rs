@@ -445,18 +445,16 @@ impl Framework {
             score_range(0, n, &mut raw)?;
         } else {
             const CHUNK: usize = 128;
-            let chunks = n.div_ceil(CHUNK);
-            let parts = parallel_map(chunks, workers, |c| {
+            let parts = parallel_map(n.div_ceil(CHUNK), workers, |c| {
                 let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
                 let mut out = vec![0i64; plugins.len() * (to - from)];
-                score_range(from, to, &mut out).map(|()| out)
+                score_range(from, to, &mut out).map(|()| (from, out))
             });
-            for (c, part) in parts.into_iter().enumerate() {
-                let part = part?;
-                let (from, to) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-                let len = to - from;
-                for j in 0..plugins.len() {
-                    raw[j * n + from..j * n + to].copy_from_slice(&part[j * len..(j + 1) * len]);
+            for part in parts {
+                let (from, out) = part?;
+                let len = out.len() / plugins.len();
+                for (j, scores) in out.chunks_exact(len).enumerate() {
+                    raw[j * n + from..][..len].copy_from_slice(scores);
                 }
             }
         }
@@ -564,5 +562,37 @@ impl Framework {
                 pb.post_bind(state, pod, node).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod score_tests {
+    use std::sync::Arc;
+
+    use crate::cache::Snapshot;
+    use crate::framework::CycleState;
+    use crate::plugins::testing::{default_framework, info, requesting, sized_node};
+
+    #[test]
+    fn threaded_scoring_agrees_with_scoring_on_one_thread() {
+        // Enough nodes for the chunked, threaded path; nodes of different sizes and
+        // loads so the scores differ.
+        let nodes: Vec<Arc<crate::cache::NodeInfo>> = (0..1300)
+            .map(|i| {
+                let node = sized_node(&format!("n{i}"), &format!("{}", 2 + i % 7), "16Gi");
+                let pods = (0..i % 5).map(|_| requesting("300m", "1Gi")).collect();
+                Arc::new(info(node, pods))
+            })
+            .collect();
+        let fw = default_framework();
+        let pod = requesting("500m", "2Gi");
+        let mut state = CycleState::new();
+        assert!(fw
+            .run_pre_score(&mut state, &pod, &nodes, &Snapshot::default())
+            .is_success());
+        let one = fw.run_score(&state, &pod, &nodes, 1).unwrap();
+        let two = fw.run_score(&state, &pod, &nodes, 2).unwrap();
+        assert_eq!(one, two);
+        assert!(one.iter().any(|t| *t != one[0]), "{:?}", &one[..8]);
     }
 }

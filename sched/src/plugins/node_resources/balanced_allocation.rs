@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 
-use super::fit::{ResourceWeight, ScoredResources};
+use super::fit::ScoredResources;
 use crate::cache::{pod_requests, NodeInfo, Resource, Snapshot};
 use crate::framework::{
     ClusterEvent, CycleState, Plugin, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE,
@@ -39,16 +39,13 @@ pub fn balanced_score(fractions: &[f64]) -> i64 {
 /// The NodeResourcesBalancedAllocation score.
 #[derive(Debug)]
 pub struct BalancedAllocation {
-    resources: Vec<ResourceWeight>,
     scored: ScoredResources,
 }
 
 impl Default for BalancedAllocation {
     fn default() -> Self {
-        let resources = super::fit::default_resources();
         BalancedAllocation {
-            scored: ScoredResources::new(&resources),
-            resources,
+            scored: ScoredResources::new(&super::fit::default_resources()),
         }
     }
 }
@@ -110,7 +107,11 @@ impl PreScorePlugin for BalancedAllocation {
     ) -> Status {
         let requests = pod_requests(pod);
         // A pod that requests none of the scored resources changes no balance.
-        if self.resources.iter().all(|r| requests.get(&r.name) == 0) {
+        if self
+            .scored
+            .iter()
+            .all(|(name, _)| requests.amount(name) == 0)
+        {
             return Status::skip();
         }
         state.write(STATE_KEY, requests);
