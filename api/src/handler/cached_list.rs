@@ -224,7 +224,7 @@ pub fn respond(ctx: &RequestContext, page: &CachedPage) -> Result<Response, ApiE
         "apiVersion": registry.resource().api_version(),
         "metadata": page.list_meta,
     });
-    let size: usize = page.items.iter().map(|o| o.json.len() + 1).sum();
+    let size: usize = page.items.iter().map(|o| o.json().len() + 1).sum();
     let mut out = serde_json::to_vec(&head).unwrap_or_default();
     out.reserve(size + 12);
     // `{"kind":..,"metadata":{..}}` becomes `{..,"items":[..]}`.
@@ -234,7 +234,7 @@ pub fn respond(ctx: &RequestContext, page: &CachedPage) -> Result<Response, ApiE
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&obj.json);
+        out.extend_from_slice(obj.json());
     }
     out.extend_from_slice(b"]}");
     Ok(response::json_bytes(

@@ -90,8 +90,21 @@ impl Registry {
         let Some(kv) = kv else {
             return Err(ApiError::not_found("namespaces", namespace));
         };
-        let ns = super::decode_object(&kv)?;
-        if meta::is_terminating(&ns) {
+        // Only whether it is terminating matters: decode that field alone.
+        #[derive(serde::Deserialize)]
+        struct Namespace {
+            #[serde(default)]
+            metadata: NamespaceMeta,
+        }
+        #[derive(Default, serde::Deserialize)]
+        struct NamespaceMeta {
+            #[serde(rename = "deletionTimestamp", default)]
+            deletion_timestamp: Option<serde::de::IgnoredAny>,
+        }
+        let ns: Namespace = serde_json::from_slice(&kv.value).map_err(|e| {
+            ApiError::internal(&format!("the stored namespace {namespace} does not decode: {e}"))
+        })?;
+        if ns.metadata.deletion_timestamp.is_some() {
             return Err(ApiError::forbidden(
                 &self.qualified(),
                 "",
@@ -167,7 +180,9 @@ impl Registry {
                 ));
             }
         }
-        let unreserved = obj.clone();
+        // Reserved values are made again from the object as it was before, should
+        // another writer take one first.
+        let unreserved = self.reservations.as_ref().map(|_| obj.clone());
         let mut reserved = self.reserve(None, &mut obj).await?;
         if opts.dry_run {
             return Ok(self.served_version(obj));
@@ -210,7 +225,7 @@ impl Registry {
             if name_taken && !generate {
                 return Err(ApiError::already_exists(&self.qualified(), &name));
             }
-            if !name_taken {
+            if let (false, Some(unreserved)) = (name_taken, &unreserved) {
                 obj = unreserved.clone();
                 meta::set_meta_str(&mut obj, "name", &name);
                 reserved = self.reserve(None, &mut obj).await?;

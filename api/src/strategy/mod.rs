@@ -157,8 +157,9 @@ impl Strategy for KindStrategy {
         let has_type_fields = obj
             .as_object()
             .is_some_and(|m| m.contains_key("apiVersion") && m.contains_key("kind"));
-        let known = if has_type_fields {
-            check(obj, true)
+        let mut unknown = Vec::new();
+        let fits = if has_type_fields {
+            check(obj, Some(&mut unknown))
         } else {
             // The type fields are the server's to fill when absent; the typed decode
             // wants them, so it runs on a copy that has them.
@@ -169,10 +170,10 @@ impl Strategy for KindStrategy {
                 map.entry("kind")
                     .or_insert_with(|| self.resource.kind.clone().into());
             }
-            check(&typed, true)
+            check(&typed, Some(&mut unknown))
         };
-        match known {
-            Ok(known) => validation::prune_unknown_fields(obj, &known),
+        match fits {
+            Ok(()) => validation::prune_unknown_fields(obj, &unknown),
             Err(_) => Vec::new(),
         }
     }

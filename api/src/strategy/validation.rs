@@ -3,7 +3,6 @@
 //! [`super::kinds`] points at.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::{json, Value};
 use skiff_core::resource::ApiResource;
 use skiff_core::status::{ApiError, StatusCause};
@@ -34,21 +33,107 @@ pub enum TypedError {
     },
 }
 
-/// A typed decode check: decodes the object into its k8s-openapi type and, when the
-/// second argument is true, returns the object as that type writes it back (without
-/// the fields the type does not know); otherwise `Value::Null` (validation only needs
-/// to know that it decodes).
-pub type TypedCheck = fn(&Value, bool) -> Result<Value, TypedError>;
+/// A typed decode check: decodes the object into its k8s-openapi type; with a list,
+/// also records there the fields the type does not define.
+pub type TypedCheck = fn(&Value, Option<&mut Vec<FieldPath>>) -> Result<(), TypedError>;
 
-/// Decodes `obj` into `T`, reporting where it does not fit; on success and with
-/// `write_back`, the object serialized back from `T`, else `Value::Null`.
-pub fn typed<T: DeserializeOwned + Serialize>(
+/// Where a field is in an object: keys and list indexes from the root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldPath(Vec<PathStep>);
+
+/// One step of a [`FieldPath`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    /// A key of an object.
+    Key(String),
+    /// An index of a list.
+    Index(usize),
+}
+
+impl FieldPath {
+    fn from_ignored(path: &serde_ignored::Path<'_>) -> FieldPath {
+        fn walk(path: &serde_ignored::Path<'_>, out: &mut Vec<PathStep>) {
+            use serde_ignored::Path;
+            match path {
+                Path::Root => {}
+                Path::Seq { parent, index } => {
+                    walk(parent, out);
+                    out.push(PathStep::Index(*index));
+                }
+                Path::Map { parent, key } => {
+                    walk(parent, out);
+                    out.push(PathStep::Key(key.clone()));
+                }
+                Path::Some { parent }
+                | Path::NewtypeStruct { parent }
+                | Path::NewtypeVariant { parent } => walk(parent, out),
+            }
+        }
+        let mut steps = Vec::new();
+        walk(path, &mut steps);
+        FieldPath(steps)
+    }
+
+    /// Removes the field from `obj`; false (and nothing removed) when it is absent or
+    /// `null`.
+    pub fn remove_from(&self, obj: &mut Value) -> bool {
+        let Some((last, parents)) = self.0.split_last() else {
+            return false;
+        };
+        let mut at = obj;
+        for step in parents {
+            let next = match step {
+                PathStep::Key(k) => at.get_mut(k.as_str()),
+                PathStep::Index(i) => at.get_mut(*i),
+            };
+            match next {
+                Some(v) => at = v,
+                None => return false,
+            }
+        }
+        match (last, at.as_object_mut()) {
+            (PathStep::Key(k), Some(map)) if map.get(k).is_some_and(|v| !v.is_null()) => {
+                map.remove(k);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Dotted keys with list indexes: `spec.template.spec.containers[0].foo`.
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, step) in self.0.iter().enumerate() {
+            match step {
+                PathStep::Key(k) if i == 0 => write!(f, "{k}")?,
+                PathStep::Key(k) => write!(f, ".{k}")?,
+                PathStep::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes `obj` into `T`, reporting where it does not fit; with `unknown`, records
+/// there the fields `T` does not define. The common case (it fits) decodes once,
+/// with no path tracking; only a failure decodes again to say where.
+pub fn typed<T: DeserializeOwned>(
     obj: &Value,
-    write_back: bool,
-) -> Result<Value, TypedError> {
+    unknown: Option<&mut Vec<FieldPath>>,
+) -> Result<(), TypedError> {
+    let fits = match unknown {
+        Some(out) => serde_ignored::deserialize::<_, _, T>(obj, |path| {
+            out.push(FieldPath::from_ignored(&path))
+        })
+        .is_ok(),
+        None => T::deserialize(obj).is_ok(),
+    };
+    if fits {
+        return Ok(());
+    }
     match serde_path_to_error::deserialize::<_, T>(obj) {
-        Ok(t) if write_back => Ok(serde_json::to_value(&t).unwrap_or(Value::Null)),
-        Ok(_) => Ok(Value::Null),
+        Ok(_) => Ok(()),
         Err(err) => {
             let path = err.path().to_string();
             let message = err.inner().to_string();
@@ -69,44 +154,14 @@ pub fn typed<T: DeserializeOwned + Serialize>(
     }
 }
 
-/// Removes from `original` the fields its typed round trip `known` dropped (fields
-/// the kind's type does not have) and returns them as dotted paths with list indexes
-/// (`spec.template.spec.containers[0].foo`). `null`s are left alone.
-pub fn prune_unknown_fields(original: &mut Value, known: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    prune_unknown(original, known, "", &mut out);
-    out
-}
-
-fn prune_unknown(original: &mut Value, known: &Value, at: &str, out: &mut Vec<String>) {
-    match (original, known) {
-        (Value::Object(o), Value::Object(k)) => {
-            o.retain(|field, value| {
-                let path = if at.is_empty() {
-                    field.clone()
-                } else {
-                    format!("{at}.{field}")
-                };
-                match k.get(field) {
-                    Some(kv) => {
-                        prune_unknown(value, kv, &path, out);
-                        true
-                    }
-                    None if value.is_null() => true,
-                    None => {
-                        out.push(path);
-                        false
-                    }
-                }
-            });
-        }
-        (Value::Array(o), Value::Array(k)) => {
-            for (i, (ov, kv)) in o.iter_mut().zip(k).enumerate() {
-                prune_unknown(ov, kv, &format!("{at}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
+/// Removes from `obj` the fields at `unknown` (found by a [`TypedCheck`]) and returns
+/// their paths; `null`s are left alone and not reported.
+pub fn prune_unknown_fields(obj: &mut Value, unknown: &[FieldPath]) -> Vec<String> {
+    unknown
+        .iter()
+        .filter(|path| path.remove_from(obj))
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -117,11 +172,12 @@ mod unknown_field_tests {
     fn prunes_and_names_unknown_fields() {
         use k8s_openapi::api::apps::v1::Deployment;
         let mut obj = json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "web", "bogus": 1},
-            "spec": {"foo": "bar", "replicas": 1, "selector": {},
+            "metadata": {"name": "web", "bogus": 1, "labels": {"any": "key"}},
+            "spec": {"foo": "bar", "nothing": null, "replicas": 1, "selector": {},
                 "template": {"spec": {"containers": [{"name": "c", "imag": "x"}]}}}});
-        let known = typed::<Deployment>(&obj, true).unwrap();
-        let unknown = prune_unknown_fields(&mut obj, &known);
+        let mut found = Vec::new();
+        typed::<Deployment>(&obj, Some(&mut found)).unwrap();
+        let unknown = prune_unknown_fields(&mut obj, &found);
         assert_eq!(
             unknown,
             [
@@ -130,7 +186,28 @@ mod unknown_field_tests {
                 "spec.template.spec.containers[0].imag"
             ]
         );
+        // What is left is what the type keeps (and the null, which it drops silently).
+        let known = serde_json::to_value(serde_json::from_value::<Deployment>(obj.clone()).unwrap()).unwrap();
+        obj["spec"].as_object_mut().unwrap().remove("nothing");
         assert_eq!(obj, known);
+    }
+
+    #[test]
+    fn a_misfit_says_where() {
+        use k8s_openapi::api::core::v1::Pod;
+        let obj = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "ports": [{"containerPort": "x"}]}]}});
+        match typed::<Pod>(&obj, None) {
+            Err(TypedError::Mismatch { path, .. }) => {
+                assert_eq!(path, "spec.containers[0].ports[0].containerPort")
+            }
+            other => panic!("{other:?}"),
+        }
+        // The same with unknown fields looked for.
+        assert!(matches!(
+            typed::<Pod>(&obj, Some(&mut Vec::new())),
+            Err(TypedError::Mismatch { path, .. }) if path == "spec.containers[0].ports[0].containerPort"
+        ));
     }
 }
 
@@ -237,7 +314,7 @@ pub fn validate_object(
     };
     causes.extend(label_causes(obj));
     if let Some(check) = rules.typed_check {
-        match check(obj, false) {
+        match check(obj, None) {
             Ok(_) => {}
             Err(TypedError::Missing(field)) => causes.push(StatusCause::required(&field)),
             Err(TypedError::Mismatch { path, message }) => {
@@ -335,7 +412,7 @@ pub fn pod_extra(obj: &Value) -> Vec<StatusCause> {
     let containers = obj
         .pointer("/spec/containers")
         .and_then(Value::as_array)
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     if containers.is_empty() {
         causes.push(StatusCause::required("spec.containers"));

@@ -11,7 +11,7 @@ use skiff_core::status::ApiError;
 use skiff_store::{EventType, KeyRange, KvStore, RangeRequest, WatchRequest};
 use tokio::sync::{broadcast, watch, Notify};
 
-use super::event::{event_line_json, CachedEvent, CachedObject, EventKind};
+use super::event::{CachedEvent, CachedObject, EventKind};
 use super::pages::{ListSnapshot, PageSnapshots};
 
 /// How many list snapshots a cache keeps for continue tokens, and for how long.
@@ -254,10 +254,7 @@ impl WatchCache {
     /// as when the resource stops being served.
     pub fn close_watches(&self) {
         let state = lock(&self.shared.state);
-        let _ = self.shared.events.send(Arc::new(CachedEvent {
-            kind: EventKind::Reset,
-            ..CachedEvent::progress(state.revision)
-        }));
+        let _ = self.shared.events.send(Arc::new(CachedEvent::reset(state.revision)));
     }
 
     /// How many watchers are subscribed.
@@ -298,10 +295,7 @@ async fn relist(store: &Arc<dyn KvStore>, prefix: &str, shared: &Shared) -> Resu
         revision,
     };
     if was_running {
-        let _ = shared.events.send(Arc::new(CachedEvent {
-            kind: EventKind::Reset,
-            ..CachedEvent::progress(revision)
-        }));
+        let _ = shared.events.send(Arc::new(CachedEvent::reset(revision)));
     }
     drop(state);
     shared.revision.send_replace(revision);
@@ -402,14 +396,7 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
                 } else {
                     EventKind::Added
                 };
-                CachedEvent {
-                    kind,
-                    revision,
-                    key,
-                    line: event_line_json(kind.wire_type(), &object.json),
-                    object: object.value,
-                    prev: prev.map(|p| p.value),
-                }
+                CachedEvent::new(kind, revision, key, &object, prev.map(|p| p.value))
             }
             EventType::Delete => {
                 let Some(prev) = state.objects.remove(&key) else {
@@ -418,14 +405,7 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
                 let mut last = (*prev.value).clone();
                 meta::set_meta_str(&mut last, "resourceVersion", &revision.to_string());
                 let object = CachedObject::new(last);
-                CachedEvent {
-                    kind: EventKind::Deleted,
-                    revision,
-                    key,
-                    line: event_line_json("DELETED", &object.json),
-                    object: object.value,
-                    prev: Some(prev.value),
-                }
+                CachedEvent::new(EventKind::Deleted, revision, key, &object, Some(prev.value))
             }
         };
         let cached = Arc::new(cached);

@@ -99,11 +99,11 @@ impl WatchOutput for JsonLines {
     type Item = Bytes;
 
     fn initial(object: &CachedObject) -> Bytes {
-        event_line_json("ADDED", &object.json)
+        event_line_json("ADDED", object.json())
     }
 
     fn cached(event: &CachedEvent) -> Bytes {
-        event.line.clone()
+        event.line().clone()
     }
 
     fn retyped(kind: EventKind, event: &CachedEvent) -> Bytes {
