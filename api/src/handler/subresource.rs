@@ -262,13 +262,22 @@ async fn bind(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError
         )));
     }
     let qualified = ctx.served.registry.qualified();
-    ctx.served
+    let key = ctx
+        .served
         .registry
-        .update_with(
+        .object_key(ctx.namespace.as_deref(), &name);
+    let opts = ctx.write_options();
+    // The scheduler binds pods it has just seen: the cache's copy is most likely the
+    // current one, which spares reading and decoding the stored pod.
+    let bound = ctx
+        .served
+        .registry
+        .update_from(
             ctx.namespace.as_deref(),
             &name,
+            ctx.served.cache.current(&key),
             UpdateTarget::Internal,
-            &ctx.write_options(),
+            &opts,
             |pod| {
                 let current = pod
                     .pointer("/spec/nodeName")
@@ -311,6 +320,11 @@ async fn bind(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError
             },
         )
         .await?;
+    // The answer is a Status, not the pod: the cache takes the pod as it was stored.
+    match meta::meta_str(&bound, "resourceVersion").parse() {
+        Ok(revision) if !opts.dry_run => ctx.served.cache.offer(&key, revision, bound),
+        _ => {}
+    }
     Ok(Reply::new(
         StatusCode::CREATED,
         ReplyBody::Plain(success_status(None)),

@@ -102,7 +102,9 @@ impl Registry {
             deletion_timestamp: Option<serde::de::IgnoredAny>,
         }
         let ns: Namespace = serde_json::from_slice(&kv.value).map_err(|e| {
-            ApiError::internal(&format!("the stored namespace {namespace} does not decode: {e}"))
+            ApiError::internal(&format!(
+                "the stored namespace {namespace} does not decode: {e}"
+            ))
         })?;
         if ns.metadata.deletion_timestamp.is_some() {
             return Err(ApiError::forbidden(

@@ -1,6 +1,8 @@
 //! Update: read-modify-write with optimistic concurrency, the spec/status split,
 //! generation, and removal of terminating objects whose last finalizer goes.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use skiff_core::status::ApiError;
 use skiff_store::{
@@ -87,27 +89,72 @@ impl Registry {
         name: &str,
         target: UpdateTarget,
         opts: &WriteOptions,
+        transform: F,
+    ) -> Result<Value, ApiError>
+    where
+        F: FnMut(&Value) -> Result<Value, ApiError>,
+    {
+        self.update_from(namespace, name, None, target, opts, transform)
+            .await
+    }
+
+    /// [`update_with`](Self::update_with) starting from `guess`, the object as a cache
+    /// last saw it (with its resourceVersion), instead of reading the store first, as
+    /// Kubernetes' `GuaranteedUpdate` does with the watch cache's object. A stale guess
+    /// costs one more round: the write's revision check fails and the store is read;
+    /// and whatever the guess leads to short of a write (an error of `transform` or of
+    /// validation, or no change at all) is decided again on the store's object.
+    pub async fn update_from<F>(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        guess: Option<Arc<Value>>,
+        target: UpdateTarget,
+        opts: &WriteOptions,
         mut transform: F,
     ) -> Result<Value, ApiError>
     where
         F: FnMut(&Value) -> Result<Value, ApiError>,
     {
         let key = self.object_key(namespace, name);
+        let api_version = self.resource.api_version();
+        let mut guess = guess.and_then(|g| {
+            let rv = meta::meta_str(&g, "resourceVersion").parse::<i64>().ok()?;
+            (g.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()))
+                .then_some((g, rv))
+        });
         for _ in 0..MAX_ATTEMPTS {
-            let Some(kv) = self.store.get(key.as_bytes()).await.map_err(api_error)? else {
-                return Err(ApiError::not_found(&self.qualified(), name));
+            let (old, mod_revision, guessed) = match guess.take() {
+                Some((g, rv)) => (g, rv, true),
+                None => {
+                    let Some(kv) = self.store.get(key.as_bytes()).await.map_err(api_error)? else {
+                        return Err(ApiError::not_found(&self.qualified(), name));
+                    };
+                    (Arc::new(self.decode(&kv)?), kv.mod_revision, false)
+                }
             };
-            let old = self.decode(&kv)?;
-            let desired = transform(&old)?;
-            let mut new = self.prepare_update(&old, desired, target, opts)?;
-            let reserved = self.reserve(Some(&old), &mut new).await?;
-            if encode_object(&new) == encode_object(&old) || opts.dry_run {
+            let prepared = match transform(&old) {
+                Ok(desired) => self.prepare_update(&old, desired, target, opts),
+                Err(e) => Err(e),
+            };
+            let mut new = match prepared {
+                Ok(new) => new,
+                Err(_) if guessed => continue,
+                Err(e) => return Err(e),
+            };
+            let reserved = match self.reserve(Some(&old), &mut new).await {
+                Ok(r) => r,
+                Err(_) if guessed => continue,
+                Err(e) => return Err(e),
+            };
+            // `new` carries `old`'s resourceVersion, so equal values store equal bytes.
+            if new == *old || opts.dry_run {
+                if guessed {
+                    continue;
+                }
                 return Ok(self.served_version(new));
             }
-            if let Some(done) = self
-                .commit(&key, kv.mod_revision, &old, new, reserved)
-                .await?
-            {
+            if let Some(done) = self.commit(&key, mod_revision, &old, new, reserved).await? {
                 return Ok(self.served_version(done));
             }
         }
@@ -152,7 +199,7 @@ impl Registry {
             }
         };
         self.check_type(&mut new)?;
-        let old_meta = old.get("metadata").cloned().unwrap_or(Value::Null);
+        let old_meta = old.get("metadata").unwrap_or(&Value::Null);
         let new_meta = meta::metadata_mut(&mut new);
         for field in SYSTEM_METADATA {
             match old_meta.get(field) {

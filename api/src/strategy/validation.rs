@@ -187,7 +187,9 @@ mod unknown_field_tests {
             ]
         );
         // What is left is what the type keeps (and the null, which it drops silently).
-        let known = serde_json::to_value(serde_json::from_value::<Deployment>(obj.clone()).unwrap()).unwrap();
+        let known =
+            serde_json::to_value(serde_json::from_value::<Deployment>(obj.clone()).unwrap())
+                .unwrap();
         obj["spec"].as_object_mut().unwrap().remove("nothing");
         assert_eq!(obj, known);
     }

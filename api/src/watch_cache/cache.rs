@@ -80,17 +80,58 @@ struct Shared {
     /// The `apiVersion` every object is served with, when the stored objects may carry
     /// another (the versions of a custom resource share one storage location).
     api_version: Option<String>,
+    /// Objects their writer offered already decoded (see [`WatchCache::offer`]), by
+    /// revision and key; taken instead of decoding the store's bytes.
+    offered: Mutex<BTreeMap<(i64, String), Value>>,
 }
 
 impl Shared {
     /// A stored object as this cache serves it.
     fn decode(&self, kv: &skiff_store::KeyValue) -> Result<Value, ApiError> {
-        let mut obj = decode_object(kv)?;
+        Ok(self.served(decode_object(kv)?))
+    }
+
+    /// `obj` with the `apiVersion` this cache serves.
+    fn served(&self, mut obj: Value) -> Value {
         if let (Some(v), Some(map)) = (&self.api_version, obj.as_object_mut()) {
             map.insert("apiVersion".into(), Value::String(v.clone()));
         }
-        Ok(obj)
+        obj
     }
+
+    /// The object stored at `revision` under `key`: the one offered for it, or else
+    /// the store's bytes decoded.
+    fn take_or_decode(
+        &self,
+        key: String,
+        kv: &skiff_store::KeyValue,
+    ) -> (String, Result<Value, ApiError>) {
+        let probe = (kv.mod_revision, key);
+        let offered = lock_offered(&self.offered).remove(&probe);
+        let (_, key) = probe;
+        match offered {
+            Some(obj) => (key, Ok(obj)),
+            None => (key, self.decode(kv)),
+        }
+    }
+
+    /// Forgets offers for revisions the cache has applied (their events came before
+    /// their offers).
+    fn forget_offers_up_to(&self, revision: i64) {
+        let mut offered = lock_offered(&self.offered);
+        while offered
+            .first_key_value()
+            .is_some_and(|((r, _), _)| *r <= revision)
+        {
+            offered.pop_first();
+        }
+    }
+}
+
+fn lock_offered(
+    m: &Mutex<BTreeMap<(i64, String), Value>>,
+) -> std::sync::MutexGuard<'_, BTreeMap<(i64, String), Value>> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The watch cache of one resource. Cheap to clone; the task stops when every clone
@@ -156,6 +197,7 @@ impl WatchCache {
             pages: PageSnapshots::new(PAGE_SNAPSHOTS, PAGE_SNAPSHOT_TTL),
             config,
             api_version,
+            offered: Mutex::default(),
         });
         let start = relist(&store, &prefix, &shared).await?;
         let task = tokio::spawn(run(store, prefix, shared.clone(), start));
@@ -191,6 +233,31 @@ impl WatchCache {
                 "Too large resource version: {revision}, current: {}",
                 self.revision()
             ))),
+        }
+    }
+
+    /// The current object under `key`, if the cache has one.
+    pub fn current(&self, key: &str) -> Option<Arc<Value>> {
+        lock(&self.shared.state)
+            .objects
+            .get(key)
+            .map(|o| o.value.clone())
+    }
+
+    /// Offers the object a writer just stored under `key` at `revision` (as the store
+    /// holds it, resourceVersion included), so that the cache takes it instead of
+    /// decoding the store's bytes when the change arrives. An offer for a revision the
+    /// cache has already applied is dropped; either way the cache's content is the
+    /// same, only cheaper to make.
+    pub fn offer(&self, key: &str, revision: i64, object: Value) {
+        if revision <= self.revision() {
+            return;
+        }
+        let object = self.shared.served(object);
+        lock_offered(&self.shared.offered).insert((revision, key.to_owned()), object);
+        // The change may have been applied meanwhile: its offer would stay.
+        if revision <= self.revision() {
+            self.shared.forget_offers_up_to(self.revision());
         }
     }
 
@@ -254,7 +321,10 @@ impl WatchCache {
     /// as when the resource stops being served.
     pub fn close_watches(&self) {
         let state = lock(&self.shared.state);
-        let _ = self.shared.events.send(Arc::new(CachedEvent::reset(state.revision)));
+        let _ = self
+            .shared
+            .events
+            .send(Arc::new(CachedEvent::reset(state.revision)));
     }
 
     /// How many watchers are subscribed.
@@ -299,6 +369,7 @@ async fn relist(store: &Arc<dyn KvStore>, prefix: &str, shared: &Shared) -> Resu
     }
     drop(state);
     shared.revision.send_replace(revision);
+    shared.forget_offers_up_to(revision);
     Ok(revision)
 }
 
@@ -383,7 +454,8 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
         let revision = event.kv.mod_revision;
         let cached = match event.kind {
             EventType::Put => {
-                let object = match shared.decode(&event.kv) {
+                let (key, object) = shared.take_or_decode(key, &event.kv);
+                let object = match object {
                     Ok(o) => CachedObject::new(o),
                     Err(err) => {
                         tracing::warn!(key, %err, "watch cache skipped an undecodable object");
@@ -418,6 +490,7 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
     let revision = state.revision;
     drop(state);
     shared.revision.send_replace(revision);
+    shared.forget_offers_up_to(revision);
     Some(revision)
 }
 
@@ -461,5 +534,84 @@ mod window_tests {
         trim_window(&mut state, &config, now);
         assert_eq!(state.window.len(), 6);
         assert_eq!(state.window_start, 3);
+    }
+}
+
+#[cfg(test)]
+mod offer_tests {
+    use super::*;
+    use serde_json::json;
+    use skiff_store::{MvccStore, PutRequest};
+
+    async fn wait_until(cache: &WatchCache, revision: i64) {
+        cache
+            .wait_for(revision, Duration::from_secs(5))
+            .await
+            .expect("the cache caught up");
+    }
+
+    #[tokio::test]
+    async fn an_offered_object_is_taken_instead_of_decoding_and_stale_offers_go() {
+        let store: Arc<dyn KvStore> = Arc::new(MvccStore::in_memory().await);
+        let cache = WatchCache::start(
+            store.clone(),
+            "/registry/pods/".into(),
+            WatchCacheConfig::default(),
+        )
+        .await
+        .unwrap();
+        let key = "/registry/pods/default/p";
+        let stored = json!({"kind": "Pod", "metadata": {"name": "p"}});
+        let put = |rev_hint: &str| {
+            let mut obj = stored.clone();
+            obj["metadata"]["annotations"] = json!({"put": rev_hint});
+            PutRequest::new(key.to_owned(), crate::registry::encode_object(&obj))
+        };
+        // An offer for the next revision is taken as the object at that revision.
+        let next = store.put(put("first")).await.unwrap().header.revision + 1;
+        wait_until(&cache, next - 1).await;
+        let offered = json!({"kind": "Pod", "metadata": {"name": "p", "resourceVersion": next.to_string(), "annotations": {"offered": "yes"}}});
+        cache.offer(key, next, offered.clone());
+        assert_eq!(
+            store.put(put("second")).await.unwrap().header.revision,
+            next
+        );
+        wait_until(&cache, next).await;
+        assert_eq!(*cache.current(key).unwrap(), offered);
+        assert!(lock_offered(&cache.shared.offered).is_empty());
+        // An offer for a revision already applied is dropped: the store's object stays.
+        cache.offer(key, next, json!({"kind": "Pod"}));
+        assert!(lock_offered(&cache.shared.offered).is_empty());
+        assert_eq!(*cache.current(key).unwrap(), offered);
+        // Without an offer the store's bytes are decoded, resourceVersion included.
+        let third = store.put(put("third")).await.unwrap().header.revision;
+        wait_until(&cache, third).await;
+        let current = cache.current(key).unwrap();
+        assert_eq!(current["metadata"]["annotations"]["put"], "third");
+        assert_eq!(current["metadata"]["resourceVersion"], third.to_string());
+        // An offer whose change never comes (a failed write) is forgotten once the
+        // cache passes its revision.
+        cache.offer(key, third + 1, json!({"kind": "Pod"}));
+        cache.offer(
+            "/registry/pods/default/q",
+            third + 1,
+            json!({"kind": "Pod"}),
+        );
+        let fourth = store
+            .put(PutRequest::new(
+                "/registry/pods/default/r".to_owned(),
+                crate::registry::encode_object(&stored),
+            ))
+            .await
+            .unwrap()
+            .header
+            .revision;
+        assert_eq!(fourth, third + 1);
+        wait_until(&cache, fourth).await;
+        assert!(lock_offered(&cache.shared.offered).is_empty());
+        assert_eq!(
+            cache.current(key).unwrap()["metadata"]["annotations"]["put"],
+            "third"
+        );
     }
 }
