@@ -214,7 +214,6 @@ impl ApiServer {
                 crate::service_alloc::ServiceReservations::new(self.inner.config.service_ranges),
             ));
         }
-        let registry = Arc::new(registry);
         let cache = WatchCache::start_as(
             self.inner.store.clone(),
             prefix,
@@ -222,6 +221,7 @@ impl ApiServer {
             Some(resource.api_version()),
         )
         .await?;
+        let registry = Arc::new(registry.with_offers(cache.offers()));
         let served = Arc::new(ServedResource {
             resource,
             registry,

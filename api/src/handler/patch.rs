@@ -214,6 +214,7 @@ pub async fn apply_config(
         dry_run: ctx.params.dry_run,
         field_manager: Some(manager.clone()),
         managed_fields_set: true,
+        object_unused: false,
     };
     let precondition = meta::meta_str(&config, "resourceVersion").to_owned();
     let qualified = registry.qualified();

@@ -9,7 +9,7 @@ use super::patch::{apply, apply_config, patch_object, ApplyTarget, PatchType};
 use super::response::{Reply, ReplyBody};
 use super::{RequestBody, RequestContext};
 use crate::crd::{jsonpath, ScalePaths};
-use crate::registry::{meta, UpdateTarget};
+use crate::registry::{meta, UpdateTarget, WriteOptions};
 
 /// Handles `{object}/{sub}`.
 pub async fn handle(
@@ -266,11 +266,14 @@ async fn bind(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError
         .served
         .registry
         .object_key(ctx.namespace.as_deref(), &name);
-    let opts = ctx.write_options();
+    // The answer is a Status, not the pod: the pod goes to the watch cache as stored.
+    let opts = WriteOptions {
+        object_unused: true,
+        ..ctx.write_options()
+    };
     // The scheduler binds pods it has just seen: the cache's copy is most likely the
     // current one, which spares reading and decoding the stored pod.
-    let bound = ctx
-        .served
+    ctx.served
         .registry
         .update_from(
             ctx.namespace.as_deref(),
@@ -320,11 +323,6 @@ async fn bind(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError
             },
         )
         .await?;
-    // The answer is a Status, not the pod: the cache takes the pod as it was stored.
-    match meta::meta_str(&bound, "resourceVersion").parse() {
-        Ok(revision) if !opts.dry_run => ctx.served.cache.offer(&key, revision, bound),
-        _ => {}
-    }
     Ok(Reply::new(
         StatusCode::CREATED,
         ReplyBody::Plain(success_status(None)),

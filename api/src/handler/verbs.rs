@@ -24,6 +24,7 @@ impl RequestContext {
             dry_run: self.params.dry_run,
             field_manager: self.field_manager(),
             managed_fields_set: false,
+            object_unused: false,
         }
     }
 

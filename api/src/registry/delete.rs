@@ -122,6 +122,7 @@ impl Registry {
                     &old,
                     new,
                     super::ReservationTxn::default(),
+                    &super::WriteOptions::default(),
                 )
                 .await?
             {

@@ -158,7 +158,22 @@ pub fn now_timestamp() -> String {
 
 /// A time as Kubernetes writes timestamps.
 pub fn format_timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    use chrono::{Datelike, Timelike};
+    use std::fmt::Write;
+    // Written field by field: the strftime interpreter was a visible part of every
+    // create and bind.
+    let mut out = String::with_capacity(20);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    out
 }
 
 /// Whether two objects differ in anything but `metadata`, `status`, `kind` and
@@ -224,5 +239,17 @@ mod tests {
         assert!(spec_differs(&a, &c));
         c.as_object_mut().unwrap().remove("spec");
         assert!(spec_differs(&a, &c) && spec_differs(&c, &a));
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_seconds_in_utc() {
+        use chrono::TimeZone;
+        let t = chrono::Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap();
+        assert_eq!(format_timestamp(t), "2026-03-04T05:06:07Z");
+        let now = chrono::Utc::now();
+        assert_eq!(
+            format_timestamp(now),
+            now.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        );
     }
 }

@@ -53,6 +53,10 @@ pub struct WriteOptions {
     /// The object written already carries its managedFields (server-side apply
     /// computed them): store them as they are.
     pub managed_fields_set: bool,
+    /// The caller does not need the stored object back (a pod binding answers with a
+    /// Status): an update hands it to the watch cache instead (see
+    /// [`Offers`](crate::watch_cache::Offers)) and answers `Value::Null`.
+    pub object_unused: bool,
 }
 
 impl Registry {
@@ -108,6 +112,8 @@ pub struct Registry {
     strategy: Arc<dyn Strategy>,
     /// Records taken and released with the objects (a Service's cluster IP).
     reservations: Option<Arc<dyn Reservations>>,
+    /// Where updates whose caller does not need the object hand it to the watch cache.
+    offers: Option<Arc<crate::watch_cache::Offers>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -133,7 +139,14 @@ impl Registry {
             prefix,
             strategy,
             reservations: None,
+            offers: None,
         }
+    }
+
+    /// The registry handing objects to the watch cache whose `offers` these are.
+    pub fn with_offers(mut self, offers: Arc<crate::watch_cache::Offers>) -> Self {
+        self.offers = Some(offers);
+        self
     }
 
     /// The registry with `reservations` taken and released in its objects' writes.

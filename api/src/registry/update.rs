@@ -154,7 +154,10 @@ impl Registry {
                 }
                 return Ok(self.served_version(new));
             }
-            if let Some(done) = self.commit(&key, mod_revision, &old, new, reserved).await? {
+            if let Some(done) = self
+                .commit(&key, mod_revision, &old, new, reserved, opts)
+                .await?
+            {
                 return Ok(self.served_version(done));
             }
         }
@@ -240,7 +243,8 @@ impl Registry {
     /// Writes `new` over the stored `old` if the key is still at `mod_revision`, with
     /// the `reserved` records; a terminating object left without finalizers is deleted
     /// instead, releasing what `old` holds. `None` when another writer got there first
-    /// (or took a reserved record).
+    /// (or took a reserved record). With `opts.object_unused`, a written object goes
+    /// to the watch cache and the answer is `Value::Null`.
     pub(crate) async fn commit(
         &self,
         key: &str,
@@ -248,6 +252,7 @@ impl Registry {
         old: &Value,
         mut new: Value,
         reserved: super::ReservationTxn,
+        opts: &WriteOptions,
     ) -> Result<Option<Value>, ApiError> {
         // As Kubernetes: a terminating object with no finalizers left and no grace
         // period running (pods waiting for their node keep one) is removed.
@@ -265,6 +270,7 @@ impl Registry {
             target: CompareTarget::Mod(mod_revision),
         }];
         let mut success = Vec::new();
+        let mut offered = None;
         if finished {
             success.push(RequestOp::DeleteRange(DeleteRangeRequest {
                 range: KeyRange::key(key.to_owned()),
@@ -272,23 +278,34 @@ impl Registry {
             }));
             success.extend(self.release(old));
         } else {
+            let bytes = encode_object(&new);
             success.push(RequestOp::Put(PutRequest::new(
                 key.to_owned(),
-                encode_object(&new),
+                bytes.clone(),
             )));
             compare.extend(reserved.compare);
             success.extend(reserved.success);
+            if let (true, Some(offers)) = (opts.object_unused, &self.offers) {
+                // Before the write: the cache may see it before this task does.
+                offers.put(key, bytes.clone(), std::mem::take(&mut new));
+                offered = Some((offers, bytes));
+            }
         }
         let txn = TxnRequest {
             compare,
             success,
             failure: vec![],
         };
-        let resp = self.store.txn(txn).await.map_err(api_error)?;
+        let resp = self.store.txn(txn).await;
+        let succeeded = resp.as_ref().is_ok_and(|r| r.succeeded);
+        if let (false, Some((offers, bytes))) = (succeeded, &offered) {
+            offers.withdraw(key, bytes);
+        }
+        let resp = resp.map_err(api_error)?;
         if !resp.succeeded {
             return Ok(None);
         }
-        if !finished {
+        if !finished && offered.is_none() {
             meta::set_meta_str(
                 &mut new,
                 "resourceVersion",

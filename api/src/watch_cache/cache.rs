@@ -12,6 +12,7 @@ use skiff_store::{EventType, KeyRange, KvStore, RangeRequest, WatchRequest};
 use tokio::sync::{broadcast, watch, Notify};
 
 use super::event::{CachedEvent, CachedObject, EventKind};
+use super::offers::Offers;
 use super::pages::{ListSnapshot, PageSnapshots};
 
 /// How many list snapshots a cache keeps for continue tokens, and for how long.
@@ -80,9 +81,8 @@ struct Shared {
     /// The `apiVersion` every object is served with, when the stored objects may carry
     /// another (the versions of a custom resource share one storage location).
     api_version: Option<String>,
-    /// Objects their writer offered already decoded (see [`WatchCache::offer`]), by
-    /// revision and key; taken instead of decoding the store's bytes.
-    offered: Mutex<BTreeMap<(i64, String), Value>>,
+    /// Objects their writers hand over, taken instead of decoding the store's bytes.
+    offers: Arc<Offers>,
 }
 
 impl Shared {
@@ -99,39 +99,17 @@ impl Shared {
         obj
     }
 
-    /// The object stored at `revision` under `key`: the one offered for it, or else
-    /// the store's bytes decoded.
-    fn take_or_decode(
-        &self,
-        key: String,
-        kv: &skiff_store::KeyValue,
-    ) -> (String, Result<Value, ApiError>) {
-        let probe = (kv.mod_revision, key);
-        let offered = lock_offered(&self.offered).remove(&probe);
-        let (_, key) = probe;
-        match offered {
-            Some(obj) => (key, Ok(obj)),
-            None => (key, self.decode(kv)),
+    /// The object the store holds as `kv`: the one its writer offered, or else the
+    /// store's bytes decoded.
+    fn take_or_decode(&self, key: &str, kv: &skiff_store::KeyValue) -> Result<Value, ApiError> {
+        match self.offers.take(key, &kv.value) {
+            Some(mut obj) => {
+                meta::set_meta_str(&mut obj, "resourceVersion", &kv.mod_revision.to_string());
+                Ok(self.served(obj))
+            }
+            None => self.decode(kv),
         }
     }
-
-    /// Forgets offers for revisions the cache has applied (their events came before
-    /// their offers).
-    fn forget_offers_up_to(&self, revision: i64) {
-        let mut offered = lock_offered(&self.offered);
-        while offered
-            .first_key_value()
-            .is_some_and(|((r, _), _)| *r <= revision)
-        {
-            offered.pop_first();
-        }
-    }
-}
-
-fn lock_offered(
-    m: &Mutex<BTreeMap<(i64, String), Value>>,
-) -> std::sync::MutexGuard<'_, BTreeMap<(i64, String), Value>> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The watch cache of one resource. Cheap to clone; the task stops when every clone
@@ -197,7 +175,7 @@ impl WatchCache {
             pages: PageSnapshots::new(PAGE_SNAPSHOTS, PAGE_SNAPSHOT_TTL),
             config,
             api_version,
-            offered: Mutex::default(),
+            offers: Arc::default(),
         });
         let start = relist(&store, &prefix, &shared).await?;
         let task = tokio::spawn(run(store, prefix, shared.clone(), start));
@@ -244,21 +222,9 @@ impl WatchCache {
             .map(|o| o.value.clone())
     }
 
-    /// Offers the object a writer just stored under `key` at `revision` (as the store
-    /// holds it, resourceVersion included), so that the cache takes it instead of
-    /// decoding the store's bytes when the change arrives. An offer for a revision the
-    /// cache has already applied is dropped; either way the cache's content is the
-    /// same, only cheaper to make.
-    pub fn offer(&self, key: &str, revision: i64, object: Value) {
-        if revision <= self.revision() {
-            return;
-        }
-        let object = self.shared.served(object);
-        lock_offered(&self.shared.offered).insert((revision, key.to_owned()), object);
-        // The change may have been applied meanwhile: its offer would stay.
-        if revision <= self.revision() {
-            self.shared.forget_offers_up_to(self.revision());
-        }
+    /// Where this cache's writers offer the objects they store (see [`Offers`]).
+    pub fn offers(&self) -> Arc<Offers> {
+        self.shared.offers.clone()
     }
 
     /// The current objects under `prefix` with their keys, for a list.
@@ -369,7 +335,6 @@ async fn relist(store: &Arc<dyn KvStore>, prefix: &str, shared: &Shared) -> Resu
     }
     drop(state);
     shared.revision.send_replace(revision);
-    shared.forget_offers_up_to(revision);
     Ok(revision)
 }
 
@@ -454,8 +419,7 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
         let revision = event.kv.mod_revision;
         let cached = match event.kind {
             EventType::Put => {
-                let (key, object) = shared.take_or_decode(key, &event.kv);
-                let object = match object {
+                let object = match shared.take_or_decode(&key, &event.kv) {
                     Ok(o) => CachedObject::new(o),
                     Err(err) => {
                         tracing::warn!(key, %err, "watch cache skipped an undecodable object");
@@ -490,7 +454,6 @@ fn apply(shared: &Shared, batch: skiff_store::WatchResponse) -> Option<i64> {
     let revision = state.revision;
     drop(state);
     shared.revision.send_replace(revision);
-    shared.forget_offers_up_to(revision);
     Some(revision)
 }
 
@@ -541,6 +504,7 @@ mod window_tests {
 mod offer_tests {
     use super::*;
     use serde_json::json;
+    use bytes::Bytes;
     use skiff_store::{MvccStore, PutRequest};
 
     async fn wait_until(cache: &WatchCache, revision: i64) {
@@ -551,7 +515,7 @@ mod offer_tests {
     }
 
     #[tokio::test]
-    async fn an_offered_object_is_taken_instead_of_decoding_and_stale_offers_go() {
+    async fn an_offered_object_is_taken_for_its_bytes_with_the_stored_revision() {
         let store: Arc<dyn KvStore> = Arc::new(MvccStore::in_memory().await);
         let cache = WatchCache::start(
             store.clone(),
@@ -562,56 +526,37 @@ mod offer_tests {
         .unwrap();
         let key = "/registry/pods/default/p";
         let stored = json!({"kind": "Pod", "metadata": {"name": "p"}});
-        let put = |rev_hint: &str| {
-            let mut obj = stored.clone();
-            obj["metadata"]["annotations"] = json!({"put": rev_hint});
-            PutRequest::new(key.to_owned(), crate::registry::encode_object(&obj))
-        };
-        // An offer for the next revision is taken as the object at that revision.
-        let next = store.put(put("first")).await.unwrap().header.revision + 1;
-        wait_until(&cache, next - 1).await;
-        let offered = json!({"kind": "Pod", "metadata": {"name": "p", "resourceVersion": next.to_string(), "annotations": {"offered": "yes"}}});
-        cache.offer(key, next, offered.clone());
-        assert_eq!(
-            store.put(put("second")).await.unwrap().header.revision,
-            next
-        );
-        wait_until(&cache, next).await;
-        assert_eq!(*cache.current(key).unwrap(), offered);
-        assert!(lock_offered(&cache.shared.offered).is_empty());
-        // An offer for a revision already applied is dropped: the store's object stays.
-        cache.offer(key, next, json!({"kind": "Pod"}));
-        assert!(lock_offered(&cache.shared.offered).is_empty());
-        assert_eq!(*cache.current(key).unwrap(), offered);
-        // Without an offer the store's bytes are decoded, resourceVersion included.
-        let third = store.put(put("third")).await.unwrap().header.revision;
-        wait_until(&cache, third).await;
-        let current = cache.current(key).unwrap();
-        assert_eq!(current["metadata"]["annotations"]["put"], "third");
-        assert_eq!(current["metadata"]["resourceVersion"], third.to_string());
-        // An offer whose change never comes (a failed write) is forgotten once the
-        // cache passes its revision.
-        cache.offer(key, third + 1, json!({"kind": "Pod"}));
-        cache.offer(
-            "/registry/pods/default/q",
-            third + 1,
-            json!({"kind": "Pod"}),
-        );
-        let fourth = store
-            .put(PutRequest::new(
-                "/registry/pods/default/r".to_owned(),
-                crate::registry::encode_object(&stored),
-            ))
+        let bytes = crate::registry::encode_object(&stored);
+        // The offered object is taken (a marker shows it), with the store's revision.
+        let marked =
+            json!({"kind": "Pod", "metadata": {"name": "p", "annotations": {"offered": "yes"}}});
+        cache.offers().put(key, bytes.clone(), marked);
+        let rev = store
+            .put(PutRequest::new(key.to_owned(), bytes.clone()))
             .await
             .unwrap()
             .header
             .revision;
-        assert_eq!(fourth, third + 1);
-        wait_until(&cache, fourth).await;
-        assert!(lock_offered(&cache.shared.offered).is_empty());
-        assert_eq!(
-            cache.current(key).unwrap()["metadata"]["annotations"]["put"],
-            "third"
-        );
+        wait_until(&cache, rev).await;
+        let current = cache.current(key).unwrap();
+        assert_eq!(current["metadata"]["annotations"]["offered"], "yes");
+        assert_eq!(current["metadata"]["resourceVersion"], rev.to_string());
+        assert!(cache.offers().is_empty());
+        // An offer of other bytes is not taken: the store's bytes are decoded.
+        cache
+            .offers()
+            .put(key, Bytes::from_static(b"{}"), json!({"kind": "Pod"}));
+        let rev = store
+            .put(PutRequest::new(key.to_owned(), bytes))
+            .await
+            .unwrap()
+            .header
+            .revision;
+        wait_until(&cache, rev).await;
+        assert_eq!(*cache.current(key).unwrap(), {
+            let mut s = stored.clone();
+            s["metadata"]["resourceVersion"] = json!(rev.to_string());
+            s
+        });
     }
 }

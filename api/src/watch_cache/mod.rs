@@ -17,6 +17,8 @@
 //! # Organization
 //! - [`WatchCache`]: the cache of one resource and its task (`cache.rs`).
 //! - [`CachedEvent`]: one change, pre-serialized.
+//! - [`Offers`]: objects writers hand over so the cache need not decode them again
+//!   (`offers.rs`).
 //! - [`PageSnapshots`]: views kept for the later pages of paginated lists
 //!   (`pages.rs`).
 //! - [`serve_watch`]: one watcher: initial events, backlog, live events, bookmarks,
@@ -24,10 +26,12 @@
 
 mod cache;
 mod event;
+mod offers;
 mod pages;
 mod watcher;
 
 pub use cache::{WatchCache, WatchCacheConfig};
 pub use event::{CachedEvent, CachedObject, EventKind};
+pub use offers::Offers;
 pub use pages::{ListSnapshot, PageSnapshots};
 pub use watcher::{serve_watch, serve_watch_as, JsonLines, StartPoint, WatchOptions, WatchOutput};
