@@ -269,7 +269,7 @@ mod tests {
         for (got, want) in shared.into_iter().zip(expected) {
             match (got, want) {
                 (Ok(got), Ok(want)) => {
-                    assert_eq!(got.map(|o| Arc::unwrap_or_clone(o)), want)
+                    assert_eq!(got.map(Arc::unwrap_or_clone), want)
                 }
                 (Err(got), Err(want)) => assert_eq!(got.to_string(), want.to_string()),
                 (got, want) => panic!("{got:?} where {want:?} was sent"),
