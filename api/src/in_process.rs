@@ -12,6 +12,8 @@
 //!   from the cached values, not from their JSON;
 //! - a watch reads the watch cache's events as `WatchEvent<Value>`s (the same
 //!   watcher, start points, 410 ERROR event, bookmarks and selector semantics);
+//!   `watch_shared` hands out the cache's own `Arc<Value>`s with no copy, so the
+//!   runtime's informers decode their typed objects straight from the cache's entry;
 //! - there is no request body, hence no body size limit (413) on this path;
 //! - no `Accept` header: answers are plain JSON objects, never Tables;
 //! - no authentication: it is the server's own door; and, as before, in-process calls

@@ -1,6 +1,7 @@
 //! The in-process client (handlers called with values) against the same server over
 //! HTTP requests to its router: the same writes store the same objects, the same
-//! watches see the same events, the same mistakes get the same `Status`.
+//! watches see the same events (through `watch` and `watch_shared`), the same
+//! mistakes get the same `Status`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use serde_json::{json, Value};
 use skiff_api::{ApiServer, ApiServerConfig};
 use skiff_core::client::{
     Client, ClientError, DeleteParams, ListParams, ObjectTarget, Patch, PatchParams, PostParams,
-    ResourceRef, WatchEvent, WatchStream,
+    ResourceRef, SharedWatchStream, WatchEvent, WatchStream,
 };
 use skiff_store::MvccStore;
 
@@ -228,6 +229,13 @@ async fn errors_are_the_same_status() {
     assert_eq!(codes, vec![404, 422, 400, 404, 404, 404, 400]);
 }
 
+/// A shared watch as a plain one, each object copied out of its `Arc` (to compare).
+fn owned(stream: SharedWatchStream) -> WatchStream {
+    stream
+        .map(|event| event.map(|e| e.map(Arc::unwrap_or_clone)))
+        .boxed()
+}
+
 /// The events of a stream up to the ADDED event of `last`, bookmarks other than the
 /// end of the initial events left out (progress marks come when they come).
 async fn events_until_added(stream: &mut WatchStream, last: &str) -> Vec<(String, Value)> {
@@ -283,6 +291,8 @@ async fn watches_see_the_same_events() {
     for (label, c) in transports(&server) {
         let stream = c.watch(&cms, &params).await.expect("watch");
         streams.push((label, stream));
+        let shared = c.watch_shared(&cms, &params).await.expect("watch_shared");
+        streams.push((label, owned(shared)));
     }
     let moved = ObjectTarget::object(&configmaps(), Some("default"), "moved");
     client
@@ -334,11 +344,72 @@ async fn watches_see_the_same_events() {
             ("ADDED", "end"),
         ]
     );
-    assert_eq!(
-        seen[0].1, seen[1].1,
-        "{} and {} differ",
-        seen[0].0, seen[1].0
-    );
+    // direct watch, direct watch_shared, http watch, http watch_shared.
+    assert_eq!(seen.len(), 4);
+    for (n, (label, events)) in seen.iter().enumerate().skip(1) {
+        let form = if n % 2 == 1 { "watch_shared" } else { "watch" };
+        assert_eq!(
+            &seen[0].1, events,
+            "the direct watch and the {label} {form} differ"
+        );
+    }
+}
+
+/// The next event of a stream, within a deadline.
+async fn next_shared(stream: &mut SharedWatchStream) -> WatchEvent<Arc<Value>> {
+    tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("the event arrives in time")
+        .expect("the stream stays open")
+        .expect("no transport error")
+}
+
+#[tokio::test]
+async fn shared_watches_hand_out_the_caches_objects() {
+    let server = api_server().await;
+    let client = server.client();
+    let cms = ObjectTarget::collection(&configmaps(), Some("default"));
+    let cm =
+        |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+    client
+        .create(&cms, cm("before"), &PostParams::default())
+        .await
+        .expect("create");
+    // From now: the initial state (ADDED "before"), then live events.
+    let mut direct = Vec::new();
+    for _ in 0..2 {
+        let stream = client
+            .watch_shared(&cms, &ListParams::default())
+            .await
+            .expect("watch_shared");
+        direct.push(stream);
+    }
+    let mut http = server
+        .http_client()
+        .watch_shared(&cms, &ListParams::default())
+        .await
+        .expect("watch_shared over http");
+    client
+        .create(&cms, cm("after"), &PostParams::default())
+        .await
+        .expect("create");
+    for name in ["before", "after"] {
+        let a = next_shared(&mut direct[0]).await;
+        let b = next_shared(&mut direct[1]).await;
+        let c = next_shared(&mut http).await;
+        let (WatchEvent::Added(a), WatchEvent::Added(b), WatchEvent::Added(c)) = (a, b, c) else {
+            panic!("ADDED {name} expected on every stream");
+        };
+        assert_eq!(a["metadata"]["name"], name);
+        // Two in-process watchers hold the one object the cache holds, not copies.
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "{name}: the in-process objects are copies"
+        );
+        // Over HTTP the object is decoded from the line: equal, not shared.
+        assert_eq!(a, c, "{name}: the HTTP watch sent another object");
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
 }
 
 #[tokio::test]

@@ -7,14 +7,14 @@ use http::Method;
 use serde_json::Value;
 use skiff_core::client::{
     request, ByteStream, Client, ClientError, DeleteParams, ListParams, LogParams, ObjectTarget,
-    Patch, PatchParams, PostParams, WatchStream,
+    Patch, PatchParams, PostParams, SharedWatchStream, WatchStream,
 };
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::events::ValueEvents;
+use super::events::{SharedEvents, ValueEvents};
 use super::RouterClient;
 use crate::handler::{self, QueryParams, ReplyBody, RequestBody, RequestContext, ResourcePath};
-use crate::watch_cache::serve_watch_as;
+use crate::watch_cache::{serve_watch_as, WatchOutput};
 use crate::ApiServer;
 
 /// A client of an [`ApiServer`] in the same process that calls its handlers directly.
@@ -78,6 +78,26 @@ impl InProcessClient {
         )?)
     }
 
+    /// Starts a watch of `target` served from the watch cache, its events in `O`'s
+    /// form (the same watcher, start points, 410 and bookmarks whatever the form).
+    async fn watch_as<O: WatchOutput>(
+        &self,
+        target: &ObjectTarget,
+        params: &ListParams,
+    ) -> Result<ReceiverStream<O::Item>, ClientError> {
+        request::require_collection(target, "watch")?;
+        let ctx = self.context(target, params.query(true))?;
+        let reply = handler::serve(&ctx, &Method::GET, RequestBody::Empty).await?;
+        let ReplyBody::Watch(opts) = reply.body else {
+            return Err(ClientError::InvalidRequest(format!(
+                "{} cannot be watched",
+                target.resource.plural
+            )));
+        };
+        let events = serve_watch_as::<O>(&ctx.served.cache, *opts).await;
+        Ok(ReceiverStream::new(events))
+    }
+
     /// Runs one call to its answer as a value.
     async fn call(
         &self,
@@ -126,17 +146,20 @@ impl Client for InProcessClient {
         if Self::routed(target) {
             return self.http.watch(target, params).await;
         }
-        request::require_collection(target, "watch")?;
-        let ctx = self.context(target, params.query(true))?;
-        let reply = handler::serve(&ctx, &Method::GET, RequestBody::Empty).await?;
-        let ReplyBody::Watch(opts) = reply.body else {
-            return Err(ClientError::InvalidRequest(format!(
-                "{} cannot be watched",
-                target.resource.plural
-            )));
-        };
-        let events = serve_watch_as::<ValueEvents>(&ctx.served.cache, *opts).await;
-        Ok(ReceiverStream::new(events).boxed())
+        Ok(self.watch_as::<ValueEvents>(target, params).await?.boxed())
+    }
+
+    /// The watch cache's own `Arc`s, not copies: every in-process watcher of an event
+    /// shares the one decoded object the cache holds.
+    async fn watch_shared(
+        &self,
+        target: &ObjectTarget,
+        params: &ListParams,
+    ) -> Result<SharedWatchStream, ClientError> {
+        if Self::routed(target) {
+            return self.http.watch_shared(target, params).await;
+        }
+        Ok(self.watch_as::<SharedEvents>(target, params).await?.boxed())
     }
 
     async fn create(

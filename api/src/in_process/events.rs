@@ -1,5 +1,9 @@
-//! The watch cache's events as the in-process client's `WatchEvent<Value>`s: each
-//! event's object is the cache's decoded value, copied, never serialized.
+//! The watch cache's events as the in-process client's watch events: [`ValueEvents`]
+//! (`WatchEvent<Value>`, each object the cache's decoded value, copied, never
+//! serialized) for `watch`, and [`SharedEvents`] (`WatchEvent<Arc<Value>>`, each
+//! object the cache's own `Arc`, not copied) for `watch_shared`.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 use skiff_core::client::{ClientError, WatchEvent};
@@ -7,12 +11,18 @@ use skiff_core::status::ApiError;
 
 use crate::watch_cache::{CachedEvent, CachedObject, EventKind, WatchOutput};
 
-/// [`WatchOutput`] of decoded events.
+/// [`WatchOutput`] of decoded events, each object a copy of the cache's.
 #[derive(Clone, Copy, Debug)]
 pub struct ValueEvents;
 
-fn event(kind: EventKind, object: Value) -> Result<WatchEvent, ClientError> {
-    Ok(match kind {
+/// [`WatchOutput`] of decoded events, each object the cache's own `Arc` (shared with
+/// the cache and every other watcher; never mutated through it).
+#[derive(Clone, Copy, Debug)]
+pub struct SharedEvents;
+
+/// The event of `kind` carrying `object`.
+fn event<O>(kind: EventKind, object: O) -> WatchEvent<O> {
+    match kind {
         EventKind::Added => WatchEvent::Added(object),
         EventKind::Modified => WatchEvent::Modified(object),
         EventKind::Deleted => WatchEvent::Deleted(object),
@@ -22,7 +32,7 @@ fn event(kind: EventKind, object: Value) -> Result<WatchEvent, ClientError> {
         EventKind::Reset => WatchEvent::Error(ApiError::expired(
             "the watch cache was reset; start again with a list",
         )),
-    })
+    }
 }
 
 impl WatchOutput for ValueEvents {
@@ -33,15 +43,39 @@ impl WatchOutput for ValueEvents {
     }
 
     fn cached(e: &CachedEvent) -> Self::Item {
-        event(e.kind, (*e.object).clone())
+        Ok(event(e.kind, (*e.object).clone()))
     }
 
     fn retyped(kind: EventKind, e: &CachedEvent) -> Self::Item {
-        event(kind, (*e.object).clone())
+        Ok(event(kind, (*e.object).clone()))
     }
 
     fn bookmark(object: Value) -> Self::Item {
         Ok(WatchEvent::Bookmark(object))
+    }
+
+    fn error(err: &ApiError) -> Self::Item {
+        Ok(WatchEvent::Error(err.clone()))
+    }
+}
+
+impl WatchOutput for SharedEvents {
+    type Item = Result<WatchEvent<Arc<Value>>, ClientError>;
+
+    fn initial(object: &CachedObject) -> Self::Item {
+        Ok(WatchEvent::Added(object.value.clone()))
+    }
+
+    fn cached(e: &CachedEvent) -> Self::Item {
+        Ok(event(e.kind, e.object.clone()))
+    }
+
+    fn retyped(kind: EventKind, e: &CachedEvent) -> Self::Item {
+        Ok(event(kind, e.object.clone()))
+    }
+
+    fn bookmark(object: Value) -> Self::Item {
+        Ok(WatchEvent::Bookmark(Arc::new(object)))
     }
 
     fn error(err: &ApiError) -> Self::Item {
@@ -66,8 +100,29 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            event(EventKind::Deleted, json!({})).unwrap(),
+            event(EventKind::Deleted, json!({})),
             WatchEvent::Deleted(json!({}))
         );
+        assert!(matches!(
+            event(EventKind::Reset, json!({})),
+            WatchEvent::Error(e) if e.code == 410
+        ));
+    }
+
+    #[test]
+    fn shared_events_hand_out_the_cached_value() {
+        let obj = CachedObject::new(json!({"kind": "Pod"}));
+        match SharedEvents::initial(&obj).unwrap() {
+            WatchEvent::Added(v) => assert!(Arc::ptr_eq(&v, &obj.value)),
+            other => panic!("{other:?}"),
+        }
+        match SharedEvents::bookmark(json!({"kind": "Pod"})).unwrap() {
+            WatchEvent::Bookmark(v) => assert_eq!(*v, json!({"kind": "Pod"})),
+            other => panic!("{other:?}"),
+        }
+        match SharedEvents::error(&ApiError::expired("too old")).unwrap() {
+            WatchEvent::Error(e) => assert_eq!(e.code, 410),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -11,7 +11,8 @@
 //!   [`ObjectTarget`] (resource, namespace, name, subresource).
 //! - [`params`]: the options of each verb ([`ListParams`], [`PostParams`],
 //!   [`PatchParams`], [`DeleteParams`], [`LogParams`]) and [`Patch`].
-//! - [`WatchEvent`] and [`WatchStream`]: what a watch yields.
+//! - [`WatchEvent`] and [`WatchStream`]: what a watch yields; [`SharedWatchStream`]:
+//!   the same events with objects shared behind an `Arc` ([`Client::watch_shared`]).
 //! - [`Api`]: typed access with k8s-openapi types over any `Client`.
 //! - [`ClientError`]: every failure; API errors keep their Kubernetes `Status`.
 //! - [`request`]: the HTTP request of each verb, built without I/O.
@@ -50,8 +51,11 @@ mod target;
 mod typed;
 mod watch;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use futures::StreamExt;
 use serde_json::Value;
 
 pub use error::ClientError;
@@ -60,7 +64,7 @@ pub use params::{DeleteParams, ListParams, LogParams, Patch, PatchParams, PostPa
 pub use service::{error_from_body, BoxError, ServiceClient};
 pub use target::{ObjectTarget, ResourceRef};
 pub use typed::{either_object, Api, ObjectList};
-pub use watch::{WatchEvent, WatchStream};
+pub use watch::{SharedWatchStream, WatchEvent, WatchStream};
 
 /// A stream of bytes (a pod's log).
 pub type ByteStream = BoxStream<'static, Result<bytes::Bytes, ClientError>>;
@@ -86,6 +90,25 @@ pub trait Client: Send + Sync + 'static {
         target: &ObjectTarget,
         params: &ListParams,
     ) -> Result<WatchStream, ClientError>;
+
+    /// The same watch as [`Client::watch`] (same events, errors and end), each object
+    /// behind an `Arc`. The objects may be shared with the server's cache (and with
+    /// every other watcher of the same events); never mutate through them (the `Arc`
+    /// gives no `&mut` while shared). For readers that decode each object into their
+    /// own type ([`WatchEvent::decode`] reads from `&Value`), such as the runtime's
+    /// watcher: they need no copy of the object.
+    ///
+    /// The default wraps [`Client::watch`] (one `Arc::new` per object, no copy); an
+    /// implementation holding the objects already (the API server's in-process client)
+    /// hands out its own `Arc`s.
+    async fn watch_shared(
+        &self,
+        target: &ObjectTarget,
+        params: &ListParams,
+    ) -> Result<SharedWatchStream, ClientError> {
+        let stream = self.watch(target, params).await?;
+        Ok(stream.map(|event| event.map(|e| e.map(Arc::new))).boxed())
+    }
 
     /// Creates an object in the target collection; with a subresource (`binding`,
     /// `eviction`), posts to that subresource of `target.name`.
@@ -136,4 +159,133 @@ pub trait Client: Send + Sync + 'static {
         target: &ObjectTarget,
         params: &LogParams,
     ) -> Result<ByteStream, ClientError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::ApiError;
+    use serde_json::json;
+
+    /// A client whose watches answer a fixed script of events (or a refusal).
+    struct ScriptedWatch {
+        refuse: bool,
+    }
+
+    fn unsupported() -> ClientError {
+        ClientError::InvalidRequest("not scripted".into())
+    }
+
+    fn script() -> Vec<Result<WatchEvent, ClientError>> {
+        vec![
+            Ok(WatchEvent::Added(json!({"metadata": {"name": "a"}}))),
+            Ok(WatchEvent::Modified(
+                json!({"metadata": {"name": "a"}, "data": {"k": "v"}}),
+            )),
+            Ok(WatchEvent::Bookmark(
+                json!({"metadata": {"resourceVersion": "7"}}),
+            )),
+            Ok(WatchEvent::Deleted(json!({"metadata": {"name": "a"}}))),
+            Ok(WatchEvent::Error(ApiError::expired(
+                "too old resource version",
+            ))),
+            Err(ClientError::Transport("connection reset".into())),
+        ]
+    }
+
+    #[async_trait]
+    impl Client for ScriptedWatch {
+        async fn get(&self, _: &ObjectTarget) -> Result<Value, ClientError> {
+            Err(unsupported())
+        }
+        async fn list(&self, _: &ObjectTarget, _: &ListParams) -> Result<Value, ClientError> {
+            Err(unsupported())
+        }
+        async fn watch(
+            &self,
+            _: &ObjectTarget,
+            _: &ListParams,
+        ) -> Result<WatchStream, ClientError> {
+            if self.refuse {
+                return Err(ApiError::expired("too old resource version").into());
+            }
+            Ok(futures::stream::iter(script()).boxed())
+        }
+        async fn create(
+            &self,
+            _: &ObjectTarget,
+            _: Value,
+            _: &PostParams,
+        ) -> Result<Value, ClientError> {
+            Err(unsupported())
+        }
+        async fn replace(
+            &self,
+            _: &ObjectTarget,
+            _: Value,
+            _: &PostParams,
+        ) -> Result<Value, ClientError> {
+            Err(unsupported())
+        }
+        async fn patch(
+            &self,
+            _: &ObjectTarget,
+            _: &Patch,
+            _: &PatchParams,
+        ) -> Result<Value, ClientError> {
+            Err(unsupported())
+        }
+        async fn delete(&self, _: &ObjectTarget, _: &DeleteParams) -> Result<Value, ClientError> {
+            Err(unsupported())
+        }
+        async fn delete_collection(
+            &self,
+            _: &ObjectTarget,
+            _: &ListParams,
+            _: &DeleteParams,
+        ) -> Result<Value, ClientError> {
+            Err(unsupported())
+        }
+        async fn logs(&self, _: &ObjectTarget, _: &LogParams) -> Result<ByteStream, ClientError> {
+            Err(unsupported())
+        }
+    }
+
+    fn configmaps() -> ObjectTarget {
+        ObjectTarget::collection(&ResourceRef::new("", "v1", "configmaps", true), None)
+    }
+
+    #[tokio::test]
+    async fn default_watch_shared_passes_events_and_errors_through() {
+        let client = ScriptedWatch { refuse: false };
+        let shared: Vec<_> = client
+            .watch_shared(&configmaps(), &ListParams::default())
+            .await
+            .expect("the watch starts")
+            .collect()
+            .await;
+        let expected = script();
+        assert_eq!(shared.len(), expected.len());
+        for (got, want) in shared.into_iter().zip(expected) {
+            match (got, want) {
+                (Ok(got), Ok(want)) => {
+                    assert_eq!(got.map(Arc::unwrap_or_clone), want)
+                }
+                (Err(got), Err(want)) => assert_eq!(got.to_string(), want.to_string()),
+                (got, want) => panic!("{got:?} where {want:?} was sent"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn default_watch_shared_keeps_a_refusal() {
+        let client = ScriptedWatch { refuse: true };
+        match client
+            .watch_shared(&configmaps(), &ListParams::default())
+            .await
+        {
+            Err(e) => assert!(e.is_gone(), "{e:?}"),
+            Ok(_) => panic!("a refused watch starts no stream"),
+        }
+    }
 }

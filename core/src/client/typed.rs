@@ -134,14 +134,15 @@ where
         from_value(self.client.list(&self.collection(), params).await?)
     }
 
-    /// Watches from `params.resource_version`.
+    /// Watches from `params.resource_version`. Each object is decoded from the
+    /// client's shared value ([`Client::watch_shared`]), with no copy of it first.
     pub async fn watch(
         &self,
         params: &ListParams,
     ) -> Result<futures::stream::BoxStream<'static, Result<WatchEvent<K>, ClientError>>, ClientError>
     {
-        let stream = self.client.watch(&self.collection(), params).await?;
-        Ok(stream.map(|e| e.and_then(WatchEvent::typed::<K>)).boxed())
+        let stream = self.client.watch_shared(&self.collection(), params).await?;
+        Ok(stream.map(|e| e.and_then(|e| e.decode::<K>())).boxed())
     }
 
     /// Creates an object.

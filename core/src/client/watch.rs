@@ -1,4 +1,20 @@
-//! [`WatchEvent`]: one event of a watch stream, as the API server sends it.
+//! [`WatchEvent`]: one event of a watch stream, as the API server sends it, and the two
+//! streams of them: [`WatchStream`] (owned objects) and [`SharedWatchStream`] (objects
+//! behind an `Arc`, possibly the server's own cached copy).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//! use serde_json::json;
+//! use skiff_core::client::WatchEvent;
+//!
+//! let shared = WatchEvent::Added(Arc::new(json!({"metadata": {"name": "settings"}})));
+//! // Decoded from the shared value, which stays as it was (nothing is copied first).
+//! let typed = shared.decode::<ConfigMap>().unwrap();
+//! assert!(matches!(typed, WatchEvent::Added(cm) if cm.metadata.name.as_deref() == Some("settings")));
+//! ```
+
+use std::sync::Arc;
 
 use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
@@ -28,6 +44,13 @@ pub enum WatchEvent<K = Value> {
 
 /// A stream of watch events; transport failures end it with an `Err`.
 pub type WatchStream = BoxStream<'static, Result<WatchEvent, ClientError>>;
+
+/// A stream of watch events whose objects may be shared with the server's watch cache
+/// (the in-process client hands out the cache's own `Arc`s) and with every other
+/// watcher of the same events: read them, decode from them ([`WatchEvent::decode`]),
+/// never mutate through them (an `Arc` gives no `&mut` while it is shared; take a copy
+/// with `Arc::unwrap_or_clone` to own one). Same events and ends as [`WatchStream`].
+pub type SharedWatchStream = BoxStream<'static, Result<WatchEvent<Arc<Value>>, ClientError>>;
 
 impl WatchEvent<Value> {
     /// Reads one line of a watch response: `{"type": "ADDED", "object": {...}}`.
@@ -70,7 +93,33 @@ impl WatchEvent<Value> {
     }
 }
 
+impl WatchEvent<Arc<Value>> {
+    /// Decodes the object into a `K` straight from the shared value (`&Value` is a serde
+    /// deserializer), with no copy of the value first.
+    pub fn decode<K: DeserializeOwned>(&self) -> Result<WatchEvent<K>, ClientError> {
+        let conv = |v: &Value| K::deserialize(v).map_err(|e| ClientError::Decode(e.to_string()));
+        Ok(match self {
+            WatchEvent::Added(v) => WatchEvent::Added(conv(v)?),
+            WatchEvent::Modified(v) => WatchEvent::Modified(conv(v)?),
+            WatchEvent::Deleted(v) => WatchEvent::Deleted(conv(v)?),
+            WatchEvent::Bookmark(v) => WatchEvent::Bookmark(conv(v)?),
+            WatchEvent::Error(e) => WatchEvent::Error(e.clone()),
+        })
+    }
+}
+
 impl<K> WatchEvent<K> {
+    /// The same event with its object turned by `f` (errors pass through).
+    pub fn map<T>(self, f: impl FnOnce(K) -> T) -> WatchEvent<T> {
+        match self {
+            WatchEvent::Added(o) => WatchEvent::Added(f(o)),
+            WatchEvent::Modified(o) => WatchEvent::Modified(f(o)),
+            WatchEvent::Deleted(o) => WatchEvent::Deleted(f(o)),
+            WatchEvent::Bookmark(o) => WatchEvent::Bookmark(f(o)),
+            WatchEvent::Error(e) => WatchEvent::Error(e),
+        }
+    }
+
     /// The object of the event (`None` for errors).
     pub fn object(&self) -> Option<&K> {
         match self {
@@ -99,5 +148,38 @@ mod tests {
         }
         assert!(WatchEvent::from_json(b"{\"type\":\"NOPE\"}").is_err());
         assert!(WatchEvent::from_json(b"not json").is_err());
+    }
+
+    #[test]
+    fn shared_events_decode_without_taking_the_value() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        let obj = Arc::new(serde_json::json!({"metadata": {"name": "a"}, "data": {"k": "v"}}));
+        let event = WatchEvent::Modified(obj.clone());
+        match event.decode::<ConfigMap>().unwrap() {
+            WatchEvent::Modified(cm) => {
+                assert_eq!(cm.metadata.name.as_deref(), Some("a"));
+                assert_eq!(cm.data.unwrap()["k"], "v");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The shared value is untouched and still shared.
+        assert_eq!(obj["data"]["k"], "v");
+        assert_eq!(Arc::strong_count(&obj), 2);
+        // A malformed object is a decode error; errors pass through.
+        let bad = WatchEvent::Added(Arc::new(serde_json::json!({"data": 5})));
+        assert!(matches!(
+            bad.decode::<ConfigMap>(),
+            Err(ClientError::Decode(_))
+        ));
+        let gone = WatchEvent::<Arc<Value>>::Error(ApiError::expired("too old"));
+        assert!(matches!(gone.decode::<ConfigMap>(), Ok(WatchEvent::Error(e)) if e.code == 410));
+    }
+
+    #[test]
+    fn map_keeps_the_kind() {
+        let e = WatchEvent::Bookmark(1).map(|n| n + 1);
+        assert_eq!(e, WatchEvent::Bookmark(2));
+        let err = WatchEvent::<i32>::Error(ApiError::expired("x")).map(|n| n + 1);
+        assert!(matches!(err, WatchEvent::Error(e) if e.code == 410));
     }
 }

@@ -34,6 +34,12 @@
 //! - Any other error is yielded as `Err` and the failed step is retried after an
 //!   exponential back-off ([`Config::backoff`]), reset by the next success.
 //! - An object that does not decode as `K` is skipped with a warning; the watch goes on.
+//!
+//! # Cost
+//! Watches go through [`Client::watch_shared`]: each object is decoded into `K`
+//! straight from the client's shared `Arc<Value>` (with the in-process client, the
+//! API server's watch-cache entry itself), so nothing is copied or freed before the
+//! typed object exists. Listed items are owned and decoded by moving their strings.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -44,7 +50,7 @@ use serde_json::Value;
 
 use super::object::Object;
 use super::Backoff;
-use crate::client::{Client, ClientError, ListParams, ObjectTarget, WatchEvent, WatchStream};
+use crate::client::{Client, ClientError, ListParams, ObjectTarget, SharedWatchStream, WatchEvent};
 use crate::status::ApiError;
 
 /// What changed in the watched collection.
@@ -204,13 +210,13 @@ enum State<K> {
         list_version: Option<String>,
     },
     /// Streaming list in progress.
-    InitialWatch { stream: WatchStream },
+    InitialWatch { stream: SharedWatchStream },
     /// Listed (or a watch ended): the next step opens a watch from here.
     InitListed { resource_version: String },
     /// Watching.
     Watching {
         resource_version: String,
-        stream: WatchStream,
+        stream: SharedWatchStream,
     },
 }
 
@@ -221,9 +227,20 @@ struct Source {
     config: Config,
 }
 
-/// Decodes an object, logging and skipping one that is malformed.
+/// Decodes an object the watcher owns (a listed item), logging and skipping one that
+/// is malformed.
 fn decode<K: Object>(v: Value) -> Option<K> {
-    match serde_json::from_value::<K>(v) {
+    skip_malformed(serde_json::from_value::<K>(v))
+}
+
+/// Decodes a watched object straight from the shared value (no copy of it first),
+/// logging and skipping one that is malformed.
+fn decode_shared<K: Object>(v: &Value) -> Option<K> {
+    skip_malformed(K::deserialize(v))
+}
+
+fn skip_malformed<K>(decoded: Result<K, serde_json::Error>) -> Option<K> {
+    match decoded {
         Ok(k) => Some(k),
         Err(e) => {
             tracing::warn!(error = %e, "skipping an object that does not decode");
@@ -267,7 +284,7 @@ async fn step<K: Object>(
                 params.resource_version_match = Some("NotOlderThan".to_owned());
                 params.send_initial_events = true;
                 params.bookmarks = true;
-                match src.client.watch(&src.target, &params).await {
+                match src.client.watch_shared(&src.target, &params).await {
                     Ok(stream) => (Some(Ok(Event::Init)), State::InitialWatch { stream }),
                     Err(e) => (Some(Err(Error::WatchStartFailed(e))), State::Empty),
                 }
@@ -334,7 +351,7 @@ async fn step<K: Object>(
         }
         State::InitialWatch { mut stream } => match stream.next().await {
             Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
-                let event = decode::<K>(o).map(|k| Ok(Event::InitApply(k)));
+                let event = decode_shared::<K>(&o).map(|k| Ok(Event::InitApply(k)));
                 (event, State::InitialWatch { stream })
             }
             Some(Ok(WatchEvent::Deleted(_))) => (None, State::InitialWatch { stream }),
@@ -356,7 +373,7 @@ async fn step<K: Object>(
         },
         State::InitListed { resource_version } => {
             let params = src.config.watch_params(&resource_version);
-            match src.client.watch(&src.target, &params).await {
+            match src.client.watch_shared(&src.target, &params).await {
                 Ok(stream) => (
                     None,
                     State::Watching {
@@ -378,11 +395,11 @@ async fn step<K: Object>(
             let (event, rv) = match stream.next().await {
                 Some(Ok(WatchEvent::Added(o) | WatchEvent::Modified(o))) => {
                     let rv = bookmark_version(&o).unwrap_or(resource_version);
-                    (decode::<K>(o).map(|k| Ok(Event::Apply(k))), rv)
+                    (decode_shared::<K>(&o).map(|k| Ok(Event::Apply(k))), rv)
                 }
                 Some(Ok(WatchEvent::Deleted(o))) => {
                     let rv = bookmark_version(&o).unwrap_or(resource_version);
-                    (decode::<K>(o).map(|k| Ok(Event::Delete(k))), rv)
+                    (decode_shared::<K>(&o).map(|k| Ok(Event::Delete(k))), rv)
                 }
                 Some(Ok(WatchEvent::Bookmark(o))) => {
                     (None, bookmark_version(&o).unwrap_or(resource_version))

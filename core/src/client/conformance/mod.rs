@@ -14,7 +14,7 @@
 //!   finalizer holds it; delete_collection by label;
 //! - watch from a resourceVersion (ADDED, MODIFIED, DELETED in order), and from a
 //!   revision older than the server's watch window (410 Gone, as an error or as an
-//!   `Error` event);
+//!   `Error` event); `watch_shared` answering the same events and the same 410;
 //! - empty names refused as [`ClientError::InvalidRequest`] before anything is sent.
 //!
 //! Every check runs even when an earlier one failed; the error lists each failure.
