@@ -198,17 +198,24 @@ impl Registry {
                 target: CompareTarget::Create(0),
             }];
             compare.extend(reserved.compare.iter().cloned());
-            let mut success = vec![RequestOp::Put(PutRequest::new(
-                key.clone(),
-                encode_object(&obj),
-            ))];
+            let bytes = encode_object(&obj);
+            let mut success = vec![RequestOp::Put(PutRequest::new(key.clone(), bytes.clone()))];
             success.extend(reserved.success.iter().cloned());
             let txn = TxnRequest {
                 compare,
                 success,
                 failure: vec![],
             };
-            let resp = self.store.txn(txn).await.map_err(api_error)?;
+            // The watch cache takes a copy rather than decoding the stored bytes.
+            if let Some(offers) = &self.offers {
+                offers.put(&key, bytes.clone(), obj.clone());
+            }
+            let resp = self.store.txn(txn).await;
+            if let (false, Some(offers)) = (resp.as_ref().is_ok_and(|r| r.succeeded), &self.offers)
+            {
+                offers.withdraw(&key, &bytes);
+            }
+            let resp = resp.map_err(api_error)?;
             if resp.succeeded {
                 meta::set_meta_str(
                     &mut obj,

@@ -243,8 +243,8 @@ impl Registry {
     /// Writes `new` over the stored `old` if the key is still at `mod_revision`, with
     /// the `reserved` records; a terminating object left without finalizers is deleted
     /// instead, releasing what `old` holds. `None` when another writer got there first
-    /// (or took a reserved record). With `opts.object_unused`, a written object goes
-    /// to the watch cache and the answer is `Value::Null`.
+    /// (or took a reserved record). The written object is offered to the watch cache
+    /// (moved there with `opts.object_unused`, and the answer is `Value::Null`).
     pub(crate) async fn commit(
         &self,
         key: &str,
@@ -285,9 +285,15 @@ impl Registry {
             )));
             compare.extend(reserved.compare);
             success.extend(reserved.success);
-            if let (true, Some(offers)) = (opts.object_unused, &self.offers) {
-                // Before the write: the cache may see it before this task does.
-                offers.put(key, bytes.clone(), std::mem::take(&mut new));
+            if let Some(offers) = &self.offers {
+                // Before the write: the cache may see it before this task does. A
+                // copy costs less than the cache decoding the stored bytes.
+                let object = if opts.object_unused {
+                    std::mem::take(&mut new)
+                } else {
+                    new.clone()
+                };
+                offers.put(key, bytes.clone(), object);
                 offered = Some((offers, bytes));
             }
         }
@@ -305,7 +311,7 @@ impl Registry {
         if !resp.succeeded {
             return Ok(None);
         }
-        if !finished && offered.is_none() {
+        if !finished && !(offered.is_some() && opts.object_unused) {
             meta::set_meta_str(
                 &mut new,
                 "resourceVersion",

@@ -503,8 +503,8 @@ mod window_tests {
 #[cfg(test)]
 mod offer_tests {
     use super::*;
-    use serde_json::json;
     use bytes::Bytes;
+    use serde_json::json;
     use skiff_store::{MvccStore, PutRequest};
 
     async fn wait_until(cache: &WatchCache, revision: i64) {
