@@ -170,8 +170,8 @@ impl Strategy for CustomResourceStrategy {
 
     /// The fields the version's schema does not declare (and does not preserve),
     /// removed; `fieldValidation` reports them.
-    fn prune_unknown_fields(&self, obj: &mut Value) -> Vec<String> {
-        schema::pruned_fields(&self.version.schema, obj)
+    fn prune_unknown_fields(&self, obj: &mut Value) -> Option<Vec<String>> {
+        Some(schema::pruned_fields(&self.version.schema, obj))
     }
 
     fn custom_resource(&self) -> Option<&CustomResourceVersion> {

@@ -215,6 +215,7 @@ pub async fn apply_config(
         field_manager: Some(manager.clone()),
         managed_fields_set: true,
         object_unused: false,
+        shape_known: false,
     };
     let precondition = meta::meta_str(&config, "resourceVersion").to_owned();
     let qualified = registry.qualified();

@@ -267,8 +267,10 @@ async fn bind(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError
         .registry
         .object_key(ctx.namespace.as_deref(), &name);
     // The answer is a Status, not the pod: the pod goes to the watch cache as stored.
+    // The pod is built from the stored one: its shape needs no second decode.
     let opts = WriteOptions {
         object_unused: true,
+        shape_known: true,
         ..ctx.write_options()
     };
     // The scheduler binds pods it has just seen: the cache's copy is most likely the

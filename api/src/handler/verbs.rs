@@ -25,6 +25,7 @@ impl RequestContext {
             field_manager: self.field_manager(),
             managed_fields_set: false,
             object_unused: false,
+            shape_known: false,
         }
     }
 
@@ -65,20 +66,26 @@ impl RequestContext {
     /// unknown fields under `Strict`; under `Warn` (the default) and `Ignore` they are
     /// dropped from `obj`, and `Warn` returns a warning for each.
     pub fn field_validation(&self, obj: &mut Value) -> Result<Vec<String>, ApiError> {
+        self.field_validation_shape(obj)
+            .map(|(warnings, _)| warnings)
+    }
+
+    /// [`field_validation`](Self::field_validation), also saying whether `obj` was
+    /// decoded into its kind's type on the way (then validation need not again).
+    pub fn field_validation_shape(&self, obj: &mut Value) -> Result<(Vec<String>, bool), ApiError> {
         let mode = self.params.field_validation.as_deref().unwrap_or("Warn");
-        let unknown: Vec<String> = self
-            .served
-            .registry
-            .strategy()
-            .prune_unknown_fields(obj)
+        let pruned = self.served.registry.strategy().prune_unknown_fields(obj);
+        let decoded = pruned.is_some();
+        let unknown: Vec<String> = pruned
+            .unwrap_or_default()
             .iter()
             .map(|f| format!("unknown field {f:?}"))
             .collect();
         if mode == "Ignore" {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), decoded));
         }
         if unknown.is_empty() || mode != "Strict" {
-            return Ok(unknown);
+            return Ok((unknown, decoded));
         }
         let kind = &self.served.resource.kind;
         Err(ApiError::bad_request(format!(
@@ -138,11 +145,15 @@ pub async fn list(ctx: &RequestContext) -> Result<Reply, ApiError> {
 /// POST to a collection.
 pub async fn create(ctx: &RequestContext, body: RequestBody) -> Result<Reply, ApiError> {
     let mut obj = ctx.object_body(body).await?;
-    let warnings = ctx.field_validation(&mut obj)?;
+    let (warnings, shape_known) = ctx.field_validation_shape(&mut obj)?;
+    let opts = WriteOptions {
+        shape_known,
+        ..ctx.write_options()
+    };
     let created = ctx
         .served
         .registry
-        .create(ctx.namespace.as_deref(), obj, &ctx.write_options())
+        .create(ctx.namespace.as_deref(), obj, &opts)
         .await?;
     Ok(Reply::object(created)
         .with_status(StatusCode::CREATED)
@@ -156,7 +167,11 @@ pub async fn update(
     target: UpdateTarget,
 ) -> Result<Reply, ApiError> {
     let mut obj = ctx.object_body(body).await?;
-    let warnings = ctx.field_validation(&mut obj)?;
+    let (warnings, shape_known) = ctx.field_validation_shape(&mut obj)?;
+    let opts = WriteOptions {
+        shape_known,
+        ..ctx.write_options()
+    };
     let updated = ctx
         .served
         .registry
@@ -165,7 +180,7 @@ pub async fn update(
             ctx.object_name()?,
             obj,
             target,
-            &ctx.write_options(),
+            &opts,
         )
         .await?;
     Ok(Reply::object(updated).with_warnings(warnings))

@@ -157,7 +157,11 @@ impl Registry {
         self.strategy.prepare_for_create(&mut obj);
         self.strategy.default(&mut obj);
         self.track_fields(&Value::Null, &mut obj, super::UpdateTarget::Main, opts);
-        self.strategy.validate(&obj)?;
+        if opts.shape_known {
+            self.strategy.validate_known_shape(&obj)?;
+        } else {
+            self.strategy.validate(&obj)?;
+        }
         if self.resource.namespaced {
             let ns = meta::namespace(&obj).to_owned();
             self.check_namespace_open(&ns).await?;

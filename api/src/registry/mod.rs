@@ -57,6 +57,10 @@ pub struct WriteOptions {
     /// Status): an update hands it to the watch cache instead (see
     /// [`Offers`](crate::watch_cache::Offers)) and answers `Value::Null`.
     pub object_unused: bool,
+    /// The object written is known to decode into its kind's type (fieldValidation
+    /// decoded it, or the server built it from a stored object): validation does not
+    /// decode it again.
+    pub shape_known: bool,
 }
 
 impl Registry {

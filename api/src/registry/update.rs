@@ -224,7 +224,11 @@ impl Registry {
             generation += 1;
         }
         meta::metadata_mut(&mut new).insert("generation".into(), generation.into());
-        self.strategy.validate(&new)?;
+        if opts.shape_known {
+            self.strategy.validate_known_shape(&new)?;
+        } else {
+            self.strategy.validate(&new)?;
+        }
         let causes = if target == UpdateTarget::Internal {
             Vec::new()
         } else {

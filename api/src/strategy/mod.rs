@@ -59,11 +59,19 @@ pub trait Strategy: Send + Sync {
     fn field_value(&self, obj: &Value, label: &str) -> Result<Option<String>, ApiError>;
 
     /// Removes the fields of `obj` its kind does not define and returns their paths
-    /// (`spec.foo`), for `fieldValidation`; nothing when the kind has no typed schema or
+    /// (`spec.foo`), for `fieldValidation`: `Some` when the check ran (for a built-in
+    /// kind: `obj` decoded into its type), `None` when the kind has no typed schema or
     /// `obj` does not decode (validation reports that).
-    fn prune_unknown_fields(&self, obj: &mut Value) -> Vec<String> {
+    fn prune_unknown_fields(&self, obj: &mut Value) -> Option<Vec<String>> {
         let _ = obj;
-        Vec::new()
+        None
+    }
+
+    /// [`validate`](Self::validate) of an object whose shape is known to decode into
+    /// its kind's type (fieldValidation decoded the request's object, or the server
+    /// built it from a stored one): a kind may skip decoding it again.
+    fn validate_known_shape(&self, obj: &Value) -> Result<(), ApiError> {
+        self.validate(obj)
     }
 
     /// What a custom resource's CRD says about this version (schema, scale paths,
@@ -135,7 +143,11 @@ impl Strategy for KindStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Result<(), ApiError> {
-        validation::validate_object(&self.resource, self.rules, obj)
+        validation::validate_object(&self.resource, self.rules, obj, true)
+    }
+
+    fn validate_known_shape(&self, obj: &Value) -> Result<(), ApiError> {
+        validation::validate_object(&self.resource, self.rules, obj, false)
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<StatusCause> {
@@ -150,10 +162,8 @@ impl Strategy for KindStrategy {
         fields::field_value(self.rules, self.resource.namespaced, obj, label)
     }
 
-    fn prune_unknown_fields(&self, obj: &mut Value) -> Vec<String> {
-        let Some(check) = self.rules.typed_check else {
-            return Vec::new();
-        };
+    fn prune_unknown_fields(&self, obj: &mut Value) -> Option<Vec<String>> {
+        let check = self.rules.typed_check?;
         let has_type_fields = obj
             .as_object()
             .is_some_and(|m| m.contains_key("apiVersion") && m.contains_key("kind"));
@@ -173,8 +183,8 @@ impl Strategy for KindStrategy {
             check(&typed, Some(&mut unknown))
         };
         match fits {
-            Ok(()) => validation::prune_unknown_fields(obj, &unknown),
-            Err(_) => Vec::new(),
+            Ok(()) => Some(validation::prune_unknown_fields(obj, &unknown)),
+            Err(_) => None,
         }
     }
 }

@@ -302,11 +302,13 @@ fn label_causes(obj: &Value) -> Vec<StatusCause> {
     causes
 }
 
-/// The whole-object check: name, labels, typed decode, the kind's extra checks.
+/// The whole-object check: name, labels, typed decode (with `decode`; without, the
+/// caller knows the object decodes), the kind's extra checks.
 pub fn validate_object(
     resource: &ApiResource,
     rules: &KindRules,
     obj: &Value,
+    decode: bool,
 ) -> Result<(), ApiError> {
     let name = meta::name(obj);
     let mut causes = if name.is_empty() {
@@ -315,7 +317,7 @@ pub fn validate_object(
         name_causes(rules.name_rule, name, "metadata.name")
     };
     causes.extend(label_causes(obj));
-    if let Some(check) = rules.typed_check {
+    if let Some(check) = rules.typed_check.filter(|_| decode) {
         match check(obj, None) {
             Ok(_) => {}
             Err(TypedError::Missing(field)) => causes.push(StatusCause::required(&field)),
