@@ -250,7 +250,9 @@ fn skip_malformed<K>(decoded: Result<K, serde_json::Error>) -> Option<K> {
 }
 
 fn bookmark_version(obj: &Value) -> Option<String> {
-    obj.pointer("/metadata/resourceVersion")
+    // Field by field: `pointer` parses its path on every event.
+    obj.get("metadata")
+        .and_then(|m| m.get("resourceVersion"))
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)

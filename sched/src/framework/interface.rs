@@ -231,11 +231,12 @@ pub trait PreScorePlugin: Plugin {
     ) -> Status;
 }
 
-/// A node's score by one plugin.
+/// A node's score by one plugin. The name is borrowed from the cycle's snapshot, so
+/// building the list for normalization copies nothing per node.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NodeScore {
+pub struct NodeScore<'a> {
     /// The node.
-    pub name: Arc<str>,
+    pub name: &'a str,
     /// The score, 0..=[`MAX_NODE_SCORE`] after normalization.
     pub score: i64,
 }

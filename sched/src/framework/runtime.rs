@@ -462,7 +462,7 @@ impl Framework {
         let mut scores: Vec<NodeScore> = nodes
             .iter()
             .map(|node| NodeScore {
-                name: node.name_arc(),
+                name: node.name(),
                 score: 0,
             })
             .collect();

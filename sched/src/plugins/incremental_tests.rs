@@ -168,7 +168,7 @@ fn decide(p: &Pod, snap: &Snapshot) -> Vec<String> {
         let mut scores: Vec<NodeScore> = nodes
             .iter()
             .map(|n| NodeScore {
-                name: n.name_arc(),
+                name: n.name(),
                 score: plugin.score(&state, p, n).expect("score"),
             })
             .collect();

@@ -544,7 +544,7 @@ fn scores(p: &InterPodAffinity, pod: &Pod, snap: &Snapshot) -> Option<Vec<i64>> 
     let mut v: Vec<NodeScore> = nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name_arc(),
+            name: n.name(),
             score: p.score(&state, pod, n).expect("score"),
         })
         .collect();

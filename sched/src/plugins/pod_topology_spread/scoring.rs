@@ -191,13 +191,11 @@ impl ScorePlugin for PodTopologySpread {
         let Some(s) = state.read::<PreScoreState>(STATE_KEY) else {
             return Status::success();
         };
-        let counted = scores
-            .iter()
-            .filter(|n| !s.ignored.contains(n.name.as_ref()));
+        let counted = scores.iter().filter(|n| !s.ignored.contains(n.name));
         let min = counted.clone().map(|n| n.score).min().unwrap_or(i64::MAX);
         let max = counted.map(|n| n.score).max().unwrap_or(0).max(0);
         for n in scores.iter_mut() {
-            if s.ignored.contains(n.name.as_ref()) {
+            if s.ignored.contains(n.name) {
                 n.score = 0;
             } else if max == 0 {
                 n.score = MAX_NODE_SCORE;

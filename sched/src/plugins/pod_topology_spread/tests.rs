@@ -340,7 +340,7 @@ fn scores(p: &Pod, s: &Snapshot) -> Option<Vec<i64>> {
     let mut v: Vec<NodeScore> = nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name_arc(),
+            name: n.name(),
             score: PodTopologySpread::default()
                 .score(&state, p, n)
                 .expect("score"),
@@ -470,7 +470,7 @@ fn scores_with(plugin: &PodTopologySpread, p: &Pod, s: &Snapshot) -> Option<Vec<
     let mut v: Vec<NodeScore> = nodes
         .iter()
         .map(|n| NodeScore {
-            name: n.name_arc(),
+            name: n.name(),
             score: plugin.score(&state, p, n).expect("score"),
         })
         .collect();
