@@ -315,7 +315,9 @@ impl Registry {
         if !resp.succeeded {
             return Ok(None);
         }
-        if !finished && !(offered.is_some() && opts.object_unused) {
+        // A moved object is the cache's now; the caller gets `Value::Null`.
+        let moved = offered.is_some() && opts.object_unused;
+        if !finished && !moved {
             meta::set_meta_str(
                 &mut new,
                 "resourceVersion",

@@ -44,7 +44,7 @@ mod tests {
         let mk = |v: &[i64]| {
             v.iter()
                 .map(|s| NodeScore {
-                    name: "".into(),
+                    name: "",
                     score: *s,
                 })
                 .collect::<Vec<_>>()

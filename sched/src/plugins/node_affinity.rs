@@ -289,7 +289,7 @@ mod tests {
         let mut scores: Vec<NodeScore> = nodes
             .iter()
             .map(|n| NodeScore {
-                name: "".into(),
+                name: "",
                 score: NodeAffinity.score(&state, &p, n).unwrap(),
             })
             .collect();

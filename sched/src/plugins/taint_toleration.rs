@@ -220,7 +220,7 @@ mod tests {
         let mut scores: Vec<NodeScore> = nodes
             .iter()
             .map(|n| NodeScore {
-                name: "".into(),
+                name: "",
                 score: TaintToleration.score(&state, &p, n).unwrap(),
             })
             .collect();
