@@ -195,6 +195,10 @@ impl Hub {
                 }
                 continue;
             }
+            if w.tx.capacity() == 0 {
+                // Still full: reading its events now would only throw them away.
+                continue;
+            }
             let to = committed.min(w.next_rev + SYNC_BATCH_REVS - 1);
             if w.next_rev <= to {
                 let events: Vec<Event> = state
