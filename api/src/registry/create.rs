@@ -211,15 +211,9 @@ impl Registry {
                 failure: vec![],
             };
             // The watch cache takes a copy rather than decoding the stored bytes.
-            if let Some(offers) = &self.offers {
-                offers.put(&key, bytes.clone(), obj.clone());
-            }
-            let resp = self.store.txn(txn).await;
-            if let (false, Some(offers)) = (resp.as_ref().is_ok_and(|r| r.succeeded), &self.offers)
-            {
-                offers.withdraw(&key, &bytes);
-            }
-            let resp = resp.map_err(api_error)?;
+            let (resp, _) = self
+                .txn_offering(txn, Some((&key, &bytes)), || obj.clone())
+                .await?;
             if resp.succeeded {
                 meta::set_meta_str(
                     &mut obj,

@@ -29,7 +29,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use skiff_core::resource::ApiResource;
 use skiff_core::status::ApiError;
-use skiff_store::{KeyValue, KvStore};
+use skiff_store::{KeyValue, KvStore, TxnRequest, TxnResponse};
 
 use crate::strategy::Strategy;
 
@@ -151,6 +151,33 @@ impl Registry {
     pub fn with_offers(mut self, offers: Arc<crate::watch_cache::Offers>) -> Self {
         self.offers = Some(offers);
         self
+    }
+
+    /// Runs `txn`, whose write stores `put`'s bytes under its key. With an `object`
+    /// (its decoded form, made only when the watch cache takes offers) and a cache to
+    /// offer to, the object is offered before the write (the cache may see the write
+    /// before this task does) and withdrawn if the write does not happen. Returns the
+    /// response and whether an offer was made.
+    pub(crate) async fn txn_offering(
+        &self,
+        txn: TxnRequest,
+        put: Option<(&str, &Bytes)>,
+        object: impl FnOnce() -> Value,
+    ) -> Result<(TxnResponse, bool), ApiError> {
+        let offered = match (&self.offers, put) {
+            (Some(offers), Some((key, bytes))) => {
+                offers.put(key, bytes.clone(), object());
+                Some((offers, key, bytes))
+            }
+            _ => None,
+        };
+        let resp = self.store.txn(txn).await;
+        if let (false, Some((offers, key, bytes))) =
+            (resp.as_ref().is_ok_and(|r| r.succeeded), &offered)
+        {
+            offers.withdraw(key, bytes);
+        }
+        Ok((resp.map_err(api_error)?, offered.is_some()))
     }
 
     /// The registry with `reservations` taken and released in its objects' writes.

@@ -133,10 +133,7 @@ impl Registry {
                     (Arc::new(self.decode(&kv)?), kv.mod_revision, false)
                 }
             };
-            let prepared = match transform(&old) {
-                Ok(desired) => self.prepare_update(&old, desired, target, opts),
-                Err(e) => Err(e),
-            };
+            let prepared = transform(&old).and_then(|d| self.prepare_update(&old, d, target, opts));
             let mut new = match prepared {
                 Ok(new) => new,
                 Err(_) if guessed => continue,
@@ -274,7 +271,7 @@ impl Registry {
             target: CompareTarget::Mod(mod_revision),
         }];
         let mut success = Vec::new();
-        let mut offered = None;
+        let mut bytes = None;
         if finished {
             success.push(RequestOp::DeleteRange(DeleteRangeRequest {
                 range: KeyRange::key(key.to_owned()),
@@ -282,41 +279,36 @@ impl Registry {
             }));
             success.extend(self.release(old));
         } else {
-            let bytes = encode_object(&new);
+            let encoded = encode_object(&new);
             success.push(RequestOp::Put(PutRequest::new(
                 key.to_owned(),
-                bytes.clone(),
+                encoded.clone(),
             )));
             compare.extend(reserved.compare);
             success.extend(reserved.success);
-            if let Some(offers) = &self.offers {
-                // Before the write: the cache may see it before this task does. A
-                // copy costs less than the cache decoding the stored bytes.
-                let object = if opts.object_unused {
-                    std::mem::take(&mut new)
-                } else {
-                    new.clone()
-                };
-                offers.put(key, bytes.clone(), object);
-                offered = Some((offers, bytes));
-            }
+            bytes = Some(encoded);
         }
         let txn = TxnRequest {
             compare,
             success,
             failure: vec![],
         };
-        let resp = self.store.txn(txn).await;
-        let succeeded = resp.as_ref().is_ok_and(|r| r.succeeded);
-        if let (false, Some((offers, bytes))) = (succeeded, &offered) {
-            offers.withdraw(key, bytes);
-        }
-        let resp = resp.map_err(api_error)?;
+        // A copy costs the cache less than decoding the stored bytes; a caller that
+        // does not need the object gives it away.
+        let (resp, offered) = self
+            .txn_offering(txn, bytes.as_ref().map(|b| (key, b)), || {
+                if opts.object_unused {
+                    std::mem::take(&mut new)
+                } else {
+                    new.clone()
+                }
+            })
+            .await?;
         if !resp.succeeded {
             return Ok(None);
         }
         // A moved object is the cache's now; the caller gets `Value::Null`.
-        let moved = offered.is_some() && opts.object_unused;
+        let moved = offered && opts.object_unused;
         if !finished && !moved {
             meta::set_meta_str(
                 &mut new,
