@@ -18,6 +18,7 @@ use serde_json::json;
 use skiff_core::client::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use skiff_node::agent::{AgentConfig, NodeAgent, RestartBackoff, RunningAgent};
 use skiff_node::process::{ProcessRuntime, ProcessRuntimeConfig};
+use skiff_node::runtime::{ContainerConfig, PodIdentity, PodSandboxConfig, RuntimeService};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -504,4 +505,59 @@ async fn a_claim_bound_to_a_host_path_volume_is_mounted() {
         "from the volume"
     );
     node.agent.stop().await;
+}
+
+#[tokio::test]
+async fn as_root_exec_enters_a_container_of_a_relative_data_dir() {
+    // `skiff up` keeps its data in `./.skiff`: entering the container's mount
+    // namespace resets exec's working directory, so the container's root must not be
+    // found relative to it.
+    if !is_root() {
+        eprintln!("skipping: namespaces need root");
+        return;
+    }
+    // In the working directory, named relative to it (`../..` up to `/` would still
+    // resolve from `/`).
+    let dir = match tempfile::Builder::new()
+        .prefix(".skiff-test-")
+        .tempdir_in(".")
+    {
+        Ok(d) => d,
+        Err(e) => return eprintln!("skipping: no directory in the working directory: {e}"),
+    };
+    let name = dir.path().file_name().expect("a directory name");
+    let rt = ProcessRuntime::new(ProcessRuntimeConfig::new(Path::new(name).join("runtime")));
+    let sandbox = PodSandboxConfig {
+        pod: PodIdentity {
+            namespace: "default".into(),
+            name: "rel".into(),
+            uid: "uid-rel".into(),
+        },
+        hostname: "rel".into(),
+        ..PodSandboxConfig::default()
+    };
+    let sid = rt.run_pod_sandbox(&sandbox).await.unwrap();
+    let config = ContainerConfig {
+        name: "main".into(),
+        command: vec!["sleep".into(), "30".into()],
+        run_on_host: true,
+        ..ContainerConfig::default()
+    };
+    let id = rt.create_container(&sid, &config, &sandbox).await.unwrap();
+    rt.start_container(&id).await.unwrap();
+    let command = vec!["sh".to_string(), "-c".into(), "hostname; echo hi".into()];
+    let out = wait_for("exec in the container", WAIT, || async {
+        rt.exec_sync(&id, &command, Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    assert_eq!(
+        (out.exit_code, String::from_utf8_lossy(&out.stdout).as_ref()),
+        (0, "rel\nhi\n"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    rt.stop_pod_sandbox(&sid).await.unwrap();
+    rt.remove_pod_sandbox(&sid).await.unwrap();
 }

@@ -152,6 +152,12 @@ impl Plan {
         netns: Option<&Path>,
     ) -> io::Result<Plan> {
         let netns = netns.map(std::fs::File::open).transpose()?;
+        // Absolute: exec enters the container's mount namespace, which resets the
+        // working directory to `/`, before it changes to the container's root (a data
+        // directory such as `skiff up`'s `./.skiff` is relative).
+        let dir = std::path::absolute(dir)?;
+        let image_rootfs = image_rootfs.map(std::path::absolute).transpose()?;
+        let image_rootfs = image_rootfs.as_deref();
         let root = dir.join("root");
         std::fs::create_dir_all(&root)?;
         let root_kind = match image_rootfs {
@@ -215,7 +221,7 @@ impl Plan {
                 .pop()
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "mount at /"))?;
             binds.push(BindMount {
-                source: cs(&m.host_path)?,
+                source: cs(std::path::absolute(&m.host_path)?)?,
                 target,
                 parents,
                 file,
