@@ -89,6 +89,9 @@ async fn pods_bound_to_a_node_terminate_gracefully() {
     let (_, bound) = t.get(&format!("{base}/bound")).await;
     assert_eq!(bound["spec"]["nodeName"], "n1");
     assert_eq!(bound["status"]["conditions"][0]["type"], "PodScheduled");
+    // Binding is the server's own write (kube's GuaranteedUpdate, no strategy): it
+    // does not count as a change of the spec.
+    assert_eq!(bound["metadata"]["generation"], 1, "{bound}");
     let (code, again) = t
         .post(
             &format!("{base}/bound/binding"),

@@ -216,8 +216,10 @@ impl Registry {
         );
         self.strategy.default(&mut new);
         self.track_fields(old, &mut new, target, opts);
+        // The server's own writes (a pod binding, a namespace's finalize) are not spec
+        // changes of the user's: kube makes them below the strategy.
         let mut generation = meta::generation(old).max(1);
-        if meta::spec_differs(&new, old) {
+        if target != UpdateTarget::Internal && meta::spec_differs(&new, old) {
             generation += 1;
         }
         meta::metadata_mut(&mut new).insert("generation".into(), generation.into());
