@@ -50,6 +50,7 @@ pub mod managed_fields;
 pub mod metrics_api;
 pub mod node_proxy;
 pub mod openapi;
+pub mod priority_admission;
 pub mod protobuf;
 pub mod registry;
 pub mod serve;

@@ -39,6 +39,10 @@ pub struct ApiServerConfig {
     /// (`--default-not-ready-toleration-seconds`,
     /// `--default-unreachable-toleration-seconds`).
     pub default_toleration_seconds: crate::strategy::default_tolerations::TolerationSeconds,
+    /// Pods take their priority from their PriorityClass (kube's `Priority` admission
+    /// plugin; `--disable-admission-plugins=Priority` turns it off, as kube's
+    /// scheduler integration tests do to give pods raw priorities).
+    pub priority_admission: bool,
 }
 
 impl Default for ApiServerConfig {
@@ -54,6 +58,7 @@ impl Default for ApiServerConfig {
             kubelet_client: None,
             service_ranges: crate::service_alloc::Ranges::default(),
             default_toleration_seconds: Default::default(),
+            priority_admission: true,
         }
     }
 }
@@ -159,6 +164,9 @@ impl ApiServer {
             }
         }
         server.create_initial_namespaces().await?;
+        if let Some(classes) = server.find("scheduling.k8s.io", "v1", "priorityclasses") {
+            crate::priority_admission::ensure_system_classes(&classes.registry).await?;
+        }
         crate::crd::start(&server).await?;
         Ok(server)
     }
@@ -213,6 +221,24 @@ impl ApiServer {
             registry = registry.with_reservations(Arc::new(
                 crate::service_alloc::ServiceReservations::new(self.inner.config.service_ranges),
             ));
+        }
+        if let Some(classes) = builtin
+            .iter()
+            .find(|r| r.group == "scheduling.k8s.io" && r.plural == "priorityclasses")
+        {
+            let classes_prefix = storage_prefix(classes, &builtin);
+            if resource.group.is_empty()
+                && resource.plural == "pods"
+                && self.inner.config.priority_admission
+            {
+                registry = registry.with_admission(Arc::new(
+                    crate::priority_admission::PodPriority::new(classes_prefix),
+                ));
+            } else if resource.group == classes.group && resource.plural == classes.plural {
+                registry = registry.with_admission(Arc::new(
+                    crate::priority_admission::SingleGlobalDefault::new(classes_prefix),
+                ));
+            }
         }
         let cache = WatchCache::start_as(
             self.inner.store.clone(),

@@ -59,6 +59,9 @@ pub struct ServingOptions {
     pub service_ranges: crate::service_alloc::Ranges,
     /// Pods' default toleration of not-ready and unreachable nodes.
     pub default_toleration_seconds: crate::strategy::default_tolerations::TolerationSeconds,
+    /// Pods take their priority from their PriorityClass (see
+    /// [`ApiServerConfig::priority_admission`]).
+    pub priority_admission: bool,
 }
 
 impl ServingOptions {
@@ -72,6 +75,7 @@ impl ServingOptions {
             advertise_address: None,
             service_ranges: Default::default(),
             default_toleration_seconds: Default::default(),
+            priority_admission: true,
         }
     }
 }
@@ -161,6 +165,7 @@ impl RunningServer {
                 }),
                 service_ranges: options.service_ranges,
                 default_toleration_seconds: options.default_toleration_seconds,
+                priority_admission: options.priority_admission,
                 ..ApiServerConfig::default()
             },
         )

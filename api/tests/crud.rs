@@ -292,3 +292,69 @@ async fn patches() {
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn priority_classes_give_pods_their_priority() {
+    let t = server().await;
+    let classes = "/apis/scheduling.k8s.io/v1/priorityclasses";
+    let pods = "/api/v1/namespaces/default/pods";
+    // The server keeps the system classes.
+    let (code, critical) = t.get(&format!("{classes}/system-node-critical")).await;
+    assert_eq!(code, StatusCode::OK, "{critical}");
+    assert_eq!(critical["value"], 2_000_001_000);
+
+    let class = |name: &str, value: i64, default: bool| {
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+               "metadata": {"name": name}, "value": value, "globalDefault": default})
+    };
+    let (code, high) = t.post(classes, class("high", 1000, false)).await;
+    assert_eq!(code, StatusCode::CREATED, "{high}");
+    assert_eq!(high["preemptionPolicy"], "PreemptLowerPriority");
+    // Reserved names and values above the user range are refused.
+    let (code, e) = t.post(classes, class("system-mine", 5, false)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (code, e) = t.post(classes, class("huge", 1_000_000_001, false)).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    // The value never changes.
+    let mut changed = high.clone();
+    changed["value"] = json!(2000);
+    let (code, e) = t.put(&format!("{classes}/high"), changed).await;
+    assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+
+    // A pod naming the class gets its value and policy.
+    let mut p = pod("important");
+    p["spec"]["priorityClassName"] = json!("high");
+    let (code, created) = t.post(pods, p).await;
+    assert_eq!(code, StatusCode::CREATED, "{created}");
+    assert_eq!(created["spec"]["priority"], 1000);
+    assert_eq!(created["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+    // A class that does not exist, or a priority that disagrees with the class: 403.
+    let mut p = pod("unknown");
+    p["spec"]["priorityClassName"] = json!("nope");
+    let (code, e) = t.post(pods, p).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("no PriorityClass with name nope was found"),
+        "{e}"
+    );
+    let mut p = pod("mismatch");
+    p["spec"]["priorityClassName"] = json!("high");
+    p["spec"]["priority"] = json!(7);
+    let (code, e) = t.post(pods, p).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{e}");
+
+    // With no class and no default class a pod keeps its own priority (or 0).
+    let (_, plain) = t.post(pods, pod("plain")).await;
+    assert_eq!(plain["spec"]["priority"], 0);
+    // One global default, which pods without a class then take.
+    let (code, low) = t.post(classes, class("low", 10, true)).await;
+    assert_eq!(code, StatusCode::CREATED, "{low}");
+    let (code, e) = t.post(classes, class("other-default", 20, true)).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "{e}");
+    let (_, defaulted) = t.post(pods, pod("defaulted")).await;
+    assert_eq!(defaulted["spec"]["priorityClassName"], "low");
+    assert_eq!(defaulted["spec"]["priority"], 10);
+}

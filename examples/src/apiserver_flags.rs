@@ -32,6 +32,10 @@ pub struct ApiServerFlags {
     /// (default: the bind address, or 127.0.0.1 when binding every address).
     #[arg(long)]
     pub advertise_address: Option<IpAddr>,
+    /// Admission plugins to turn off, comma-separated. Skiff's optional one is
+    /// `Priority` (pods' priority from their PriorityClass).
+    #[arg(long, value_delimiter = ',', value_parser = ["Priority"])]
+    pub disable_admission_plugins: Vec<String>,
 }
 
 impl ApiServerFlags {
@@ -46,6 +50,10 @@ impl ApiServerFlags {
             unreachable: self.default_unreachable_toleration_seconds,
         };
         options.advertise_address = self.advertise_address;
+        options.priority_admission = !self
+            .disable_admission_plugins
+            .iter()
+            .any(|p| p == "Priority");
     }
 }
 
@@ -65,6 +73,7 @@ mod tests {
         let mut options = ServingOptions::new("x".into());
         Cli::parse_from(["t"]).flags.apply(&mut options);
         assert_eq!(options.service_ranges, Ranges::default());
+        assert!(options.priority_admission);
         assert_eq!(
             options.default_toleration_seconds,
             TolerationSeconds::default()
@@ -80,6 +89,8 @@ mod tests {
             "5",
             "--default-unreachable-toleration-seconds",
             "7",
+            "--disable-admission-plugins",
+            "Priority",
         ]);
         cli.flags.apply(&mut options);
         assert_eq!(options.service_ranges.ips.to_string(), "10.0.0.0/24");
@@ -91,10 +102,12 @@ mod tests {
                 unreachable: 7
             }
         );
+        assert!(!options.priority_admission);
         for bad in [
             ["t", "--service-cluster-ip-range", "10.0.0.0"],
             ["t", "--service-node-port-range", "9-1"],
             ["t", "--default-unreachable-toleration-seconds", "-1"],
+            ["t", "--disable-admission-plugins", "NoSuchPlugin"],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }

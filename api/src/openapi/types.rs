@@ -31,7 +31,7 @@ fn typed<T: Resource + JsonSchema>() -> TypedKind {
 /// Every kind Skiff serves (and the subresource kinds) that has a k8s-openapi type.
 pub fn typed_kinds() -> Vec<TypedKind> {
     use k8s_openapi::api::{
-        apps, autoscaling, batch, coordination, core, discovery, events, policy,
+        apps, autoscaling, batch, coordination, core, discovery, events, policy, scheduling,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
     vec![
@@ -62,6 +62,7 @@ pub fn typed_kinds() -> Vec<TypedKind> {
         typed::<events::v1::Event>(),
         typed::<policy::v1::PodDisruptionBudget>(),
         typed::<policy::v1::Eviction>(),
+        typed::<scheduling::v1::PriorityClass>(),
         typed::<autoscaling::v1::Scale>(),
         typed::<autoscaling::v1::HorizontalPodAutoscaler>(),
         typed::<apiextensions::v1::CustomResourceDefinition>(),

@@ -156,6 +156,7 @@ impl Registry {
         }
         self.strategy.prepare_for_create(&mut obj);
         self.strategy.default(&mut obj);
+        self.admit(None, &mut obj).await?;
         self.track_fields(&Value::Null, &mut obj, super::UpdateTarget::Main, opts);
         if opts.shape_known {
             self.strategy.validate_known_shape(&obj)?;

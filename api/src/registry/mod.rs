@@ -13,6 +13,7 @@
 //! resources under `/registry/{group}/{resource}/...`) without `resourceVersion`, which
 //! is filled in from the key's mod revision on every read.
 
+mod admission;
 mod continue_token;
 mod create;
 mod delete;
@@ -33,6 +34,7 @@ use skiff_store::{KeyValue, KvStore, TxnRequest, TxnResponse};
 
 use crate::strategy::Strategy;
 
+pub use admission::Admission;
 pub use continue_token::ContinueToken;
 pub use delete::{DeleteOptions, DeleteOutcome};
 pub use filter::ObjectFilter;
@@ -118,6 +120,8 @@ pub struct Registry {
     reservations: Option<Arc<dyn Reservations>>,
     /// Where updates whose caller does not need the object hand it to the watch cache.
     offers: Option<Arc<crate::watch_cache::Offers>>,
+    /// Checks against other stored objects, in order, on create and update.
+    admission: Vec<Arc<dyn Admission>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -144,7 +148,22 @@ impl Registry {
             strategy,
             reservations: None,
             offers: None,
+            admission: Vec::new(),
         }
+    }
+
+    /// The registry running `admission` (after those it has) on creates and updates.
+    pub fn with_admission(mut self, admission: Arc<dyn Admission>) -> Self {
+        self.admission.push(admission);
+        self
+    }
+
+    /// Runs the admission steps on `new` (written over `old`, `None` on create).
+    pub(crate) async fn admit(&self, old: Option<&Value>, new: &mut Value) -> Result<(), ApiError> {
+        for a in &self.admission {
+            a.admit(self.store.as_ref(), old, new).await?;
+        }
+        Ok(())
     }
 
     /// The registry handing objects to the watch cache whose `offers` these are.

@@ -139,6 +139,12 @@ impl Registry {
                 Err(_) if guessed => continue,
                 Err(e) => return Err(e),
             };
+            if let Err(e) = self.admit(Some(&old), &mut new).await {
+                if guessed {
+                    continue;
+                }
+                return Err(e);
+            }
             let reserved = match self.reserve(Some(&old), &mut new).await {
                 Ok(r) => r,
                 Err(_) if guessed => continue,

@@ -87,7 +87,7 @@ pub fn pod(obj: &mut Value) {
         pod_spec(spec);
         default_field(spec, "serviceAccountName", json!("default"));
         default_field(spec, "enableServiceLinks", json!(true));
-        default_field(spec, "priority", json!(0));
+        // `priority` is admission's (the pod's PriorityClass), not a default.
     }
 }
 

@@ -1,11 +1,14 @@
 //! The per-kind data of the generic strategy: one [`KindRules`] per built-in kind that
 //! differs from the default, found by [`rules_for`].
 
-use k8s_openapi::api::{apps, batch, coordination, core::v1 as core, discovery, policy};
+use k8s_openapi::api::{
+    apps, batch, coordination, core::v1 as core, discovery, policy, scheduling,
+};
 use serde_json::{json, Value};
 use skiff_core::status::StatusCause;
 
 use super::defaults;
+use super::priority_class;
 use super::validation::{self, typed, NameRule, TypedCheck};
 
 /// What distinguishes one kind from another in the registry.
@@ -271,6 +274,15 @@ static ENDPOINT_SLICE: KindRules = KindRules {
     ..KindRules::DEFAULT
 };
 
+static PRIORITY_CLASS: KindRules = KindRules {
+    typed_check: Some(typed::<scheduling::v1::PriorityClass>),
+    defaults: Some(priority_class::defaults),
+    immutable: &["/preemptionPolicy"],
+    update_check: Some(priority_class::validate_update),
+    extra_validation: Some(priority_class::validate),
+    ..KindRules::DEFAULT
+};
+
 static PDB: KindRules = KindRules {
     typed_check: Some(typed::<policy::v1::PodDisruptionBudget>),
     ..KindRules::DEFAULT
@@ -303,6 +315,7 @@ pub fn rules_for(group: &str, kind: &str) -> &'static KindRules {
         ("coordination.k8s.io", "Lease") => &LEASE,
         ("discovery.k8s.io", "EndpointSlice") => &ENDPOINT_SLICE,
         ("policy", "PodDisruptionBudget") => &PDB,
+        ("scheduling.k8s.io", "PriorityClass") => &PRIORITY_CLASS,
         _ => &DEFAULT,
     }
 }

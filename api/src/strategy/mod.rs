@@ -22,6 +22,7 @@ pub mod default_tolerations;
 mod defaults;
 mod fields;
 pub mod kinds;
+pub mod priority_class;
 mod validation;
 
 use serde_json::Value;

@@ -113,6 +113,15 @@ pub fn builtin_resources() -> Vec<ApiResource> {
         )
         .short(&["pdb"])
         .sub(status()),
+        // scheduling.k8s.io/v1
+        resource(
+            "scheduling.k8s.io",
+            "v1",
+            "PriorityClass",
+            "priorityclasses",
+            false,
+        )
+        .short(&["pc"]),
         // apiextensions.k8s.io/v1
         resource(
             "apiextensions.k8s.io",

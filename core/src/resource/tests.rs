@@ -1,6 +1,8 @@
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::{apps, batch, coordination, core::v1 as corev1, discovery, events, policy};
+use k8s_openapi::api::{
+    apps, batch, coordination, core::v1 as corev1, discovery, events, policy, scheduling,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextv1;
 use k8s_openapi::Resource;
 
@@ -41,6 +43,7 @@ fn openapi_types() -> Vec<TypeFacts> {
         facts::<discovery::v1::EndpointSlice>(),
         facts::<events::v1::Event>(),
         facts::<policy::v1::PodDisruptionBudget>(),
+        facts::<scheduling::v1::PriorityClass>(),
         facts::<apiextv1::CustomResourceDefinition>(),
     ]
 }

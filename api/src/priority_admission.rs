@@ -1,0 +1,225 @@
+//! Pod priority from PriorityClasses, as kube-apiserver's `Priority` admission plugin:
+//! - [`PodPriority`]: a new pod's `priorityClassName` (or else the class marked
+//!   `globalDefault`) sets its `spec.priority` and `spec.preemptionPolicy`; a class
+//!   that does not exist, or a priority or policy in the pod that differs from its
+//!   class's, is refused (403). An update without them keeps the stored ones.
+//! - [`SingleGlobalDefault`]: at most one class is marked `globalDefault`.
+//! - [`ensure_system_classes`]: the `system-node-critical` and
+//!   `system-cluster-critical` classes exist.
+//!
+//! One deviation, for harnesses that set priorities directly (kube's own scheduler
+//! integration tests disable the plugin for that): a pod that names no class while no
+//! class is the global default keeps the `spec.priority` it gives (kube would refuse
+//! anything but 0).
+//!
+//! ```
+//! use skiff_api::priority_admission::PodPriority;
+//! let admission = PodPriority::new("/registry/priorityclasses/".into());
+//! assert!(format!("{admission:?}").contains("priorityclasses"));
+//! ```
+
+use serde_json::{json, Value};
+use skiff_core::status::ApiError;
+use skiff_store::{KvStore, RangeRequest};
+
+use crate::registry::{api_error, Admission, Registry, WriteOptions};
+use crate::strategy::priority_class::{system_class, SYSTEM_CLASSES};
+
+/// What a pod takes from its class.
+struct ClassTerms {
+    name: String,
+    value: i64,
+    preemption_policy: Value,
+}
+
+fn class_terms(class: &Value) -> ClassTerms {
+    ClassTerms {
+        name: class
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        value: class.get("value").and_then(Value::as_i64).unwrap_or(0),
+        preemption_policy: class
+            .get("preemptionPolicy")
+            .cloned()
+            .unwrap_or_else(|| json!("PreemptLowerPriority")),
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::internal(&format!("a stored PriorityClass does not decode: {e}")))
+}
+
+/// Every stored class.
+async fn classes(store: &dyn KvStore, prefix: &str) -> Result<Vec<Value>, ApiError> {
+    let resp = store
+        .range(RangeRequest::prefix(prefix.to_owned()))
+        .await
+        .map_err(api_error)?;
+    resp.kvs.iter().map(|kv| decode(&kv.value)).collect()
+}
+
+/// Resolves new pods' priority from their PriorityClass.
+#[derive(Debug)]
+pub struct PodPriority {
+    /// Where PriorityClasses are stored (`/registry/priorityclasses/`).
+    prefix: String,
+}
+
+impl PodPriority {
+    /// Reading classes stored under `prefix`.
+    pub fn new(prefix: String) -> Self {
+        PodPriority { prefix }
+    }
+
+    async fn class(&self, store: &dyn KvStore, name: &str) -> Result<Option<Value>, ApiError> {
+        let key = format!("{}{name}", self.prefix);
+        match store.get(key.as_bytes()).await.map_err(api_error)? {
+            Some(kv) => decode(&kv.value).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn forbidden(msg: &str) -> ApiError {
+    ApiError::forbidden("pods", "", msg)
+}
+
+#[async_trait::async_trait]
+impl Admission for PodPriority {
+    async fn admit(
+        &self,
+        store: &dyn KvStore,
+        old: Option<&Value>,
+        new: &mut Value,
+    ) -> Result<(), ApiError> {
+        let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+            return Ok(());
+        };
+        if let Some(old) = old {
+            // An update that leaves them out keeps what admission set at creation.
+            for field in ["priority", "preemptionPolicy"] {
+                if let (None, Some(v)) = (spec.get(field), old.pointer(&format!("/spec/{field}"))) {
+                    spec.insert(field.to_owned(), v.clone());
+                }
+            }
+            return Ok(());
+        }
+        let named = spec
+            .get("priorityClassName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        let terms = match named {
+            Some(name) => match self.class(store, &name).await? {
+                Some(class) => class_terms(&class),
+                None => {
+                    return Err(forbidden(&format!(
+                        "no PriorityClass with name {name} was found"
+                    )))
+                }
+            },
+            None => {
+                let all = classes(store, &self.prefix).await?;
+                match all
+                    .iter()
+                    .find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
+                {
+                    Some(default) => class_terms(default),
+                    // No class and no default: the pod's own priority, else 0.
+                    None => {
+                        spec.entry("priority").or_insert(json!(0));
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        if let Some(given) = spec.get("priority").filter(|p| !p.is_null()) {
+            if given.as_i64() != Some(terms.value) {
+                return Err(forbidden(&format!(
+                    "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {} from the given PriorityClass name",
+                    terms.value
+                )));
+            }
+        }
+        if let Some(given) = spec.get("preemptionPolicy").filter(|p| !p.is_null()) {
+            if *given != terms.preemption_policy {
+                return Err(forbidden(&format!(
+                    "the string value of PreemptionPolicy ({}) must not be provided in pod spec; priority admission controller computed {} from the given PriorityClass name",
+                    given.as_str().unwrap_or(""),
+                    terms.preemption_policy.as_str().unwrap_or("")
+                )));
+            }
+        }
+        spec.insert("priorityClassName".into(), json!(terms.name));
+        spec.insert("priority".into(), json!(terms.value));
+        spec.insert("preemptionPolicy".into(), terms.preemption_policy);
+        Ok(())
+    }
+}
+
+/// Refuses a second class marked `globalDefault`.
+#[derive(Debug)]
+pub struct SingleGlobalDefault {
+    /// Where PriorityClasses are stored.
+    prefix: String,
+}
+
+impl SingleGlobalDefault {
+    /// Checking classes stored under `prefix`.
+    pub fn new(prefix: String) -> Self {
+        SingleGlobalDefault { prefix }
+    }
+}
+
+#[async_trait::async_trait]
+impl Admission for SingleGlobalDefault {
+    async fn admit(
+        &self,
+        store: &dyn KvStore,
+        _old: Option<&Value>,
+        new: &mut Value,
+    ) -> Result<(), ApiError> {
+        if new.get("globalDefault").and_then(Value::as_bool) != Some(true) {
+            return Ok(());
+        }
+        let name = new
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        for class in classes(store, &self.prefix).await? {
+            let other = class_terms(&class).name;
+            if other != name && class.get("globalDefault").and_then(Value::as_bool) == Some(true) {
+                return Err(ApiError::forbidden(
+                    "priorityclasses.scheduling.k8s.io",
+                    name,
+                    &format!(
+                        "PriorityClass {other} is already marked as default. Only one default can exist"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates the system classes that do not exist yet.
+pub async fn ensure_system_classes(classes: &Registry) -> Result<(), ApiError> {
+    for (name, value, description) in SYSTEM_CLASSES {
+        match classes
+            .create(
+                None,
+                system_class(name, value, description),
+                &WriteOptions::default(),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_already_exists() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
