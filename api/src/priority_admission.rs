@@ -25,35 +25,37 @@ use skiff_store::{KvStore, RangeRequest};
 use crate::registry::{api_error, Admission, Registry, WriteOptions};
 use crate::strategy::priority_class::{system_class, SYSTEM_CLASSES};
 
-/// What a pod takes from its class.
+/// What admission reads of a class (decoded alone: every pod create reads the
+/// classes when it names none).
+#[derive(serde::Deserialize)]
 struct ClassTerms {
-    name: String,
+    #[serde(default)]
+    metadata: ClassMeta,
+    #[serde(default)]
     value: i64,
-    preemption_policy: Value,
+    #[serde(default, rename = "globalDefault")]
+    global_default: bool,
+    #[serde(default = "preempt_lower", rename = "preemptionPolicy")]
+    preemption_policy: String,
 }
 
-fn class_terms(class: &Value) -> ClassTerms {
-    ClassTerms {
-        name: class
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned(),
-        value: class.get("value").and_then(Value::as_i64).unwrap_or(0),
-        preemption_policy: class
-            .get("preemptionPolicy")
-            .cloned()
-            .unwrap_or_else(|| json!("PreemptLowerPriority")),
-    }
+#[derive(Default, serde::Deserialize)]
+struct ClassMeta {
+    #[serde(default)]
+    name: String,
 }
 
-fn decode(bytes: &[u8]) -> Result<Value, ApiError> {
+fn preempt_lower() -> String {
+    "PreemptLowerPriority".to_owned()
+}
+
+fn decode(bytes: &[u8]) -> Result<ClassTerms, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::internal(&format!("a stored PriorityClass does not decode: {e}")))
 }
 
 /// Every stored class.
-async fn classes(store: &dyn KvStore, prefix: &str) -> Result<Vec<Value>, ApiError> {
+async fn classes(store: &dyn KvStore, prefix: &str) -> Result<Vec<ClassTerms>, ApiError> {
     let resp = store
         .range(RangeRequest::prefix(prefix.to_owned()))
         .await
@@ -74,7 +76,7 @@ impl PodPriority {
         PodPriority { prefix }
     }
 
-    async fn class(&self, store: &dyn KvStore, name: &str) -> Result<Option<Value>, ApiError> {
+    async fn class(&self, store: &dyn KvStore, name: &str) -> Result<Option<ClassTerms>, ApiError> {
         let key = format!("{}{name}", self.prefix);
         match store.get(key.as_bytes()).await.map_err(api_error)? {
             Some(kv) => decode(&kv.value).map(Some),
@@ -114,7 +116,7 @@ impl Admission for PodPriority {
             .map(str::to_owned);
         let terms = match named {
             Some(name) => match self.class(store, &name).await? {
-                Some(class) => class_terms(&class),
+                Some(class) => class,
                 None => {
                     return Err(forbidden(&format!(
                         "no PriorityClass with name {name} was found"
@@ -123,11 +125,8 @@ impl Admission for PodPriority {
             },
             None => {
                 let all = classes(store, &self.prefix).await?;
-                match all
-                    .iter()
-                    .find(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true))
-                {
-                    Some(default) => class_terms(default),
+                match all.into_iter().find(|c| c.global_default) {
+                    Some(default) => default,
                     // No class and no default: the pod's own priority, else 0.
                     None => {
                         spec.entry("priority").or_insert(json!(0));
@@ -145,17 +144,17 @@ impl Admission for PodPriority {
             }
         }
         if let Some(given) = spec.get("preemptionPolicy").filter(|p| !p.is_null()) {
-            if *given != terms.preemption_policy {
+            if given.as_str() != Some(terms.preemption_policy.as_str()) {
                 return Err(forbidden(&format!(
                     "the string value of PreemptionPolicy ({}) must not be provided in pod spec; priority admission controller computed {} from the given PriorityClass name",
                     given.as_str().unwrap_or(""),
-                    terms.preemption_policy.as_str().unwrap_or("")
+                    terms.preemption_policy
                 )));
             }
         }
-        spec.insert("priorityClassName".into(), json!(terms.name));
+        spec.insert("priorityClassName".into(), json!(terms.metadata.name));
         spec.insert("priority".into(), json!(terms.value));
-        spec.insert("preemptionPolicy".into(), terms.preemption_policy);
+        spec.insert("preemptionPolicy".into(), json!(terms.preemption_policy));
         Ok(())
     }
 }
@@ -190,8 +189,8 @@ impl Admission for SingleGlobalDefault {
             .and_then(Value::as_str)
             .unwrap_or("");
         for class in classes(store, &self.prefix).await? {
-            let other = class_terms(&class).name;
-            if other != name && class.get("globalDefault").and_then(Value::as_bool) == Some(true) {
+            let other = class.metadata.name;
+            if other != name && class.global_default {
                 return Err(ApiError::forbidden(
                     "priorityclasses.scheduling.k8s.io",
                     name,
