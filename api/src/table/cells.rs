@@ -113,6 +113,20 @@ pub fn join_or_none(items: impl IntoIterator<Item = String>) -> String {
     }
 }
 
+/// `k=v,k2=v2` of a string map (sorted by key, as `labels.FormatLabels` prints),
+/// or `<none>`.
+pub fn map_string(map: Option<&Value>) -> String {
+    let pairs = map
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    join_or_none(pairs)
+}
+
 /// A label selector (`matchLabels` and `matchExpressions`) printed as kubectl does.
 pub fn selector_string(selector: Option<&Value>) -> String {
     let Some(selector) = selector else {
@@ -158,4 +172,86 @@ pub fn containers_and_images(obj: &Value, spec_path: &str) -> (String, String) {
             .map(|c| str_at(c, "image", "").to_string()),
     );
     (names, images)
+}
+
+/// The first `max` items joined with commas, then ` + N more...` for the rest, as
+/// kube-apiserver's printers shorten endpoint and port lists; empty when there are
+/// no items.
+pub fn list_with_more(items: &[String], max: usize) -> String {
+    let shown = items
+        .iter()
+        .take(max)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    if items.len() > max {
+        format!("{shown} + {} more...", items.len() - max)
+    } else {
+        shown
+    }
+}
+
+/// `ip:port`, with an IPv6 address in brackets (Go's `net.JoinHostPort`).
+pub fn host_port(ip: &str, port: i64) -> String {
+    if ip.contains(':') {
+        format!("[{ip}]:{port}")
+    } else {
+        format!("{ip}:{port}")
+    }
+}
+
+/// A resource quantity in its canonical form (`1.5Gi` prints `1536Mi`), `0` when
+/// absent, and as written when it does not parse.
+pub fn quantity_text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "0".into(),
+        Some(Value::String(text)) => text
+            .parse::<skiff_core::quantity::Quantity>()
+            .map(|q| q.to_string())
+            .unwrap_or_else(|_| text.clone()),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// An int-or-string field (`2`, `50%`) as text, or `None` when absent.
+pub fn int_or_string(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Access modes abbreviated as `kubectl get pv` prints them, in kube's fixed order
+/// (`RWO,ROX,RWX,RWOP`) without duplicates.
+pub fn access_modes(modes: &[Value]) -> String {
+    const ABBREVIATIONS: [(&str, &str); 4] = [
+        ("ReadWriteOnce", "RWO"),
+        ("ReadOnlyMany", "ROX"),
+        ("ReadWriteMany", "RWX"),
+        ("ReadWriteOncePod", "RWOP"),
+    ];
+    ABBREVIATIONS
+        .iter()
+        .filter(|(mode, _)| modes.iter().any(|m| m.as_str() == Some(mode)))
+        .map(|(_, short)| *short)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The annotation that, when present, names a volume's or claim's storage class
+/// before `spec.storageClassName` does.
+const BETA_STORAGE_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
+
+/// The storage class of a PersistentVolume or claim: the beta annotation, else
+/// `spec.storageClassName`, else empty.
+pub fn storage_class(obj: &Value) -> String {
+    if let Some(class) = obj
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(BETA_STORAGE_CLASS))
+        .and_then(Value::as_str)
+    {
+        return class.to_string();
+    }
+    str_at(obj, "spec.storageClassName", "").to_string()
 }

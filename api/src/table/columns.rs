@@ -5,9 +5,10 @@ use serde_json::{json, Value};
 use skiff_core::resource::ApiResource;
 
 use super::cells::{
-    age_at, array_at, at, containers_and_images, human_duration, int_at, join_or_none,
+    age_at, array_at, at, containers_and_images, human_duration, int_at, join_or_none, map_string,
     selector_string, str_at, time_at,
 };
+use super::{columns_cluster, columns_network, columns_storage};
 
 /// Computes one cell of a row from the object and the current time.
 pub type CellFn = fn(&Value, DateTime<Utc>) -> Value;
@@ -40,7 +41,13 @@ impl Column {
     }
 }
 
-const fn col(name: &'static str, kind: &'static str, priority: u8, cell: CellFn) -> Column {
+/// A column of no particular format.
+pub(super) const fn col(
+    name: &'static str,
+    kind: &'static str,
+    priority: u8,
+    cell: CellFn,
+) -> Column {
     Column {
         name,
         kind,
@@ -50,7 +57,8 @@ const fn col(name: &'static str, kind: &'static str, priority: u8, cell: CellFn)
     }
 }
 
-fn name_column() -> Column {
+/// NAME: `metadata.name`.
+pub(super) fn name_column() -> Column {
     Column {
         name: "Name",
         kind: "string",
@@ -60,7 +68,8 @@ fn name_column() -> Column {
     }
 }
 
-fn age_column() -> Column {
+/// AGE: how long ago `metadata.creationTimestamp` was.
+pub(super) fn age_column() -> Column {
     col("Age", "string", 0, |o, now| {
         json!(age_at(o, "metadata.creationTimestamp", now))
     })
@@ -69,6 +78,13 @@ fn age_column() -> Column {
 /// The columns for `resource`'s kind: NAME, the kind's own, AGE; NAME and AGE for kinds
 /// without a printer of their own.
 pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
+    let (group, kind) = (resource.group.as_str(), resource.kind.as_str());
+    if let Some(columns) = columns_network::columns(group, kind)
+        .or_else(|| columns_storage::columns(group, kind))
+        .or_else(|| columns_cluster::columns(group, kind))
+    {
+        return columns;
+    }
     let mut columns = vec![name_column()];
     let (own, wide): (Vec<Column>, Vec<Column>) =
         match (resource.group.as_str(), resource.kind.as_str()) {
@@ -113,18 +129,22 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                 ],
                 template_wide(),
             ),
-            ("apps", "ReplicaSet") | ("", "ReplicationController") => (
+            ("apps", "ReplicaSet") => (replica_counts(), template_wide()),
+            // A ReplicationController's selector is a plain label map, not a
+            // LabelSelector.
+            ("", "ReplicationController") => (
+                replica_counts(),
                 vec![
-                    col("Desired", "integer", 0, |o, _| json!(replicas(o))),
-                    col("Current", "integer", 0, |o, _| {
-                        json!(int_at(o, "status.replicas"))
+                    col("Containers", "string", 1, |o, _| {
+                        json!(containers_and_images(o, "spec.template.spec").0)
                     }),
-                    col("Ready", "integer", 0, |o, _| {
-                        json!(int_at(o, "status.readyReplicas"))
+                    col("Images", "string", 1, |o, _| {
+                        json!(containers_and_images(o, "spec.template.spec").1)
                     }),
-                    age_column(),
+                    col("Selector", "string", 1, |o, _| {
+                        json!(map_string(at(o, "spec.selector")))
+                    }),
                 ],
-                template_wide(),
             ),
             ("apps", "StatefulSet") => (
                 vec![
@@ -340,6 +360,20 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
     columns
 }
 
+/// Desired, Current, Ready, Age of a ReplicaSet or ReplicationController.
+fn replica_counts() -> Vec<Column> {
+    vec![
+        col("Desired", "integer", 0, |o, _| json!(replicas(o))),
+        col("Current", "integer", 0, |o, _| {
+            json!(int_at(o, "status.replicas"))
+        }),
+        col("Ready", "integer", 0, |o, _| {
+            json!(int_at(o, "status.readyReplicas"))
+        }),
+        age_column(),
+    ]
+}
+
 /// Containers, Images, Selector of a pod-template workload (`-o wide`).
 fn template_wide() -> Vec<Column> {
     vec![
@@ -362,19 +396,6 @@ fn replicas(o: &Value) -> i64 {
 
 fn object_len(o: &Value, key: &str) -> usize {
     o.get(key).and_then(Value::as_object).map_or(0, |m| m.len())
-}
-
-/// `k=v,k2=v2` of a string map, or `<none>`.
-fn map_string(map: Option<&Value>) -> String {
-    let pairs = map
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    join_or_none(pairs)
 }
 
 fn pod_ready(o: &Value) -> String {

@@ -81,7 +81,7 @@ fn deployment_single_object_and_wide() {
 
 #[test]
 fn other_kinds_headers() {
-    let cases: [(&str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str]); 6] = [
         (
             "",
             "services",
@@ -103,7 +103,6 @@ fn other_kinds_headers() {
             "events",
             &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
         ),
-        ("discovery.k8s.io", "endpointslices", &["NAME", "AGE"]),
     ];
     for (group, plural, expected) in cases {
         let table = render(
@@ -146,4 +145,178 @@ fn durations() {
     assert_eq!(human_duration(d(20 * 3600)), "20h");
     assert_eq!(human_duration(d(3 * 86400 + 4 * 3600)), "3d4h");
     assert_eq!(human_duration(d(40 * 86400)), "40d");
+}
+
+/// The kinds with printers beyond NAME and AGE: headers as kubectl shows them
+/// without and with `-o wide`, and each definition's type as kube-apiserver gives it.
+#[test]
+fn printer_kinds_headers_wide_headers_and_types() {
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let cases: [Case; 11] = [
+        (
+            "",
+            "endpoints",
+            &["NAME", "ENDPOINTS", "AGE"],
+            &[],
+            &["string"; 3],
+        ),
+        (
+            "discovery.k8s.io",
+            "endpointslices",
+            &["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
+            &[],
+            &["string"; 5],
+        ),
+        (
+            "",
+            "serviceaccounts",
+            &["NAME", "SECRETS", "AGE"],
+            &[],
+            &["string"; 3],
+        ),
+        (
+            "",
+            "persistentvolumes",
+            &[
+                "NAME",
+                "CAPACITY",
+                "ACCESS MODES",
+                "RECLAIM POLICY",
+                "STATUS",
+                "CLAIM",
+                "STORAGECLASS",
+                "VOLUMEATTRIBUTESCLASS",
+                "REASON",
+                "AGE",
+            ],
+            &["VOLUMEMODE"],
+            &["string"; 11],
+        ),
+        (
+            "",
+            "persistentvolumeclaims",
+            &[
+                "NAME",
+                "STATUS",
+                "VOLUME",
+                "CAPACITY",
+                "ACCESS MODES",
+                "STORAGECLASS",
+                "VOLUMEATTRIBUTESCLASS",
+                "AGE",
+            ],
+            &["VOLUMEMODE"],
+            &["string"; 9],
+        ),
+        (
+            "",
+            "resourcequotas",
+            &["NAME", "REQUEST", "LIMIT", "AGE"],
+            &[],
+            &["string"; 4],
+        ),
+        (
+            "",
+            "limitranges",
+            &["NAME", "CREATED AT"],
+            &[],
+            &["string", "date"],
+        ),
+        (
+            "policy",
+            "poddisruptionbudgets",
+            &[
+                "NAME",
+                "MIN AVAILABLE",
+                "MAX UNAVAILABLE",
+                "ALLOWED DISRUPTIONS",
+                "AGE",
+            ],
+            &[],
+            &["string", "string", "string", "integer", "string"],
+        ),
+        (
+            "apps",
+            "controllerrevisions",
+            &["NAME", "CONTROLLER", "REVISION", "AGE"],
+            &[],
+            &["string"; 4],
+        ),
+        (
+            "",
+            "replicationcontrollers",
+            &["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+            &["CONTAINERS", "IMAGES", "SELECTOR"],
+            &[
+                "string", "integer", "integer", "integer", "string", "string", "string", "string",
+            ],
+        ),
+        (
+            "apps",
+            "replicasets",
+            &["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+            &["CONTAINERS", "IMAGES", "SELECTOR"],
+            &[
+                "string", "integer", "integer", "integer", "string", "string", "string", "string",
+            ],
+        ),
+    ];
+    for (group, plural, normal, wide_only, types) in cases {
+        let table = render(
+            &resource(group, plural),
+            &json!({"metadata": {"name": "x"}}),
+            "v1",
+            true,
+        );
+        assert_eq!(headers(&table, false), normal, "{plural}");
+        assert_eq!(
+            &headers(&table, true)[normal.len()..],
+            wide_only,
+            "{plural}"
+        );
+        let kinds: Vec<&str> = table["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, types, "{plural}");
+        assert_eq!(table["columnDefinitions"][0]["format"], "name", "{plural}");
+        let cells = table["rows"][0]["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), types.len(), "{plural}");
+    }
+}
+
+/// A ReplicationController's selector is a label map; `-o wide` prints it as
+/// `k=v` pairs sorted by key.
+#[test]
+fn replication_controller_cells() {
+    let rc = json!({
+        "kind": "ReplicationController",
+        "metadata": {"name": "rc1"},
+        "spec": {"replicas": 3, "selector": {"tier": "web", "app": "shop"},
+                 "template": {"spec": {"containers": [
+                     {"name": "a", "image": "nginx:1"}, {"name": "b", "image": "busybox"}]}}},
+        "status": {"replicas": 2, "readyReplicas": 1}
+    });
+    let table = render(&resource("", "replicationcontrollers"), &rc, "v1", true);
+    assert_eq!(
+        table["rows"][0]["cells"],
+        json!([
+            "rc1",
+            3,
+            2,
+            1,
+            "<unknown>",
+            "a,b",
+            "nginx:1,busybox",
+            "app=shop,tier=web"
+        ])
+    );
 }
