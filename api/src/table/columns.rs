@@ -8,7 +8,7 @@ use super::cells::{
     age_at, array_at, at, containers_and_images, human_duration, int_at, join_or_none, map_string,
     selector_string, str_at, time_at,
 };
-use super::{columns_cluster, columns_network, columns_storage};
+use super::{columns_cluster, columns_events, columns_network, columns_storage};
 
 /// Computes one cell of a row from the object and the current time.
 pub type CellFn = fn(&Value, DateTime<Utc>) -> Value;
@@ -82,6 +82,7 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
     if let Some(columns) = columns_network::columns(group, kind)
         .or_else(|| columns_storage::columns(group, kind))
         .or_else(|| columns_cluster::columns(group, kind))
+        .or_else(|| columns_events::columns(group, kind))
     {
         return columns;
     }
@@ -306,35 +307,6 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                     }),
                 ],
             ),
-            ("", "Event") => {
-                // Events print LAST SEEN first and no NAME column (NAME is wide-only).
-                columns.clear();
-                return vec![
-                    col("Last Seen", "string", 0, |o, now| {
-                        json!(event_last_seen(o, now))
-                    }),
-                    col("Type", "string", 0, |o, _| json!(str_at(o, "type", ""))),
-                    col("Reason", "string", 0, |o, _| json!(str_at(o, "reason", ""))),
-                    col("Object", "string", 0, |o, _| {
-                        json!(format!(
-                            "{}/{}",
-                            str_at(o, "involvedObject.kind", "").to_lowercase(),
-                            str_at(o, "involvedObject.name", "")
-                        ))
-                    }),
-                    col("Message", "string", 0, |o, _| {
-                        json!(str_at(o, "message", "").trim())
-                    }),
-                    col("Source", "string", 1, |o, _| {
-                        json!(str_at(o, "source.component", ""))
-                    }),
-                    col("Count", "integer", 1, |o, _| json!(int_at(o, "count"))),
-                    Column {
-                        priority: 1,
-                        ..name_column()
-                    },
-                ];
-            }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => (
                 vec![Column {
                     format: "date-time",
@@ -594,12 +566,4 @@ fn job_duration(o: &Value, now: DateTime<Utc>) -> String {
     };
     let end = time_at(o, "status.completionTime").unwrap_or(now);
     human_duration(end.signed_duration_since(start))
-}
-
-fn event_last_seen(o: &Value, now: DateTime<Utc>) -> String {
-    let t = time_at(o, "lastTimestamp")
-        .or_else(|| time_at(o, "eventTime"))
-        .or_else(|| time_at(o, "metadata.creationTimestamp"));
-    t.map(|t| human_duration(now.signed_duration_since(t)))
-        .unwrap_or_else(|| "<unknown>".into())
 }
