@@ -280,10 +280,14 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                     col("Timezone", "string", 0, |o, _| {
                         json!(str_at(o, "spec.timeZone", "<none>"))
                     }),
+                    // kube prints `True`/`False` (`<unset>` when absent), not a JSON
+                    // boolean, though the column's type is boolean.
                     col("Suspend", "boolean", 0, |o, _| {
-                        json!(at(o, "spec.suspend")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false))
+                        json!(match at(o, "spec.suspend").and_then(Value::as_bool) {
+                            Some(true) => "True",
+                            Some(false) => "False",
+                            None => "<unset>",
+                        })
                     }),
                     col("Active", "integer", 0, |o, _| {
                         json!(array_at(o, "status.active").len())
@@ -483,7 +487,8 @@ fn node_status(o: &Value) -> String {
         .find(|c| str_at(c, "type", "") == "Ready");
     let mut status = match ready.map(|c| str_at(c, "status", "")) {
         Some("True") => "Ready".to_string(),
-        _ => "NotReady".to_string(),
+        Some(_) => "NotReady".to_string(),
+        None => "Unknown".to_string(),
     };
     if at(o, "spec.unschedulable").and_then(Value::as_bool) == Some(true) {
         status.push_str(",SchedulingDisabled");

@@ -320,3 +320,40 @@ fn replication_controller_cells() {
         ])
     );
 }
+
+/// Cells kube prints as text: a CronJob's SUSPEND (`True`, `False`, `<unset>`) and a
+/// node's STATUS (`Unknown` before it reports a Ready condition).
+#[test]
+fn cron_job_suspend_and_node_status_text() {
+    let cases = [
+        (
+            json!({"spec": {"schedule": "0/5 * * * ?", "suspend": false}}),
+            "False",
+        ),
+        (
+            json!({"spec": {"schedule": "0/5 * * * ?", "suspend": true}}),
+            "True",
+        ),
+        (json!({"spec": {"schedule": "0/5 * * * ?"}}), "<unset>"),
+    ];
+    for (cron_job, suspend) in cases {
+        let table = render(&resource("batch", "cronjobs"), &cron_job, "v1", true);
+        assert_eq!(table["rows"][0]["cells"][3], suspend, "{cron_job}");
+    }
+    let nodes = [
+        (json!({"status": {"conditions": []}}), "Unknown"),
+        (
+            json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}),
+            "NotReady",
+        ),
+        (
+            json!({"spec": {"unschedulable": true},
+                   "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+            "Ready,SchedulingDisabled",
+        ),
+    ];
+    for (node, status) in nodes {
+        let table = render(&resource("", "nodes"), &node, "v1", true);
+        assert_eq!(table["rows"][0]["cells"][1], status, "{node}");
+    }
+}
