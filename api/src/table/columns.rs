@@ -8,7 +8,7 @@ use super::cells::{
     age_at, array_at, at, containers_and_images, human_duration, int_at, join_or_none, map_string,
     selector_string, str_at, time_at,
 };
-use super::{columns_cluster, columns_events, columns_network, columns_storage};
+use super::{columns_cluster, columns_events, columns_network, columns_pods, columns_storage};
 
 /// Computes one cell of a row from the object and the current time.
 pub type CellFn = fn(&Value, DateTime<Utc>) -> Value;
@@ -79,7 +79,8 @@ pub(super) fn age_column() -> Column {
 /// without a printer of their own.
 pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
     let (group, kind) = (resource.group.as_str(), resource.kind.as_str());
-    if let Some(columns) = columns_network::columns(group, kind)
+    if let Some(columns) = columns_pods::columns(group, kind)
+        .or_else(|| columns_network::columns(group, kind))
         .or_else(|| columns_storage::columns(group, kind))
         .or_else(|| columns_cluster::columns(group, kind))
         .or_else(|| columns_events::columns(group, kind))
@@ -89,28 +90,6 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
     let mut columns = vec![name_column()];
     let (own, wide): (Vec<Column>, Vec<Column>) =
         match (resource.group.as_str(), resource.kind.as_str()) {
-            ("", "Pod") => (
-                vec![
-                    col("Ready", "string", 0, |o, _| json!(pod_ready(o))),
-                    col("Status", "string", 0, |o, _| json!(pod_status(o))),
-                    col("Restarts", "string", 0, |o, _| json!(pod_restarts(o))),
-                    age_column(),
-                ],
-                vec![
-                    col("IP", "string", 1, |o, _| {
-                        json!(str_at(o, "status.podIP", "<none>"))
-                    }),
-                    col("Node", "string", 1, |o, _| {
-                        json!(str_at(o, "spec.nodeName", "<none>"))
-                    }),
-                    col("Nominated Node", "string", 1, |o, _| {
-                        json!(str_at(o, "status.nominatedNodeName", "<none>"))
-                    }),
-                    col("Readiness Gates", "string", 1, |o, _| {
-                        json!(readiness_gates(o))
-                    }),
-                ],
-            ),
             ("apps", "Deployment") => (
                 vec![
                     col("Ready", "string", 0, |o, _| {
@@ -372,78 +351,6 @@ fn replicas(o: &Value) -> i64 {
 
 fn object_len(o: &Value, key: &str) -> usize {
     o.get(key).and_then(Value::as_object).map_or(0, |m| m.len())
-}
-
-fn pod_ready(o: &Value) -> String {
-    let total = array_at(o, "spec.containers").len();
-    let ready = array_at(o, "status.containerStatuses")
-        .iter()
-        .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
-        .count();
-    format!("{ready}/{total}")
-}
-
-fn pod_restarts(o: &Value) -> String {
-    let restarts: i64 = array_at(o, "status.containerStatuses")
-        .iter()
-        .map(|c| int_at(c, "restartCount"))
-        .sum();
-    restarts.to_string()
-}
-
-/// The STATUS column: the pod's phase, or the reason a container is waiting or ended,
-/// or `Terminating` once deletion started.
-fn pod_status(o: &Value) -> String {
-    let mut reason = str_at(o, "status.reason", "").to_string();
-    if reason.is_empty() {
-        reason = str_at(o, "status.phase", "Pending").to_string();
-    }
-    for c in array_at(o, "status.initContainerStatuses") {
-        if let Some(r) = at(c, "state.waiting.reason").and_then(Value::as_str) {
-            if r != "PodInitializing" {
-                reason = format!("Init:{r}");
-            }
-        }
-    }
-    for c in array_at(o, "status.containerStatuses").iter().rev() {
-        if let Some(r) = at(c, "state.waiting.reason")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty())
-        {
-            reason = r.to_string();
-        } else if let Some(term) = at(c, "state.terminated") {
-            reason = match term
-                .get("reason")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty())
-            {
-                Some(r) => r.to_string(),
-                None if int_at(term, "signal") != 0 => format!("Signal:{}", int_at(term, "signal")),
-                None => format!("ExitCode:{}", int_at(term, "exitCode")),
-            };
-        }
-    }
-    if at(o, "metadata.deletionTimestamp").is_some() {
-        reason = "Terminating".into();
-    }
-    reason
-}
-
-fn readiness_gates(o: &Value) -> String {
-    let gates = array_at(o, "spec.readinessGates");
-    if gates.is_empty() {
-        return "<none>".into();
-    }
-    let ready = gates
-        .iter()
-        .filter(|g| {
-            let t = str_at(g, "conditionType", "");
-            array_at(o, "status.conditions")
-                .iter()
-                .any(|c| str_at(c, "type", "") == t && str_at(c, "status", "") == "True")
-        })
-        .count();
-    format!("{ready}/{}", gates.len())
 }
 
 fn service_external_ip(o: &Value) -> String {

@@ -26,7 +26,7 @@ fn pod_columns_and_cells() {
             "metadata": {"name": "web", "namespace": "default", "creationTimestamp": (chrono::Utc::now() - chrono::Duration::seconds(30)).to_rfc3339()},
             "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"},
             "status": {"phase": "Running", "podIP": "10.0.0.5", "containerStatuses": [
-                {"name": "a", "ready": true, "restartCount": 2},
+                {"name": "a", "ready": true, "restartCount": 2, "state": {"running": {}}},
                 {"name": "b", "ready": false, "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
             ]}
         }]
