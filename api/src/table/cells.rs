@@ -1,6 +1,6 @@
 //! Reading cell values out of objects.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
 /// The value at a dotted path (`spec.replicas`), if any.
@@ -254,4 +254,12 @@ pub fn storage_class(obj: &Value) -> String {
         return class.to_string();
     }
     str_at(obj, "spec.storageClassName", "").to_string()
+}
+
+/// `metadata.creationTimestamp` in RFC 3339 (UTC, seconds), as kube's default table
+/// prints it; the zero time when absent.
+pub fn created_at(o: &Value) -> String {
+    time_at(o, "metadata.creationTimestamp")
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into())
 }

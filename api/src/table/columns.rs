@@ -1,12 +1,14 @@
 //! The columns kubectl shows for each kind (from kube-apiserver's printers).
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use skiff_core::resource::ApiResource;
 
 use super::cells::{
-    age_at, array_at, at, containers_and_images, human_duration, int_at, join_or_none, map_string,
-    selector_string, str_at, time_at,
+    age_at, array_at, at, containers_and_images, created_at, human_duration, int_at, join_or_none,
+    map_string, selector_string, str_at, time_at,
 };
 use super::{columns_cluster, columns_events, columns_network, columns_pods, columns_storage};
 
@@ -291,12 +293,8 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                 ],
             ),
             ("apiextensions.k8s.io", "CustomResourceDefinition") => (
-                vec![Column {
-                    format: "date-time",
-                    ..col("Created At", "date", 0, |o, _| {
-                        json!(str_at(o, "metadata.creationTimestamp", ""))
-                    })
-                }],
+                // kube's default table: the creation time in RFC 3339, not an age.
+                vec![col("Created At", "date", 0, |o, _| json!(created_at(o)))],
                 vec![],
             ),
             ("coordination.k8s.io", "Lease") => (
@@ -417,7 +415,7 @@ fn node_roles(o: &Value) -> String {
                                 .then(|| v.as_str().unwrap_or_default().to_string())
                         })
                 })
-                .collect::<Vec<_>>()
+                .collect::<BTreeSet<_>>()
         })
         .unwrap_or_default();
     join_or_none(roles)

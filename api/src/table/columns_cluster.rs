@@ -9,10 +9,9 @@
 //! mem    pods: 1/10, requests.cpu: 0/2      limits.cpu: 0/4    5m
 //! ```
 
-use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
-use super::cells::{array_at, int_at, int_or_string, quantity_text, str_at, time_at};
+use super::cells::{array_at, created_at, int_at, int_or_string, quantity_text, str_at};
 use super::columns::{age_column, col, name_column, Column};
 
 /// The columns of `group`/`kind` if this module prints it.
@@ -83,14 +82,6 @@ fn quota_usage(o: &Value, limits: bool) -> String {
 fn is_limit(name: &str) -> bool {
     name.split_once('.')
         .is_some_and(|(prefix, _)| prefix == "limits")
-}
-
-/// `metadata.creationTimestamp` in RFC 3339 (UTC, seconds), as kube's default table
-/// prints it; the zero time when absent.
-fn created_at(o: &Value) -> String {
-    time_at(o, "metadata.creationTimestamp")
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_else(|| "0001-01-01T00:00:00Z".into())
 }
 
 /// `kind.group/name` (lower-cased) of the controlling owner, or `<none>`.

@@ -357,3 +357,30 @@ fn cron_job_suspend_and_node_status_text() {
         assert_eq!(table["rows"][0]["cells"][1], status, "{node}");
     }
 }
+
+/// A node's roles are sorted and deduplicated; a CRD prints its creation time in
+/// RFC 3339 (kube's default table), not an age.
+#[test]
+fn node_roles_and_crd_creation_time() {
+    let node = json!({"metadata": {"labels": {
+        "node-role.kubernetes.io/worker": "",
+        "node-role.kubernetes.io/control-plane": "",
+        "kubernetes.io/role": "worker",
+        "node-role.kubernetes.io/": ""
+    }}});
+    let table = render(&resource("", "nodes"), &node, "v1", true);
+    assert_eq!(table["rows"][0]["cells"][2], "control-plane,worker");
+    let crd = json!({"metadata": {"name": "widgets.example.com",
+                                  "creationTimestamp": "2024-05-06T09:08:09+02:00"}});
+    let table = render(
+        &resource("apiextensions.k8s.io", "customresourcedefinitions"),
+        &crd,
+        "v1",
+        true,
+    );
+    assert_eq!(
+        table["rows"][0]["cells"],
+        json!(["widgets.example.com", "2024-05-06T07:08:09Z"])
+    );
+    assert_eq!(table["columnDefinitions"][1]["format"], "");
+}
