@@ -127,17 +127,19 @@ pub fn map_string(map: Option<&Value>) -> String {
     join_or_none(pairs)
 }
 
-/// A label selector (`matchLabels` and `matchExpressions`) printed as kubectl does.
+/// A label selector (`matchLabels` and `matchExpressions`) printed as kube prints a
+/// `labels.Selector`: requirements sorted by key, each one's values sorted
+/// (`app=web,env in (dev,prod),!legacy`), `<none>` when there are none.
 pub fn selector_string(selector: Option<&Value>) -> String {
     let Some(selector) = selector else {
         return "<none>".into();
     };
-    let mut parts: Vec<String> = Vec::new();
+    let mut parts: Vec<(String, String)> = Vec::new();
     if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
         parts.extend(
             labels
                 .iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())),
+                .map(|(k, v)| (k.clone(), format!("{k}={}", v.as_str().unwrap_or_default()))),
         );
     }
     for expr in selector
@@ -147,19 +149,22 @@ pub fn selector_string(selector: Option<&Value>) -> String {
         .flatten()
     {
         let key = str_at(expr, "key", "");
-        let values: Vec<&str> = array_at(expr, "values")
+        let mut values: Vec<&str> = array_at(expr, "values")
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        match str_at(expr, "operator", "") {
-            "In" => parts.push(format!("{key} in ({})", values.join(","))),
-            "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
-            "Exists" => parts.push(key.to_string()),
-            "DoesNotExist" => parts.push(format!("!{key}")),
-            _ => {}
-        }
+        values.sort_unstable();
+        let text = match str_at(expr, "operator", "") {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            _ => continue,
+        };
+        parts.push((key.to_string(), text));
     }
-    join_or_none(parts)
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    join_or_none(parts.into_iter().map(|(_, text)| text))
 }
 
 /// The names and images of a pod template's containers.

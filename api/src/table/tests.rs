@@ -384,3 +384,22 @@ fn node_roles_and_crd_creation_time() {
     );
     assert_eq!(table["columnDefinitions"][1]["format"], "");
 }
+
+/// Selectors print as kube's `labels.Selector`: requirements sorted by key, values
+/// sorted.
+#[test]
+fn selectors_sort_requirements_and_values() {
+    let rs = json!({"spec": {"selector": {
+    "matchLabels": {"tier": "web", "app": "shop"},
+    "matchExpressions": [
+        {"key": "legacy", "operator": "DoesNotExist"},
+        {"key": "env", "operator": "In", "values": ["prod", "dev"]},
+        {"key": "zone", "operator": "NotIn", "values": ["b", "a"]},
+        {"key": "canary", "operator": "Exists"}
+    ]}}});
+    let table = render(&resource("apps", "replicasets"), &rs, "v1", true);
+    assert_eq!(
+        table["rows"][0]["cells"][7],
+        "app=shop,canary,env in (dev,prod),!legacy,tier=web,zone notin (a,b)"
+    );
+}
