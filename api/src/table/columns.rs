@@ -351,26 +351,35 @@ fn object_len(o: &Value, key: &str) -> usize {
     o.get(key).and_then(Value::as_object).map_or(0, |m| m.len())
 }
 
+/// EXTERNAL-IP by service type, as kube's `getServiceExternalIP`: the external IPs
+/// (`<none>`), for a LoadBalancer its ingress addresses (sorted, deduplicated; an IP,
+/// else a hostname) then the external IPs, or `<pending>`.
 fn service_external_ip(o: &Value) -> String {
     let ips: Vec<String> = array_at(o, "spec.externalIPs")
         .iter()
         .filter_map(Value::as_str)
         .map(String::from)
         .collect();
-    if str_at(o, "spec.type", "") == "LoadBalancer" {
-        let lb: Vec<String> = array_at(o, "status.loadBalancer.ingress")
-            .iter()
-            .map(|i| str_at(i, "ip", str_at(i, "hostname", "")).to_string())
-            .collect();
-        if lb.is_empty() && ips.is_empty() {
-            return "<pending>".into();
+    match str_at(o, "spec.type", "ClusterIP") {
+        "ClusterIP" | "NodePort" => join_or_none(ips),
+        "LoadBalancer" => {
+            let ingress: BTreeSet<String> = array_at(o, "status.loadBalancer.ingress")
+                .iter()
+                .map(|i| match str_at(i, "ip", "") {
+                    "" => str_at(i, "hostname", "").to_string(),
+                    ip => ip.to_string(),
+                })
+                .filter(|a| !a.is_empty())
+                .collect();
+            if ingress.is_empty() && ips.is_empty() {
+                "<pending>".into()
+            } else {
+                ingress.into_iter().chain(ips).collect::<Vec<_>>().join(",")
+            }
         }
-        return join_or_none(lb.into_iter().chain(ips));
+        "ExternalName" => str_at(o, "spec.externalName", "").to_string(),
+        _ => "<unknown>".into(),
     }
-    if str_at(o, "spec.type", "") == "ExternalName" {
-        return str_at(o, "spec.externalName", "<none>").to_string();
-    }
-    join_or_none(ips)
 }
 
 fn service_ports(o: &Value) -> String {

@@ -403,3 +403,35 @@ fn selectors_sort_requirements_and_values() {
         "app=shop,canary,env in (dev,prod),!legacy,tier=web,zone notin (a,b)"
     );
 }
+
+/// A service's EXTERNAL-IP by type, as kube's printer gives it.
+#[test]
+fn service_external_ip_by_type() {
+    let cases = [
+        (json!({"type": "ClusterIP"}), json!({}), "<none>"),
+        (
+            json!({"type": "NodePort", "externalIPs": ["1.2.3.4", "5.6.7.8"]}),
+            json!({}),
+            "1.2.3.4,5.6.7.8",
+        ),
+        (json!({"type": "LoadBalancer"}), json!({}), "<pending>"),
+        (
+            json!({"type": "LoadBalancer", "externalIPs": ["9.9.9.9"]}),
+            json!({"loadBalancer": {"ingress": [
+                {"ip": "10.0.0.2"}, {"ip": "", "hostname": "lb.example.com"}, {"ip": "10.0.0.1"},
+                {"ip": "10.0.0.2"}]}}),
+            "10.0.0.1,10.0.0.2,lb.example.com,9.9.9.9",
+        ),
+        (
+            json!({"type": "ExternalName", "externalName": "db.example.com"}),
+            json!({}),
+            "db.example.com",
+        ),
+        (json!({"type": "Bogus"}), json!({}), "<unknown>"),
+    ];
+    for (spec, status, expected) in cases {
+        let svc = json!({"metadata": {"name": "s"}, "spec": spec, "status": status});
+        let table = render(&resource("", "services"), &svc, "v1", true);
+        assert_eq!(table["rows"][0]["cells"][3], expected, "{svc}");
+    }
+}
