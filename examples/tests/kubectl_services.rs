@@ -1,7 +1,8 @@
 //! Services through the real kubectl against `skiff apiserver`: `create service
 //! clusterip` and `nodeport`, `expose`, `get svc` with the allocated addresses, a
 //! requested address that is taken (422), headless services, the `kubernetes`
-//! Service, and the range flags. Skips when kubectl is missing.
+//! Service, and the range flags; `get endpoints` and `get pdb` with the columns
+//! kube-apiserver's printers give them. Skips when kubectl is missing.
 
 mod kubectl;
 
@@ -145,4 +146,56 @@ fn services_get_cluster_ips_and_node_ports() {
         jsonpath(&server, "service/again", "{.spec.clusterIP}"),
         web_ip
     );
+}
+
+/// The cells of a table's first row (columns are separated by at least two spaces).
+fn first_row(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn get_prints_endpoints_and_disruption_budget_columns() {
+    let Some(server) = ApiServer::start(&[]) else {
+        return;
+    };
+    let port = server.url.rsplit(':').next().unwrap_or_default();
+
+    // The API server's own Endpoints: NAME ENDPOINTS AGE, as against kube-apiserver.
+    let table = server.ok(&["get", "endpoints", "kubernetes"]);
+    assert_eq!(headers(&table), ["NAME", "ENDPOINTS", "AGE"], "{table}");
+    let row = first_row(&table);
+    assert_eq!(
+        row[..2],
+        ["kubernetes", &format!("127.0.0.1:{port}")],
+        "{table}"
+    );
+
+    server.ok(&[
+        "create",
+        "poddisruptionbudget",
+        "web",
+        "--selector=app=web",
+        "--min-available=1",
+    ]);
+    let table = server.ok(&["get", "pdb", "web"]);
+    assert_eq!(
+        headers(&table),
+        [
+            "NAME",
+            "MIN AVAILABLE",
+            "MAX UNAVAILABLE",
+            "ALLOWED DISRUPTIONS",
+            "AGE"
+        ],
+        "{table}"
+    );
+    assert_eq!(first_row(&table)[..4], ["web", "1", "N/A", "0"], "{table}");
 }

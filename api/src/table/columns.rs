@@ -1,13 +1,16 @@
 //! The columns kubectl shows for each kind (from kube-apiserver's printers).
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use skiff_core::resource::ApiResource;
 
 use super::cells::{
-    age_at, array_at, at, containers_and_images, human_duration, int_at, join_or_none,
-    selector_string, str_at, time_at,
+    age_at, array_at, at, containers_and_images, created_at, human_duration, int_at, join_or_none,
+    map_string, selector_string, str_at, time_at,
 };
+use super::{columns_cluster, columns_events, columns_network, columns_pods, columns_storage};
 
 /// Computes one cell of a row from the object and the current time.
 pub type CellFn = fn(&Value, DateTime<Utc>) -> Value;
@@ -40,7 +43,13 @@ impl Column {
     }
 }
 
-const fn col(name: &'static str, kind: &'static str, priority: u8, cell: CellFn) -> Column {
+/// A column of no particular format.
+pub(super) const fn col(
+    name: &'static str,
+    kind: &'static str,
+    priority: u8,
+    cell: CellFn,
+) -> Column {
     Column {
         name,
         kind,
@@ -50,7 +59,8 @@ const fn col(name: &'static str, kind: &'static str, priority: u8, cell: CellFn)
     }
 }
 
-fn name_column() -> Column {
+/// NAME: `metadata.name`.
+pub(super) fn name_column() -> Column {
     Column {
         name: "Name",
         kind: "string",
@@ -60,7 +70,8 @@ fn name_column() -> Column {
     }
 }
 
-fn age_column() -> Column {
+/// AGE: how long ago `metadata.creationTimestamp` was.
+pub(super) fn age_column() -> Column {
     col("Age", "string", 0, |o, now| {
         json!(age_at(o, "metadata.creationTimestamp", now))
     })
@@ -69,31 +80,18 @@ fn age_column() -> Column {
 /// The columns for `resource`'s kind: NAME, the kind's own, AGE; NAME and AGE for kinds
 /// without a printer of their own.
 pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
+    let (group, kind) = (resource.group.as_str(), resource.kind.as_str());
+    if let Some(columns) = columns_pods::columns(group, kind)
+        .or_else(|| columns_network::columns(group, kind))
+        .or_else(|| columns_storage::columns(group, kind))
+        .or_else(|| columns_cluster::columns(group, kind))
+        .or_else(|| columns_events::columns(group, kind))
+    {
+        return columns;
+    }
     let mut columns = vec![name_column()];
     let (own, wide): (Vec<Column>, Vec<Column>) =
         match (resource.group.as_str(), resource.kind.as_str()) {
-            ("", "Pod") => (
-                vec![
-                    col("Ready", "string", 0, |o, _| json!(pod_ready(o))),
-                    col("Status", "string", 0, |o, _| json!(pod_status(o))),
-                    col("Restarts", "string", 0, |o, _| json!(pod_restarts(o))),
-                    age_column(),
-                ],
-                vec![
-                    col("IP", "string", 1, |o, _| {
-                        json!(str_at(o, "status.podIP", "<none>"))
-                    }),
-                    col("Node", "string", 1, |o, _| {
-                        json!(str_at(o, "spec.nodeName", "<none>"))
-                    }),
-                    col("Nominated Node", "string", 1, |o, _| {
-                        json!(str_at(o, "status.nominatedNodeName", "<none>"))
-                    }),
-                    col("Readiness Gates", "string", 1, |o, _| {
-                        json!(readiness_gates(o))
-                    }),
-                ],
-            ),
             ("apps", "Deployment") => (
                 vec![
                     col("Ready", "string", 0, |o, _| {
@@ -113,18 +111,22 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                 ],
                 template_wide(),
             ),
-            ("apps", "ReplicaSet") | ("", "ReplicationController") => (
+            ("apps", "ReplicaSet") => (replica_counts(), template_wide()),
+            // A ReplicationController's selector is a plain label map, not a
+            // LabelSelector.
+            ("", "ReplicationController") => (
+                replica_counts(),
                 vec![
-                    col("Desired", "integer", 0, |o, _| json!(replicas(o))),
-                    col("Current", "integer", 0, |o, _| {
-                        json!(int_at(o, "status.replicas"))
+                    col("Containers", "string", 1, |o, _| {
+                        json!(containers_and_images(o, "spec.template.spec").0)
                     }),
-                    col("Ready", "integer", 0, |o, _| {
-                        json!(int_at(o, "status.readyReplicas"))
+                    col("Images", "string", 1, |o, _| {
+                        json!(containers_and_images(o, "spec.template.spec").1)
                     }),
-                    age_column(),
+                    col("Selector", "string", 1, |o, _| {
+                        json!(map_string(at(o, "spec.selector")))
+                    }),
                 ],
-                template_wide(),
             ),
             ("apps", "StatefulSet") => (
                 vec![
@@ -259,10 +261,14 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                     col("Timezone", "string", 0, |o, _| {
                         json!(str_at(o, "spec.timeZone", "<none>"))
                     }),
+                    // kube prints `True`/`False` (`<unset>` when absent), not a JSON
+                    // boolean, though the column's type is boolean.
                     col("Suspend", "boolean", 0, |o, _| {
-                        json!(at(o, "spec.suspend")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false))
+                        json!(match at(o, "spec.suspend").and_then(Value::as_bool) {
+                            Some(true) => "True",
+                            Some(false) => "False",
+                            None => "<unset>",
+                        })
                     }),
                     col("Active", "integer", 0, |o, _| {
                         json!(array_at(o, "status.active").len())
@@ -286,42 +292,9 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
                     }),
                 ],
             ),
-            ("", "Event") => {
-                // Events print LAST SEEN first and no NAME column (NAME is wide-only).
-                columns.clear();
-                return vec![
-                    col("Last Seen", "string", 0, |o, now| {
-                        json!(event_last_seen(o, now))
-                    }),
-                    col("Type", "string", 0, |o, _| json!(str_at(o, "type", ""))),
-                    col("Reason", "string", 0, |o, _| json!(str_at(o, "reason", ""))),
-                    col("Object", "string", 0, |o, _| {
-                        json!(format!(
-                            "{}/{}",
-                            str_at(o, "involvedObject.kind", "").to_lowercase(),
-                            str_at(o, "involvedObject.name", "")
-                        ))
-                    }),
-                    col("Message", "string", 0, |o, _| {
-                        json!(str_at(o, "message", "").trim())
-                    }),
-                    col("Source", "string", 1, |o, _| {
-                        json!(str_at(o, "source.component", ""))
-                    }),
-                    col("Count", "integer", 1, |o, _| json!(int_at(o, "count"))),
-                    Column {
-                        priority: 1,
-                        ..name_column()
-                    },
-                ];
-            }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => (
-                vec![Column {
-                    format: "date-time",
-                    ..col("Created At", "date", 0, |o, _| {
-                        json!(str_at(o, "metadata.creationTimestamp", ""))
-                    })
-                }],
+                // kube's default table: the creation time in RFC 3339, not an age.
+                vec![col("Created At", "date", 0, |o, _| json!(created_at(o)))],
                 vec![],
             ),
             ("coordination.k8s.io", "Lease") => (
@@ -338,6 +311,20 @@ pub fn columns_for(resource: &ApiResource) -> Vec<Column> {
     columns.extend(own);
     columns.extend(wide);
     columns
+}
+
+/// Desired, Current, Ready, Age of a ReplicaSet or ReplicationController.
+fn replica_counts() -> Vec<Column> {
+    vec![
+        col("Desired", "integer", 0, |o, _| json!(replicas(o))),
+        col("Current", "integer", 0, |o, _| {
+            json!(int_at(o, "status.replicas"))
+        }),
+        col("Ready", "integer", 0, |o, _| {
+            json!(int_at(o, "status.readyReplicas"))
+        }),
+        age_column(),
+    ]
 }
 
 /// Containers, Images, Selector of a pod-template workload (`-o wide`).
@@ -364,111 +351,35 @@ fn object_len(o: &Value, key: &str) -> usize {
     o.get(key).and_then(Value::as_object).map_or(0, |m| m.len())
 }
 
-/// `k=v,k2=v2` of a string map, or `<none>`.
-fn map_string(map: Option<&Value>) -> String {
-    let pairs = map
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    join_or_none(pairs)
-}
-
-fn pod_ready(o: &Value) -> String {
-    let total = array_at(o, "spec.containers").len();
-    let ready = array_at(o, "status.containerStatuses")
-        .iter()
-        .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
-        .count();
-    format!("{ready}/{total}")
-}
-
-fn pod_restarts(o: &Value) -> String {
-    let restarts: i64 = array_at(o, "status.containerStatuses")
-        .iter()
-        .map(|c| int_at(c, "restartCount"))
-        .sum();
-    restarts.to_string()
-}
-
-/// The STATUS column: the pod's phase, or the reason a container is waiting or ended,
-/// or `Terminating` once deletion started.
-fn pod_status(o: &Value) -> String {
-    let mut reason = str_at(o, "status.reason", "").to_string();
-    if reason.is_empty() {
-        reason = str_at(o, "status.phase", "Pending").to_string();
-    }
-    for c in array_at(o, "status.initContainerStatuses") {
-        if let Some(r) = at(c, "state.waiting.reason").and_then(Value::as_str) {
-            if r != "PodInitializing" {
-                reason = format!("Init:{r}");
-            }
-        }
-    }
-    for c in array_at(o, "status.containerStatuses").iter().rev() {
-        if let Some(r) = at(c, "state.waiting.reason")
-            .and_then(Value::as_str)
-            .filter(|r| !r.is_empty())
-        {
-            reason = r.to_string();
-        } else if let Some(term) = at(c, "state.terminated") {
-            reason = match term
-                .get("reason")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty())
-            {
-                Some(r) => r.to_string(),
-                None if int_at(term, "signal") != 0 => format!("Signal:{}", int_at(term, "signal")),
-                None => format!("ExitCode:{}", int_at(term, "exitCode")),
-            };
-        }
-    }
-    if at(o, "metadata.deletionTimestamp").is_some() {
-        reason = "Terminating".into();
-    }
-    reason
-}
-
-fn readiness_gates(o: &Value) -> String {
-    let gates = array_at(o, "spec.readinessGates");
-    if gates.is_empty() {
-        return "<none>".into();
-    }
-    let ready = gates
-        .iter()
-        .filter(|g| {
-            let t = str_at(g, "conditionType", "");
-            array_at(o, "status.conditions")
-                .iter()
-                .any(|c| str_at(c, "type", "") == t && str_at(c, "status", "") == "True")
-        })
-        .count();
-    format!("{ready}/{}", gates.len())
-}
-
+/// EXTERNAL-IP by service type, as kube's `getServiceExternalIP`: the external IPs
+/// (`<none>`), for a LoadBalancer its ingress addresses (sorted, deduplicated; an IP,
+/// else a hostname) then the external IPs, or `<pending>`.
 fn service_external_ip(o: &Value) -> String {
     let ips: Vec<String> = array_at(o, "spec.externalIPs")
         .iter()
         .filter_map(Value::as_str)
         .map(String::from)
         .collect();
-    if str_at(o, "spec.type", "") == "LoadBalancer" {
-        let lb: Vec<String> = array_at(o, "status.loadBalancer.ingress")
-            .iter()
-            .map(|i| str_at(i, "ip", str_at(i, "hostname", "")).to_string())
-            .collect();
-        if lb.is_empty() && ips.is_empty() {
-            return "<pending>".into();
+    match str_at(o, "spec.type", "ClusterIP") {
+        "ClusterIP" | "NodePort" => join_or_none(ips),
+        "LoadBalancer" => {
+            let ingress: BTreeSet<String> = array_at(o, "status.loadBalancer.ingress")
+                .iter()
+                .map(|i| match str_at(i, "ip", "") {
+                    "" => str_at(i, "hostname", "").to_string(),
+                    ip => ip.to_string(),
+                })
+                .filter(|a| !a.is_empty())
+                .collect();
+            if ingress.is_empty() && ips.is_empty() {
+                "<pending>".into()
+            } else {
+                ingress.into_iter().chain(ips).collect::<Vec<_>>().join(",")
+            }
         }
-        return join_or_none(lb.into_iter().chain(ips));
+        "ExternalName" => str_at(o, "spec.externalName", "").to_string(),
+        _ => "<unknown>".into(),
     }
-    if str_at(o, "spec.type", "") == "ExternalName" {
-        return str_at(o, "spec.externalName", "<none>").to_string();
-    }
-    join_or_none(ips)
 }
 
 fn service_ports(o: &Value) -> String {
@@ -490,7 +401,8 @@ fn node_status(o: &Value) -> String {
         .find(|c| str_at(c, "type", "") == "Ready");
     let mut status = match ready.map(|c| str_at(c, "status", "")) {
         Some("True") => "Ready".to_string(),
-        _ => "NotReady".to_string(),
+        Some(_) => "NotReady".to_string(),
+        None => "Unknown".to_string(),
     };
     if at(o, "spec.unschedulable").and_then(Value::as_bool) == Some(true) {
         status.push_str(",SchedulingDisabled");
@@ -512,7 +424,7 @@ fn node_roles(o: &Value) -> String {
                                 .then(|| v.as_str().unwrap_or_default().to_string())
                         })
                 })
-                .collect::<Vec<_>>()
+                .collect::<BTreeSet<_>>()
         })
         .unwrap_or_default();
     join_or_none(roles)
@@ -573,12 +485,4 @@ fn job_duration(o: &Value, now: DateTime<Utc>) -> String {
     };
     let end = time_at(o, "status.completionTime").unwrap_or(now);
     human_duration(end.signed_duration_since(start))
-}
-
-fn event_last_seen(o: &Value, now: DateTime<Utc>) -> String {
-    let t = time_at(o, "lastTimestamp")
-        .or_else(|| time_at(o, "eventTime"))
-        .or_else(|| time_at(o, "metadata.creationTimestamp"));
-    t.map(|t| human_duration(now.signed_duration_since(t)))
-        .unwrap_or_else(|| "<unknown>".into())
 }

@@ -11,11 +11,21 @@
 //! (`printer.rs`).
 //!
 //! # Organization
-//! - [`columns_for`]: the column definitions and cell functions of a kind.
+//! - [`columns_for`]: the column definitions and cell functions of a kind; pods in
+//!   `columns_pods.rs`, the workload and other core kinds in `columns.rs`, Endpoints
+//!   and EndpointSlices in `columns_network.rs`, PersistentVolumes and claims in
+//!   `columns_storage.rs`, ServiceAccounts, quotas, limit ranges, disruption budgets
+//!   and controller revisions in `columns_cluster.rs`, core and `events.k8s.io`
+//!   events in `columns_events.rs`; shared cell helpers in `cells.rs`.
 //! - [`human_duration`]: ages printed as kubectl prints them (`5s`, `3m12s`, `4d`).
 
 mod cells;
 mod columns;
+mod columns_cluster;
+mod columns_events;
+mod columns_network;
+mod columns_pods;
+mod columns_storage;
 mod printer;
 
 pub use cells::human_duration;

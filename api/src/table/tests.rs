@@ -26,7 +26,7 @@ fn pod_columns_and_cells() {
             "metadata": {"name": "web", "namespace": "default", "creationTimestamp": (chrono::Utc::now() - chrono::Duration::seconds(30)).to_rfc3339()},
             "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "n1"},
             "status": {"phase": "Running", "podIP": "10.0.0.5", "containerStatuses": [
-                {"name": "a", "ready": true, "restartCount": 2},
+                {"name": "a", "ready": true, "restartCount": 2, "state": {"running": {}}},
                 {"name": "b", "ready": false, "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
             ]}
         }]
@@ -81,7 +81,7 @@ fn deployment_single_object_and_wide() {
 
 #[test]
 fn other_kinds_headers() {
-    let cases: [(&str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str]); 6] = [
         (
             "",
             "services",
@@ -103,7 +103,6 @@ fn other_kinds_headers() {
             "events",
             &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
         ),
-        ("discovery.k8s.io", "endpointslices", &["NAME", "AGE"]),
     ];
     for (group, plural, expected) in cases {
         let table = render(
@@ -146,4 +145,293 @@ fn durations() {
     assert_eq!(human_duration(d(20 * 3600)), "20h");
     assert_eq!(human_duration(d(3 * 86400 + 4 * 3600)), "3d4h");
     assert_eq!(human_duration(d(40 * 86400)), "40d");
+}
+
+/// The kinds with printers beyond NAME and AGE: headers as kubectl shows them
+/// without and with `-o wide`, and each definition's type as kube-apiserver gives it.
+#[test]
+fn printer_kinds_headers_wide_headers_and_types() {
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let cases: [Case; 11] = [
+        (
+            "",
+            "endpoints",
+            &["NAME", "ENDPOINTS", "AGE"],
+            &[],
+            &["string"; 3],
+        ),
+        (
+            "discovery.k8s.io",
+            "endpointslices",
+            &["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
+            &[],
+            &["string"; 5],
+        ),
+        (
+            "",
+            "serviceaccounts",
+            &["NAME", "SECRETS", "AGE"],
+            &[],
+            &["string"; 3],
+        ),
+        (
+            "",
+            "persistentvolumes",
+            &[
+                "NAME",
+                "CAPACITY",
+                "ACCESS MODES",
+                "RECLAIM POLICY",
+                "STATUS",
+                "CLAIM",
+                "STORAGECLASS",
+                "VOLUMEATTRIBUTESCLASS",
+                "REASON",
+                "AGE",
+            ],
+            &["VOLUMEMODE"],
+            &["string"; 11],
+        ),
+        (
+            "",
+            "persistentvolumeclaims",
+            &[
+                "NAME",
+                "STATUS",
+                "VOLUME",
+                "CAPACITY",
+                "ACCESS MODES",
+                "STORAGECLASS",
+                "VOLUMEATTRIBUTESCLASS",
+                "AGE",
+            ],
+            &["VOLUMEMODE"],
+            &["string"; 9],
+        ),
+        (
+            "",
+            "resourcequotas",
+            &["NAME", "REQUEST", "LIMIT", "AGE"],
+            &[],
+            &["string"; 4],
+        ),
+        (
+            "",
+            "limitranges",
+            &["NAME", "CREATED AT"],
+            &[],
+            &["string", "date"],
+        ),
+        (
+            "policy",
+            "poddisruptionbudgets",
+            &[
+                "NAME",
+                "MIN AVAILABLE",
+                "MAX UNAVAILABLE",
+                "ALLOWED DISRUPTIONS",
+                "AGE",
+            ],
+            &[],
+            &["string", "string", "string", "integer", "string"],
+        ),
+        (
+            "apps",
+            "controllerrevisions",
+            &["NAME", "CONTROLLER", "REVISION", "AGE"],
+            &[],
+            &["string"; 4],
+        ),
+        (
+            "",
+            "replicationcontrollers",
+            &["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+            &["CONTAINERS", "IMAGES", "SELECTOR"],
+            &[
+                "string", "integer", "integer", "integer", "string", "string", "string", "string",
+            ],
+        ),
+        (
+            "apps",
+            "replicasets",
+            &["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+            &["CONTAINERS", "IMAGES", "SELECTOR"],
+            &[
+                "string", "integer", "integer", "integer", "string", "string", "string", "string",
+            ],
+        ),
+    ];
+    for (group, plural, normal, wide_only, types) in cases {
+        let table = render(
+            &resource(group, plural),
+            &json!({"metadata": {"name": "x"}}),
+            "v1",
+            true,
+        );
+        assert_eq!(headers(&table, false), normal, "{plural}");
+        assert_eq!(
+            &headers(&table, true)[normal.len()..],
+            wide_only,
+            "{plural}"
+        );
+        let kinds: Vec<&str> = table["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, types, "{plural}");
+        assert_eq!(table["columnDefinitions"][0]["format"], "name", "{plural}");
+        let cells = table["rows"][0]["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), types.len(), "{plural}");
+    }
+}
+
+/// A ReplicationController's selector is a label map; `-o wide` prints it as
+/// `k=v` pairs sorted by key.
+#[test]
+fn replication_controller_cells() {
+    let rc = json!({
+        "kind": "ReplicationController",
+        "metadata": {"name": "rc1"},
+        "spec": {"replicas": 3, "selector": {"tier": "web", "app": "shop"},
+                 "template": {"spec": {"containers": [
+                     {"name": "a", "image": "nginx:1"}, {"name": "b", "image": "busybox"}]}}},
+        "status": {"replicas": 2, "readyReplicas": 1}
+    });
+    let table = render(&resource("", "replicationcontrollers"), &rc, "v1", true);
+    assert_eq!(
+        table["rows"][0]["cells"],
+        json!([
+            "rc1",
+            3,
+            2,
+            1,
+            "<unknown>",
+            "a,b",
+            "nginx:1,busybox",
+            "app=shop,tier=web"
+        ])
+    );
+}
+
+/// Cells kube prints as text: a CronJob's SUSPEND (`True`, `False`, `<unset>`) and a
+/// node's STATUS (`Unknown` before it reports a Ready condition).
+#[test]
+fn cron_job_suspend_and_node_status_text() {
+    let cases = [
+        (
+            json!({"spec": {"schedule": "0/5 * * * ?", "suspend": false}}),
+            "False",
+        ),
+        (
+            json!({"spec": {"schedule": "0/5 * * * ?", "suspend": true}}),
+            "True",
+        ),
+        (json!({"spec": {"schedule": "0/5 * * * ?"}}), "<unset>"),
+    ];
+    for (cron_job, suspend) in cases {
+        let table = render(&resource("batch", "cronjobs"), &cron_job, "v1", true);
+        assert_eq!(table["rows"][0]["cells"][3], suspend, "{cron_job}");
+    }
+    let nodes = [
+        (json!({"status": {"conditions": []}}), "Unknown"),
+        (
+            json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}),
+            "NotReady",
+        ),
+        (
+            json!({"spec": {"unschedulable": true},
+                   "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+            "Ready,SchedulingDisabled",
+        ),
+    ];
+    for (node, status) in nodes {
+        let table = render(&resource("", "nodes"), &node, "v1", true);
+        assert_eq!(table["rows"][0]["cells"][1], status, "{node}");
+    }
+}
+
+/// A node's roles are sorted and deduplicated; a CRD prints its creation time in
+/// RFC 3339 (kube's default table), not an age.
+#[test]
+fn node_roles_and_crd_creation_time() {
+    let node = json!({"metadata": {"labels": {
+        "node-role.kubernetes.io/worker": "",
+        "node-role.kubernetes.io/control-plane": "",
+        "kubernetes.io/role": "worker",
+        "node-role.kubernetes.io/": ""
+    }}});
+    let table = render(&resource("", "nodes"), &node, "v1", true);
+    assert_eq!(table["rows"][0]["cells"][2], "control-plane,worker");
+    let crd = json!({"metadata": {"name": "widgets.example.com",
+                                  "creationTimestamp": "2024-05-06T09:08:09+02:00"}});
+    let table = render(
+        &resource("apiextensions.k8s.io", "customresourcedefinitions"),
+        &crd,
+        "v1",
+        true,
+    );
+    assert_eq!(
+        table["rows"][0]["cells"],
+        json!(["widgets.example.com", "2024-05-06T07:08:09Z"])
+    );
+    assert_eq!(table["columnDefinitions"][1]["format"], "");
+}
+
+/// Selectors print as kube's `labels.Selector`: requirements sorted by key, values
+/// sorted.
+#[test]
+fn selectors_sort_requirements_and_values() {
+    let rs = json!({"spec": {"selector": {
+    "matchLabels": {"tier": "web", "app": "shop"},
+    "matchExpressions": [
+        {"key": "legacy", "operator": "DoesNotExist"},
+        {"key": "env", "operator": "In", "values": ["prod", "dev"]},
+        {"key": "zone", "operator": "NotIn", "values": ["b", "a"]},
+        {"key": "canary", "operator": "Exists"}
+    ]}}});
+    let table = render(&resource("apps", "replicasets"), &rs, "v1", true);
+    assert_eq!(
+        table["rows"][0]["cells"][7],
+        "app=shop,canary,env in (dev,prod),!legacy,tier=web,zone notin (a,b)"
+    );
+}
+
+/// A service's EXTERNAL-IP by type, as kube's printer gives it.
+#[test]
+fn service_external_ip_by_type() {
+    let cases = [
+        (json!({"type": "ClusterIP"}), json!({}), "<none>"),
+        (
+            json!({"type": "NodePort", "externalIPs": ["1.2.3.4", "5.6.7.8"]}),
+            json!({}),
+            "1.2.3.4,5.6.7.8",
+        ),
+        (json!({"type": "LoadBalancer"}), json!({}), "<pending>"),
+        (
+            json!({"type": "LoadBalancer", "externalIPs": ["9.9.9.9"]}),
+            json!({"loadBalancer": {"ingress": [
+                {"ip": "10.0.0.2"}, {"ip": "", "hostname": "lb.example.com"}, {"ip": "10.0.0.1"},
+                {"ip": "10.0.0.2"}]}}),
+            "10.0.0.1,10.0.0.2,lb.example.com,9.9.9.9",
+        ),
+        (
+            json!({"type": "ExternalName", "externalName": "db.example.com"}),
+            json!({}),
+            "db.example.com",
+        ),
+        (json!({"type": "Bogus"}), json!({}), "<unknown>"),
+    ];
+    for (spec, status, expected) in cases {
+        let svc = json!({"metadata": {"name": "s"}, "spec": spec, "status": status});
+        let table = render(&resource("", "services"), &svc, "v1", true);
+        assert_eq!(table["rows"][0]["cells"][3], expected, "{svc}");
+    }
 }
