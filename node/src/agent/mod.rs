@@ -24,6 +24,7 @@
 
 mod backoff;
 pub mod env;
+pub mod events;
 pub mod heartbeat;
 pub mod hooks;
 pub mod limits;
@@ -96,6 +97,10 @@ pub struct AgentConfig {
     /// one use the host's network ([`pod_cidr`]). Zero: check once, then keep
     /// looking in the background.
     pub pod_cidr_wait: Duration,
+    /// Whether the agent records its events about pods (Pulled, Created, Started,
+    /// Killing, BackOff, Unhealthy, ...; [`events`]) as the kubelet does. On by
+    /// default.
+    pub record_events: bool,
 }
 
 impl AgentConfig {
@@ -119,6 +124,7 @@ impl AgentConfig {
             pressure_thresholds: Some(pressure::Thresholds::default()),
             kubelet_port: None,
             pod_cidr_wait: Duration::ZERO,
+            record_events: true,
         }
     }
 }
@@ -128,6 +134,7 @@ pub struct NodeAgent {
     client: Arc<dyn Client>,
     runtime: Arc<dyn Runtime>,
     config: Arc<AgentConfig>,
+    events: events::EventSink,
 }
 
 /// A started agent.
@@ -160,11 +167,15 @@ impl NodeAgent {
             client,
             runtime,
             config: Arc::new(config),
+            events: events::EventSink::disabled(),
         }
     }
 
     /// Starts the agent's tasks on the current tokio runtime.
-    pub fn start(self) -> RunningAgent {
+    pub fn start(mut self) -> RunningAgent {
+        if self.config.record_events {
+            self.events = events::EventSink::start(self.client.clone(), &self.config.node_name);
+        }
         let (tx, rx) = mpsc::channel(256);
         let source = tokio::spawn(pod_source::run(
             self.client.clone(),
@@ -177,6 +188,7 @@ impl NodeAgent {
             self.client.clone(),
             self.runtime.clone(),
             self.config.clone(),
+            self.events.clone(),
             statics_stop,
         ));
         let (shutdown, stop) = oneshot::channel();
@@ -267,7 +279,8 @@ impl NodeAgent {
             self.runtime.clone(),
             self.config.clone(),
             &pod,
-        );
+        )
+        .with_events(self.events.clone(), &pod);
         let (tx, rx) = watch::channel(pod);
         let handle = tokio::spawn(worker.run(rx));
         workers.live.insert(uid, (tx, handle));
