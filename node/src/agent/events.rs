@@ -14,13 +14,16 @@
 //! use skiff_node::agent::events::{messages, reasons, EventSink, PodEvents};
 //! use skiff_core::runtime::events::EventType;
 //!
-//! let sink = EventSink::start(client, "node-1");
+//! let (sink, writer) = EventSink::start(client, "node-1");
 //! let events = PodEvents::new(sink, &pod);
 //! events.container("web", false, EventType::Normal, reasons::STARTED, &messages::started("web"));
+//! drop(events);
+//! writer.finish(std::time::Duration::from_secs(5)).await;
 //! # }
 //! ```
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use skiff_core::client::Client;
@@ -152,14 +155,15 @@ impl std::fmt::Debug for EventSink {
 
 impl EventSink {
     /// Spawns the writer (on the current tokio runtime) reporting as `kubelet` on
-    /// `node`. It ends when every clone of the sink is dropped.
-    pub fn start(client: Arc<dyn Client>, node: &str) -> Self {
+    /// `node`. It ends once every clone of the sink is dropped and the queue is
+    /// written.
+    pub fn start(client: Arc<dyn Client>, node: &str) -> (Self, EventWriter) {
         let mut reporter = Reporter::new("kubelet");
         reporter.instance = Some(node.to_owned());
         let recorder = Recorder::new(client, reporter);
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write(recorder, rx));
-        EventSink { tx: Some(tx) }
+        let task = tokio::spawn(write(recorder, rx));
+        (EventSink { tx: Some(tx) }, EventWriter { task })
     }
 
     /// A sink that records nothing (`AgentConfig::record_events` off).
@@ -175,6 +179,24 @@ impl EventSink {
                 mpsc::error::TrySendError::Closed(p) => ("the event writer ended", p),
             };
             tracing::debug!(reason = p.reason, message = %p.message, "dropping a kubelet event: {why}");
+        }
+    }
+}
+
+/// The writer task of an [`EventSink`].
+#[derive(Debug)]
+pub struct EventWriter {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EventWriter {
+    /// Waits, at most `within`, for the writer to write what is queued (it ends once
+    /// every clone of its sink is dropped); then abandons the rest.
+    pub async fn finish(self, within: Duration) {
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(within, self.task).await.is_err() {
+            tracing::debug!("abandoning kubelet events not yet written");
+            abort.abort();
         }
     }
 }
@@ -252,7 +274,6 @@ pub fn container_reference(pod: &ObjectReference, name: &str, init: bool) -> Obj
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn container_references_name_the_field() {

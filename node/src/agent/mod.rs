@@ -143,6 +143,7 @@ pub struct RunningAgent {
     main: JoinHandle<()>,
     source: JoinHandle<()>,
     statics: (oneshot::Sender<()>, JoinHandle<()>),
+    events: Option<events::EventWriter>,
 }
 
 impl RunningAgent {
@@ -156,6 +157,11 @@ impl RunningAgent {
         let _ = self.main.await;
         let _ = self.source.await;
         let _ = self.statics.1.await;
+        // The pods' last events (their containers stopping) are written, unless the
+        // API server does not take them.
+        if let Some(writer) = self.events {
+            writer.finish(Duration::from_secs(5)).await;
+        }
     }
 }
 
@@ -173,8 +179,11 @@ impl NodeAgent {
 
     /// Starts the agent's tasks on the current tokio runtime.
     pub fn start(mut self) -> RunningAgent {
+        let mut writer = None;
         if self.config.record_events {
-            self.events = events::EventSink::start(self.client.clone(), &self.config.node_name);
+            let (sink, w) = events::EventSink::start(self.client.clone(), &self.config.node_name);
+            self.events = sink;
+            writer = Some(w);
         }
         let (tx, rx) = mpsc::channel(256);
         let source = tokio::spawn(pod_source::run(
@@ -198,6 +207,7 @@ impl NodeAgent {
             main,
             source,
             statics: (stop_statics, statics),
+            events: writer,
         }
     }
 
