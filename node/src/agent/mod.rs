@@ -5,7 +5,9 @@
 //! node status), the pod source (list + watch of `spec.nodeName=<node>`) and one
 //! [`worker::PodWorker`] per pod. It reaches the cluster only through the client
 //! trait, so it runs the same in-process, against a remote API server, or against a
-//! real Kubernetes cluster.
+//! real Kubernetes cluster. The workers record the kubelet's events about their pods
+//! (Pulled, Created, Started, Killing, BackOff, Unhealthy, FailedMount, ...; see
+//! [`events`]) unless [`AgentConfig::record_events`] is off.
 //!
 //! ```no_run
 //! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
