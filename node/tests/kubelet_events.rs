@@ -54,17 +54,16 @@ struct Seen {
     uid: Option<String>,
 }
 
-/// The Events about pod `name` in `default`.
+/// The Events about pod `name` in `default`, selected as `kubectl describe pod` does.
 async fn events_of(c: &Cluster, name: &str) -> Result<Vec<Seen>, String> {
     let events: Api<Event> = Api::namespaced(c.client.clone(), "default");
-    let list = events
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| e.to_string())?;
+    let params = ListParams::default().fields(&format!(
+        "involvedObject.kind=Pod,involvedObject.name={name},involvedObject.namespace=default"
+    ));
+    let list = events.list(&params).await.map_err(|e| e.to_string())?;
     Ok(list
         .items
         .into_iter()
-        .filter(|e| e.involved_object.name.as_deref() == Some(name))
         .map(|e| Seen {
             kind: e.type_.unwrap_or_default(),
             reason: e.reason.unwrap_or_default(),
