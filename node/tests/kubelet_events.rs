@@ -278,7 +278,13 @@ async fn deleting_a_running_pod_gets_killing_and_a_missing_volume_failed_mount()
         ),
     )
     .await;
-    let mount = wait_event(&c, "unmounted", "FailedMount", "absent").await;
+    let mount = wait_event(
+        &c,
+        "unmounted",
+        "FailedMount",
+        "MountVolume.SetUp failed for volume \"conf\" : configmap \"absent\" not found",
+    )
+    .await;
     assert_eq!(mount.kind, "Warning");
     assert_eq!(mount.field_path, None);
     assert_eq!(mount.host.as_deref(), Some("ev4"));

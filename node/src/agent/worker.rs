@@ -425,7 +425,11 @@ impl PodWorker {
             }
             Err(e) => {
                 tracing::warn!(pod = %pod_key(pod), error = %e, "setting up volumes");
-                let message = format!("MountVolume.SetUp failed: {e}");
+                // The kubelet's wording.
+                let message = match &self.volumes.failed_volume {
+                    Some(v) => format!("MountVolume.SetUp failed for volume {v:?} : {e}"),
+                    None => format!("MountVolume.SetUp failed: {e}"),
+                };
                 if self.volume_error.as_ref() != Some(&message) {
                     self.events
                         .pod(EventType::Warning, reasons::FAILED_MOUNT, &message);
