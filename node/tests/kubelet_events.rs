@@ -292,6 +292,70 @@ async fn deleting_a_running_pod_gets_killing_and_a_missing_volume_failed_mount()
 }
 
 #[tokio::test]
+async fn failing_lifecycle_hooks_get_their_warnings() {
+    let c = cluster().await;
+    let sim = SimRuntime::new();
+    let failing = ExecSyncResponse {
+        exit_code: 1,
+        stdout: b"secret output".to_vec(),
+        ..Default::default()
+    };
+    sim.set_exec_result("early", failing.clone());
+    sim.set_exec_result("late", failing);
+    let agent = NodeAgent::new(c.client.clone(), Arc::new(sim.clone()), sim_config("ev5")).start();
+    create(
+        &c,
+        &pod(
+            "poststart",
+            "ev5",
+            json!({"containers": [{"name": "early", "image": "app",
+                "lifecycle": {"postStart": {"exec": {"command": ["setup"]}}}}]}),
+        ),
+    )
+    .await;
+    let hook = wait_event(
+        &c,
+        "poststart",
+        "FailedPostStartHook",
+        "PostStartHook failed",
+    )
+    .await;
+    assert_eq!(hook.kind, "Warning");
+    assert_eq!(hook.field_path.as_deref(), Some("spec.containers{early}"));
+    wait_event(&c, "poststart", "Killing", "FailedPostStartHook").await;
+
+    let pods = create(
+        &c,
+        &pod(
+            "prestop",
+            "ev5",
+            json!({"terminationGracePeriodSeconds": 5,
+                   "containers": [{"name": "late", "image": "app",
+                "lifecycle": {"preStop": {"exec": {"command": ["drain"]}}}}]}),
+        ),
+    )
+    .await;
+    wait_event(&c, "prestop", "Started", "Started container late").await;
+    pods.delete("prestop", &DeleteParams::default())
+        .await
+        .unwrap();
+    let hook = wait_event(&c, "prestop", "FailedPreStopHook", "PreStopHook failed").await;
+    assert_eq!(hook.kind, "Warning");
+    // The hooks' output stays out of the events.
+    let all = events_of(&c, "poststart").await.unwrap();
+    let all = all
+        .iter()
+        .chain(events_of(&c, "prestop").await.unwrap().iter())
+        .cloned()
+        .collect::<Vec<_>>();
+    assert!(
+        all.iter().all(|e| !e.message.contains("secret")),
+        "{all:#?}"
+    );
+    agent.stop().await;
+}
+
+#[tokio::test]
 async fn an_agent_with_events_off_records_none() {
     let c = cluster().await;
     let sim = SimRuntime::new();

@@ -1,7 +1,7 @@
 //! The kubelet's events: what `kubectl describe pod` lists under "Events" for the
 //! node agent's work on a pod (Pulled, Created, Started, Killing, BackOff, Unhealthy,
-//! Failed, FailedMount, ...), written with source component `kubelet` and host = the
-//! node's name.
+//! Failed, FailedMount, FailedPostStartHook, FailedPreStopHook, ...), written with
+//! source component `kubelet` and host = the node's name.
 //!
 //! [`EventSink::start`] spawns one writer task per agent that publishes the events,
 //! in order, through the core runtime's [`Recorder`] (which aggregates repeats and
@@ -61,6 +61,8 @@ pub mod reasons {
     pub const FAILED_CREATE_SANDBOX: &str = "FailedCreatePodSandBox";
     /// A postStart hook failed.
     pub const FAILED_POST_START_HOOK: &str = "FailedPostStartHook";
+    /// A preStop hook failed.
+    pub const FAILED_PRE_STOP_HOOK: &str = "FailedPreStopHook";
 }
 
 /// The kubelet's message texts.

@@ -785,10 +785,24 @@ impl PodWorker {
                 let id = c.id.clone();
                 let pod_ip = pod_ip.clone();
                 let running = c.state == ContainerState::Running;
+                let events = self.events.clone();
+                let (name, init) = (r.name.clone(), r.init);
                 async move {
                     let mut grace = grace;
                     if let (Some(hook), true, false) = (pre_stop, running, grace.is_zero()) {
-                        grace = hooks::pre_stop(runtime.as_ref(), &id, &hook, &pod_ip, grace).await;
+                        let (left, outcome) =
+                            hooks::pre_stop(runtime.as_ref(), &id, &hook, &pod_ip, grace).await;
+                        grace = left;
+                        if outcome.is_err() {
+                            // As the kubelet, the hook's output stays out of the event.
+                            events.container(
+                                &name,
+                                init,
+                                EventType::Warning,
+                                reasons::FAILED_PRE_STOP_HOOK,
+                                "PreStopHook failed",
+                            );
+                        }
                     }
                     if let Err(e) = runtime.stop_container(&id, grace).await {
                         tracing::warn!(container = %id, error = %e, "stopping a container");
