@@ -22,7 +22,7 @@
 //! - [`runtime`]: the runtime shim traits ([`runtime::RuntimeService`],
 //!   [`runtime::ImageService`]), their messages and the conformance suite.
 //! - [`agent`]: the agent ([`agent::NodeAgent`]): registration, heartbeats, pod
-//!   workers.
+//!   workers, and the kubelet's events about pods ([`agent::events`]).
 //! - [`process`]: the process runtime (each container a host process).
 //! - [`sim`]: the simulated runtime (no processes; hollow nodes).
 //! - [`fleet`]: N agents on one runtime kind, started and stopped together (what

@@ -213,19 +213,25 @@ pub async fn run(
 }
 
 /// Runs the preStop `hook` of container `id` for at most `grace`, and returns the
-/// grace left for stopping it.
+/// grace left for stopping it and whether the hook failed (`Err` with why; a hook
+/// cut off by the grace period is not a failure, as for the kubelet).
 pub async fn pre_stop(
     runtime: &dyn Runtime,
     id: &str,
     hook: &Hook,
     pod_ip: &str,
     grace: Duration,
-) -> Duration {
+) -> (Duration, Result<(), String>) {
     let began = Instant::now();
+    let mut outcome = Ok(());
     if let Err(why) = run(runtime, id, hook, pod_ip, grace).await {
         tracing::warn!(container = %id, %why, "preStop hook failed");
+        if began.elapsed() < grace {
+            outcome = Err(why);
+        }
     }
-    grace.saturating_sub(began.elapsed()).max(MIN_STOP_GRACE)
+    let left = grace.saturating_sub(began.elapsed()).max(MIN_STOP_GRACE);
+    (left, outcome)
 }
 
 /// Runs the container's `postStart` hook in container `id` of the pod at `pod_ip`,
@@ -328,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn pre_stop_leaves_the_rest_of_the_grace() {
         let sim = crate::sim::SimRuntime::new();
-        let left = pre_stop(
+        let (left, ok) = pre_stop(
             &sim,
             "none",
             &Hook::Sleep(Duration::from_millis(50)),
@@ -337,7 +343,8 @@ mod tests {
         )
         .await;
         assert!(left <= Duration::from_secs(10) && left >= Duration::from_secs(9));
-        let cut = pre_stop(
+        assert_eq!(ok, Ok(()));
+        let (cut, cut_off) = pre_stop(
             &sim,
             "none",
             &Hook::Sleep(Duration::from_secs(60)),
@@ -346,5 +353,17 @@ mod tests {
         )
         .await;
         assert_eq!(cut, MIN_STOP_GRACE);
+        // Cut off by the grace period: not a failure.
+        assert_eq!(cut_off, Ok(()));
+        // A hook that fails at once is one.
+        let (_, failed) = pre_stop(
+            &sim,
+            "none",
+            &Hook::Exec(vec!["true".into()]),
+            "",
+            Duration::from_secs(10),
+        )
+        .await;
+        assert!(failed.is_err(), "{failed:?}");
     }
 }

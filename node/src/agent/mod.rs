@@ -5,7 +5,9 @@
 //! node status), the pod source (list + watch of `spec.nodeName=<node>`) and one
 //! [`worker::PodWorker`] per pod. It reaches the cluster only through the client
 //! trait, so it runs the same in-process, against a remote API server, or against a
-//! real Kubernetes cluster.
+//! real Kubernetes cluster. The workers record the kubelet's events about their pods
+//! (Pulled, Created, Started, Killing, BackOff, Unhealthy, FailedMount, ...; see
+//! [`events`]) unless [`AgentConfig::record_events`] is off.
 //!
 //! ```no_run
 //! # async fn run(client: std::sync::Arc<dyn skiff_core::client::Client>) {
@@ -24,6 +26,7 @@
 
 mod backoff;
 pub mod env;
+pub mod events;
 pub mod heartbeat;
 pub mod hooks;
 pub mod limits;
@@ -96,6 +99,10 @@ pub struct AgentConfig {
     /// one use the host's network ([`pod_cidr`]). Zero: check once, then keep
     /// looking in the background.
     pub pod_cidr_wait: Duration,
+    /// Whether the agent records its events about pods (Pulled, Created, Started,
+    /// Killing, BackOff, Unhealthy, ...; [`events`]) as the kubelet does. On by
+    /// default.
+    pub record_events: bool,
 }
 
 impl AgentConfig {
@@ -119,6 +126,7 @@ impl AgentConfig {
             pressure_thresholds: Some(pressure::Thresholds::default()),
             kubelet_port: None,
             pod_cidr_wait: Duration::ZERO,
+            record_events: true,
         }
     }
 }
@@ -128,6 +136,7 @@ pub struct NodeAgent {
     client: Arc<dyn Client>,
     runtime: Arc<dyn Runtime>,
     config: Arc<AgentConfig>,
+    events: events::EventSink,
 }
 
 /// A started agent.
@@ -136,6 +145,7 @@ pub struct RunningAgent {
     main: JoinHandle<()>,
     source: JoinHandle<()>,
     statics: (oneshot::Sender<()>, JoinHandle<()>),
+    events: Option<events::EventWriter>,
 }
 
 impl RunningAgent {
@@ -149,6 +159,11 @@ impl RunningAgent {
         let _ = self.main.await;
         let _ = self.source.await;
         let _ = self.statics.1.await;
+        // The pods' last events (their containers stopping) are written, unless the
+        // API server does not take them.
+        if let Some(writer) = self.events {
+            writer.finish(Duration::from_secs(5)).await;
+        }
     }
 }
 
@@ -160,11 +175,18 @@ impl NodeAgent {
             client,
             runtime,
             config: Arc::new(config),
+            events: events::EventSink::disabled(),
         }
     }
 
     /// Starts the agent's tasks on the current tokio runtime.
-    pub fn start(self) -> RunningAgent {
+    pub fn start(mut self) -> RunningAgent {
+        let mut writer = None;
+        if self.config.record_events {
+            let (sink, w) = events::EventSink::start(self.client.clone(), &self.config.node_name);
+            self.events = sink;
+            writer = Some(w);
+        }
         let (tx, rx) = mpsc::channel(256);
         let source = tokio::spawn(pod_source::run(
             self.client.clone(),
@@ -177,6 +199,7 @@ impl NodeAgent {
             self.client.clone(),
             self.runtime.clone(),
             self.config.clone(),
+            self.events.clone(),
             statics_stop,
         ));
         let (shutdown, stop) = oneshot::channel();
@@ -186,6 +209,7 @@ impl NodeAgent {
             main,
             source,
             statics: (stop_statics, statics),
+            events: writer,
         }
     }
 
@@ -267,7 +291,8 @@ impl NodeAgent {
             self.runtime.clone(),
             self.config.clone(),
             &pod,
-        );
+        )
+        .with_events(self.events.clone(), &pod);
         let (tx, rx) = watch::channel(pod);
         let handle = tokio::spawn(worker.run(rx));
         workers.live.insert(uid, (tx, handle));

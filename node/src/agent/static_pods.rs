@@ -35,6 +35,7 @@ use skiff_core::client::{Api, Client, DeleteParams, ListParams, PostParams};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+use super::events::EventSink;
 use super::worker::PodWorker;
 use super::AgentConfig;
 use crate::runtime::Runtime;
@@ -264,11 +265,12 @@ pub async fn sync_mirrors(
 }
 
 /// Runs the static pods of `config.pod_manifest_path` until `stop` fires, then tears
-/// them down.
+/// them down. Their events go to `events`.
 pub async fn run(
     client: Arc<dyn Client>,
     runtime: Arc<dyn Runtime>,
     config: Arc<AgentConfig>,
+    events: EventSink,
     mut stop: oneshot::Receiver<()>,
 ) {
     let Some(dir) = config.pod_manifest_path.clone() else {
@@ -297,7 +299,8 @@ pub async fn run(
             if workers.get(&uid).is_some_and(|(_, h)| !h.is_finished()) {
                 continue;
             }
-            let worker = PodWorker::new(client.clone(), runtime.clone(), config.clone(), pod);
+            let worker = PodWorker::new(client.clone(), runtime.clone(), config.clone(), pod)
+                .with_events(events.clone(), pod);
             let (tx, rx) = watch::channel(pod.clone());
             workers.insert(uid, (tx, tokio::spawn(worker.run(rx))));
         }

@@ -22,9 +22,11 @@ use std::time::{Duration, SystemTime};
 use k8s_openapi::api::core::v1::{Container, Pod, PodCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use skiff_core::client::{Client, DeleteParams, ObjectTarget, Patch, PatchParams, ResourceRef};
+use skiff_core::runtime::events::EventType;
 use tokio::sync::watch;
 
 use super::env::{self, PodRuntimeInfo};
+use super::events::{messages, reasons, EventSink, PodEvents};
 use super::pod_status::{self, ContainerRecord, PodView, Tally, Waiting};
 use super::volumes::PodVolumes;
 use super::AgentConfig;
@@ -52,6 +54,8 @@ pub struct PodWorker {
     volumes: PodVolumes,
     /// Why the pod's volumes could not be set up, while they cannot.
     volume_error: Option<String>,
+    /// The kubelet's events about the pod.
+    events: PodEvents,
 }
 
 fn pods() -> ResourceRef {
@@ -151,7 +155,37 @@ impl PodWorker {
             message: None,
             volumes,
             volume_error: None,
+            events: PodEvents::new(EventSink::disabled(), pod),
         }
+    }
+
+    /// Records the worker's events about `pod` through `sink`.
+    pub fn with_events(mut self, sink: EventSink, pod: &Pod) -> Self {
+        self.events = PodEvents::new(sink, pod);
+        self
+    }
+
+    /// Records an event about container `i`.
+    fn container_event(&self, i: usize, kind: EventType, reason: &'static str, message: &str) {
+        let r = &self.records[i];
+        self.events
+            .container(&r.name, r.init, kind, reason, message);
+    }
+
+    /// Sets container `i`'s waiting state and records a Warning event with `reason`
+    /// and `message` unless it waited for the same reason already (the worker retries
+    /// every sync; the event is written once per change).
+    fn fail_start(
+        &mut self,
+        i: usize,
+        previous: Option<&Waiting>,
+        waiting: Waiting,
+        event: (&'static str, String),
+    ) {
+        if previous != Some(&waiting) {
+            self.container_event(i, EventType::Warning, event.0, &event.1);
+        }
+        self.records[i].waiting = Some(waiting);
     }
 
     /// Runs until the pod is deleted (by the API or by this worker).
@@ -192,9 +226,18 @@ impl PodWorker {
                         Err(_) => None,
                     };
                     self.sandbox = Some((id, config, ip));
+                    self.message = None;
                 }
                 Err(e) => {
-                    self.message = Some(format!("creating the pod sandbox: {e}"));
+                    let message = format!("creating the pod sandbox: {e}");
+                    if self.message.as_ref() != Some(&message) {
+                        self.events.pod(
+                            EventType::Warning,
+                            reasons::FAILED_CREATE_SANDBOX,
+                            &messages::sandbox_failed(&e.to_string()),
+                        );
+                    }
+                    self.message = Some(message);
                     return;
                 }
             }
@@ -269,6 +312,16 @@ impl PodWorker {
             .unwrap_or_else(|| self.config.node_ip.clone());
         let now = std::time::Instant::now();
         let runtime = self.runtime.clone();
+        let events = self.events.clone();
+        let unhealthy = |spec: &Container, probe: &str, why: &str| {
+            events.container(
+                &spec.name,
+                false,
+                EventType::Warning,
+                reasons::UNHEALTHY,
+                &messages::probe_failed(probe, why),
+            );
+        };
         for (j, spec) in regular.iter().enumerate() {
             let r = &mut self.records[offset + j];
             let (Some(started), true) = (r.started, r.running()) else {
@@ -286,8 +339,11 @@ impl PodWorker {
                     if state.due(probe, started, now) {
                         let result = probe::run(probe, spec, &target).await;
                         state.record(result.is_ok(), probe);
+                        if let Err(why) = &result {
+                            unhealthy(spec, "Startup", why);
+                        }
                         if state.failed(probe) {
-                            failed = Some((result.err().unwrap_or_default(), probe));
+                            failed = Some((result.err().unwrap_or_default(), probe, "startup"));
                         }
                     }
                     if failed.is_none() {
@@ -302,6 +358,9 @@ impl PodWorker {
                 if state.due(probe, started, now) {
                     let result = probe::run(probe, spec, &target).await;
                     state.record(result.is_ok(), probe);
+                    if let Err(why) = &result {
+                        unhealthy(spec, "Readiness", why);
+                    }
                 }
             }
             if let (Some(probe), Some(state), None) =
@@ -310,16 +369,27 @@ impl PodWorker {
                 if state.due(probe, started, now) {
                     let result = probe::run(probe, spec, &target).await;
                     state.record(result.is_ok(), probe);
+                    if let Err(why) = &result {
+                        unhealthy(spec, "Liveness", why);
+                    }
                     if !state.ok {
-                        failed = Some((result.err().unwrap_or_default(), probe));
+                        failed = Some((result.err().unwrap_or_default(), probe, "liveness"));
                     }
                 }
             }
-            if let Some((why, probe)) = failed {
+            if let Some((why, probe, kind)) = failed {
                 let Some(id) = r.current.as_ref().map(|c| c.id.clone()) else {
                     continue;
                 };
                 tracing::info!(pod = %pod_key(pod), container = %spec.name, %why, "liveness or startup probe failed; restarting the container");
+                let restarted = restart_policy(pod) != "Never";
+                events.container(
+                    &spec.name,
+                    false,
+                    EventType::Normal,
+                    reasons::KILLING,
+                    &messages::probe_kill(&spec.name, kind, restarted),
+                );
                 let grace = probe
                     .termination_grace_period_seconds
                     .or_else(|| {
@@ -355,7 +425,16 @@ impl PodWorker {
             }
             Err(e) => {
                 tracing::warn!(pod = %pod_key(pod), error = %e, "setting up volumes");
-                self.volume_error = Some(format!("MountVolume.SetUp failed: {e}"));
+                // The kubelet's wording.
+                let message = match &self.volumes.failed_volume {
+                    Some(v) => format!("MountVolume.SetUp failed for volume {v:?} : {e}"),
+                    None => format!("MountVolume.SetUp failed: {e}"),
+                };
+                if self.volume_error.as_ref() != Some(&message) {
+                    self.events
+                        .pod(EventType::Warning, reasons::FAILED_MOUNT, &message);
+                }
+                self.volume_error = Some(message);
                 // A running pod keeps running on its last good files.
                 self.records.iter().any(|r| r.attempts > 0)
             }
@@ -405,6 +484,25 @@ impl PodWorker {
             .and_then(|f| SystemTime::now().duration_since(f).ok())
             .unwrap_or_default();
         if since < delay {
+            // One event per back-off (the worker checks every sync).
+            let entering = r
+                .waiting
+                .as_ref()
+                .is_none_or(|w| w.reason != "CrashLoopBackOff");
+            if entering {
+                self.events.container(
+                    &r.name,
+                    r.init,
+                    EventType::Warning,
+                    reasons::BACK_OFF,
+                    &messages::back_off(
+                        &r.name,
+                        pod.metadata.name.as_deref().unwrap_or_default(),
+                        pod.metadata.namespace.as_deref().unwrap_or_default(),
+                        pod.metadata.uid.as_deref().unwrap_or_default(),
+                    ),
+                );
+            }
             r.waiting = Some(Waiting {
                 reason: "CrashLoopBackOff".into(),
                 message: format!(
@@ -435,39 +533,81 @@ impl PodWorker {
         let Some((sandbox_id, sandbox, ip)) = self.sandbox.clone() else {
             return;
         };
-        let r = &mut self.records[i];
-        r.waiting = None;
+        let previous = self.records[i].waiting.take();
+        let previous = previous.as_ref();
         let image = spec.image.clone().unwrap_or_default();
         let command = spec.command.clone().unwrap_or_default();
         // With no image, `command` or else `args` is what runs on the host (as for an
         // image with no entrypoint).
         let has_argv = !command.is_empty() || spec.args.as_ref().is_some_and(|a| !a.is_empty());
         let run_on_host = match self.runtime.image_status(&image).await {
-            Ok(Some(_)) => false,
-            Ok(None) => match self.runtime.pull_image(&image).await {
-                Ok(_) => false,
-                Err(e) if has_argv => {
-                    r.host_note = Some(format!(
-                        "container {}: image {image:?} is not in the local image store ({e}); running its command on the host",
-                        r.name
-                    ));
-                    true
+            Ok(Some(_)) => {
+                self.container_event(
+                    i,
+                    EventType::Normal,
+                    reasons::PULLED,
+                    &messages::image_present(&image),
+                );
+                false
+            }
+            Ok(None) => {
+                self.container_event(
+                    i,
+                    EventType::Normal,
+                    reasons::PULLING,
+                    &messages::pulling(&image),
+                );
+                let began = std::time::Instant::now();
+                match self.runtime.pull_image(&image).await {
+                    Ok(_) => {
+                        self.container_event(
+                            i,
+                            EventType::Normal,
+                            reasons::PULLED,
+                            &messages::pulled(&image, began.elapsed()),
+                        );
+                        false
+                    }
+                    Err(e) if has_argv => {
+                        self.container_event(
+                            i,
+                            EventType::Warning,
+                            reasons::FAILED,
+                            &format!(
+                                "{}; running the container's command on the host",
+                                messages::pull_failed(&image, &e.to_string())
+                            ),
+                        );
+                        let r = &mut self.records[i];
+                        r.host_note = Some(format!(
+                            "container {}: image {image:?} is not in the local image store ({e}); running its command on the host",
+                            r.name
+                        ));
+                        true
+                    }
+                    Err(e) => {
+                        let waiting = Waiting {
+                            reason: "ErrImageNeverPull".into(),
+                            message: format!(
+                                "Container image {image:?} is not in the node's local image store and cannot be pulled ({e}); the container gives no command or args to run on the host instead"
+                            ),
+                        };
+                        let event = (reasons::ERR_IMAGE_NEVER_PULL, waiting.message.clone());
+                        self.fail_start(i, previous, waiting, event);
+                        return;
+                    }
                 }
-                Err(e) => {
-                    r.waiting = Some(Waiting {
-                        reason: "ErrImageNeverPull".into(),
-                        message: format!(
-                            "Container image {image:?} is not in the node's local image store and cannot be pulled ({e}); the container gives no command or args to run on the host instead"
-                        ),
-                    });
-                    return;
-                }
-            },
+            }
             Err(e) => {
-                r.waiting = Some(Waiting {
+                let waiting = Waiting {
                     reason: "ImageInspectError".into(),
                     message: e.to_string(),
-                });
+                };
+                let event = (
+                    reasons::INSPECT_FAILED,
+                    format!("Failed to inspect image {image:?}: {e}"),
+                );
+                self.fail_start(i, previous, waiting, event);
                 return;
             }
         };
@@ -478,10 +618,12 @@ impl PodWorker {
         let envs = match env::resolve(self.client.clone(), pod, spec, &info).await {
             Ok(envs) => envs,
             Err(e) => {
-                self.records[i].waiting = Some(Waiting {
+                let waiting = Waiting {
                     reason: "CreateContainerConfigError".into(),
                     message: e.to_string(),
-                });
+                };
+                let event = (reasons::FAILED, messages::error(&waiting.message));
+                self.fail_start(i, previous, waiting, event);
                 return;
             }
         };
@@ -492,10 +634,12 @@ impl PodWorker {
         let mounts = match self.volumes.mounts_for(spec, &vars) {
             Ok(m) => m,
             Err(e) => {
-                self.records[i].waiting = Some(Waiting {
+                let waiting = Waiting {
                     reason: "CreateContainerConfigError".into(),
                     message: e.to_string(),
-                });
+                };
+                let event = (reasons::FAILED, messages::error(&waiting.message));
+                self.fail_start(i, previous, waiting, event);
                 return;
             }
         };
@@ -528,20 +672,43 @@ impl PodWorker {
         {
             Ok(id) => id,
             Err(e) => {
-                r.waiting = Some(Waiting {
+                let waiting = Waiting {
                     reason: "CreateContainerError".into(),
                     message: e.to_string(),
-                });
+                };
+                let event = (reasons::FAILED, messages::error(&waiting.message));
+                self.fail_start(i, previous, waiting, event);
                 return;
             }
         };
+        self.container_event(
+            i,
+            EventType::Normal,
+            reasons::CREATED,
+            &messages::created(&spec.name),
+        );
         match self.runtime.start_container(&id).await {
-            Ok(()) | Err(RuntimeError::StartFailed { .. }) => {}
+            Ok(()) => self.container_event(
+                i,
+                EventType::Normal,
+                reasons::STARTED,
+                &messages::started(&spec.name),
+            ),
+            Err(RuntimeError::StartFailed { message, .. }) => {
+                self.container_event(
+                    i,
+                    EventType::Warning,
+                    reasons::FAILED,
+                    &messages::error(&message),
+                );
+            }
             Err(e) => {
-                r.waiting = Some(Waiting {
+                let waiting = Waiting {
                     reason: "RunContainerError".into(),
                     message: e.to_string(),
-                });
+                };
+                let event = (reasons::FAILED, messages::error(&waiting.message));
+                self.fail_start(i, previous, waiting, event);
             }
         }
         let mut status = self.runtime.container_status(&id).await.ok();
@@ -556,6 +723,20 @@ impl PodWorker {
                 .unwrap_or_default();
             if let Err(why) = hooks::post_start(self.runtime.as_ref(), spec, &id, &pod_ip).await {
                 tracing::warn!(pod = %pod_key(pod), container = %spec.name, %why, "postStart hook failed; killing the container");
+                // As the kubelet, the hook's output stays out of the event (it may
+                // hold secrets); the pod's status and the agent's log have it.
+                self.container_event(
+                    i,
+                    EventType::Warning,
+                    reasons::FAILED_POST_START_HOOK,
+                    "PostStartHook failed",
+                );
+                self.container_event(
+                    i,
+                    EventType::Normal,
+                    reasons::KILLING,
+                    "FailedPostStartHook",
+                );
                 if let Err(e) = self.runtime.stop_container(&id, Duration::ZERO).await {
                     tracing::warn!(container = %id, error = %e, "stopping a container whose postStart hook failed");
                 }
@@ -590,17 +771,38 @@ impl PodWorker {
             .records
             .iter()
             .rev()
-            .filter_map(|r| r.current.as_ref().map(|c| (c, r.pre_stop.clone())))
-            .filter(|(c, _)| c.state != ContainerState::Exited)
-            .map(|(c, pre_stop)| {
+            .filter_map(|r| r.current.as_ref().map(|c| (r, c, r.pre_stop.clone())))
+            .filter(|(_, c, _)| c.state != ContainerState::Exited)
+            .map(|(r, c, pre_stop)| {
+                self.events.container(
+                    &r.name,
+                    r.init,
+                    EventType::Normal,
+                    reasons::KILLING,
+                    &messages::stopping(&r.name),
+                );
                 let runtime = runtime.clone();
                 let id = c.id.clone();
                 let pod_ip = pod_ip.clone();
                 let running = c.state == ContainerState::Running;
+                let events = self.events.clone();
+                let (name, init) = (r.name.clone(), r.init);
                 async move {
                     let mut grace = grace;
                     if let (Some(hook), true, false) = (pre_stop, running, grace.is_zero()) {
-                        grace = hooks::pre_stop(runtime.as_ref(), &id, &hook, &pod_ip, grace).await;
+                        let (left, outcome) =
+                            hooks::pre_stop(runtime.as_ref(), &id, &hook, &pod_ip, grace).await;
+                        grace = left;
+                        if outcome.is_err() {
+                            // As the kubelet, the hook's output stays out of the event.
+                            events.container(
+                                &name,
+                                init,
+                                EventType::Warning,
+                                reasons::FAILED_PRE_STOP_HOOK,
+                                "PreStopHook failed",
+                            );
+                        }
                     }
                     if let Err(e) = runtime.stop_container(&id, grace).await {
                         tracing::warn!(container = %id, error = %e, "stopping a container");

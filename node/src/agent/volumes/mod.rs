@@ -112,6 +112,8 @@ pub struct PodVolumes {
     pub refresh: Duration,
     /// Notes for the pod's status (a Memory emptyDir that is not a tmpfs, ...).
     pub notes: Vec<String>,
+    /// The volume the last [`PodVolumes::prepare`] failed on, if it failed.
+    pub failed_volume: Option<String>,
 }
 
 /// Whether mounts (a tmpfs for a Memory emptyDir) are possible: root that may create
@@ -156,6 +158,7 @@ impl PodVolumes {
             last_refresh: None,
             refresh: Duration::from_secs(10),
             notes: Vec::new(),
+            failed_volume: None,
         }
     }
 
@@ -186,9 +189,16 @@ impl PodVolumes {
                 Some(p) if !p.projected || !due => continue,
                 _ => {}
             }
-            let prepared = self.prepare_one(client, pod, info, v).await?;
+            let prepared = match self.prepare_one(client, pod, info, v).await {
+                Ok(p) => p,
+                Err(e) => {
+                    self.failed_volume = Some(v.name.clone());
+                    return Err(e);
+                }
+            };
             self.prepared.insert(v.name.clone(), prepared);
         }
+        self.failed_volume = None;
         if due {
             self.last_refresh = Some(Instant::now());
         }
