@@ -1,7 +1,8 @@
 //! Columns of the cluster-policy kinds, as kube-apiserver prints them:
 //! `ServiceAccount` (SECRETS), `ResourceQuota` (REQUEST, LIMIT), `LimitRange`
 //! (CREATED AT, kube's default table for kinds without a printer),
-//! `PodDisruptionBudget` (MIN AVAILABLE, MAX UNAVAILABLE, ALLOWED DISRUPTIONS) and
+//! `PodDisruptionBudget` (MIN AVAILABLE, MAX UNAVAILABLE, ALLOWED DISRUPTIONS),
+//! `PriorityClass` (VALUE, GLOBAL-DEFAULT, PREEMPTIONPOLICY) and
 //! `ControllerRevision` (CONTROLLER, REVISION).
 //!
 //! ```text
@@ -47,6 +48,20 @@ pub fn columns(group: &str, kind: &str) -> Option<Vec<Column>> {
                 json!(int_at(o, "status.disruptionsAllowed"))
             }),
             age_column(),
+        ]),
+        ("scheduling.k8s.io", "PriorityClass") => Some(vec![
+            name_column(),
+            col("Value", "integer", 0, |o, _| json!(int_at(o, "value"))),
+            col("Global-Default", "boolean", 0, |o, _| {
+                json!(o
+                    .get("globalDefault")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false))
+            }),
+            age_column(),
+            col("PreemptionPolicy", "string", 0, |o, _| {
+                json!(str_at(o, "preemptionPolicy", ""))
+            }),
         ]),
         ("apps", "ControllerRevision") => Some(vec![
             name_column(),
@@ -123,6 +138,21 @@ mod tests {
     fn named(name: &str, mut obj: Value) -> Value {
         obj["metadata"]["name"] = json!(name);
         obj
+    }
+
+    #[test]
+    fn priority_class_cells() {
+        let pc = named("high", json!({"value": 1000, "preemptionPolicy": "Never"}));
+        assert_eq!(
+            cells("scheduling.k8s.io", "PriorityClass", pc),
+            [
+                json!("high"),
+                json!(1000),
+                json!(false),
+                json!("<unknown>"),
+                json!("Never")
+            ]
+        );
     }
 
     #[test]
