@@ -22,7 +22,10 @@ use serde_json::{json, Value};
 use skiff_core::status::ApiError;
 use skiff_store::{KvStore, RangeRequest};
 
+use std::sync::Arc;
+
 use crate::registry::{api_error, Admission, Registry, WriteOptions};
+use crate::server::{ServedResource, WeakApiServer};
 use crate::strategy::priority_class::{system_class, SYSTEM_CLASSES};
 
 /// What admission reads of a class (decoded alone: every pod create reads the
@@ -49,6 +52,11 @@ fn preempt_lower() -> String {
     "PreemptLowerPriority".to_owned()
 }
 
+fn from_value(value: &Value) -> Result<ClassTerms, ApiError> {
+    serde::Deserialize::deserialize(value)
+        .map_err(|e| ApiError::internal(&format!("a cached PriorityClass does not decode: {e}")))
+}
+
 fn decode(bytes: &[u8]) -> Result<ClassTerms, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::internal(&format!("a stored PriorityClass does not decode: {e}")))
@@ -68,20 +76,59 @@ async fn classes(store: &dyn KvStore, prefix: &str) -> Result<Vec<ClassTerms>, A
 pub struct PodPriority {
     /// Where PriorityClasses are stored (`/registry/priorityclasses/`).
     prefix: String,
+    /// The server whose PriorityClass watch cache is read first, as kube's plugin
+    /// reads its informer's lister (every pod create without a class looks for the
+    /// default one); the store when it has none, and for a class the cache does not
+    /// have yet.
+    server: Option<WeakApiServer>,
 }
 
 impl PodPriority {
-    /// Reading classes stored under `prefix`.
+    /// Reading classes stored under `prefix` from the store.
     pub fn new(prefix: String) -> Self {
-        PodPriority { prefix }
+        PodPriority {
+            prefix,
+            server: None,
+        }
+    }
+
+    /// Reading classes from `server`'s watch cache of them first.
+    pub fn with_cache_of(mut self, server: WeakApiServer) -> Self {
+        self.server = Some(server);
+        self
+    }
+
+    fn cache(&self) -> Option<Arc<ServedResource>> {
+        self.server
+            .as_ref()?
+            .upgrade()?
+            .find("scheduling.k8s.io", "v1", "priorityclasses")
     }
 
     async fn class(&self, store: &dyn KvStore, name: &str) -> Result<Option<ClassTerms>, ApiError> {
         let key = format!("{}{name}", self.prefix);
+        if let Some(value) = self.cache().and_then(|c| c.cache.current(&key)) {
+            return from_value(&value).map(Some);
+        }
         match store.get(key.as_bytes()).await.map_err(api_error)? {
             Some(kv) => decode(&kv.value).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The class marked `globalDefault`, if any.
+    async fn default_class(&self, store: &dyn KvStore) -> Result<Option<ClassTerms>, ApiError> {
+        let all = match self.cache() {
+            Some(served) => served
+                .cache
+                .list_snapshot(&self.prefix)
+                .entries
+                .iter()
+                .map(|(_, o)| from_value(&o.value))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => classes(store, &self.prefix).await?,
+        };
+        Ok(all.into_iter().find(|c| c.global_default))
     }
 }
 
@@ -124,8 +171,7 @@ impl Admission for PodPriority {
                 }
             },
             None => {
-                let all = classes(store, &self.prefix).await?;
-                match all.into_iter().find(|c| c.global_default) {
+                match self.default_class(store).await? {
                     Some(default) => default,
                     // No class and no default: the pod's own priority, else 0.
                     None => {

@@ -116,6 +116,12 @@ impl WeakApiServer {
     }
 }
 
+impl std::fmt::Debug for WeakApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakApiServer").finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for ApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiServer").finish_non_exhaustive()
@@ -232,7 +238,8 @@ impl ApiServer {
                 && self.inner.config.priority_admission
             {
                 registry = registry.with_admission(Arc::new(
-                    crate::priority_admission::PodPriority::new(classes_prefix),
+                    crate::priority_admission::PodPriority::new(classes_prefix)
+                        .with_cache_of(self.downgrade()),
                 ));
             } else if resource.group == classes.group && resource.plural == classes.plural {
                 registry = registry.with_admission(Arc::new(

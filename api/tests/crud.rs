@@ -354,7 +354,20 @@ async fn priority_classes_give_pods_their_priority() {
     assert_eq!(code, StatusCode::CREATED, "{low}");
     let (code, e) = t.post(classes, class("other-default", 20, true)).await;
     assert_eq!(code, StatusCode::FORBIDDEN, "{e}");
-    let (_, defaulted) = t.post(pods, pod("defaulted")).await;
-    assert_eq!(defaulted["spec"]["priorityClassName"], "low");
-    assert_eq!(defaulted["spec"]["priority"], 10);
+    // Admission reads the default from the classes' watch cache (kube's plugin reads
+    // its informer), so the new default applies once the cache has it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for i in 0.. {
+        let (code, defaulted) = t.post(pods, pod(&format!("defaulted-{i}"))).await;
+        assert_eq!(code, StatusCode::CREATED, "{defaulted}");
+        if defaulted["spec"]["priorityClassName"] == "low" {
+            assert_eq!(defaulted["spec"]["priority"], 10);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the default class never applied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
