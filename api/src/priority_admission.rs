@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use skiff_core::status::ApiError;
 use skiff_store::{KvStore, RangeRequest};
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::registry::{api_error, Admission, Registry, WriteOptions};
 use crate::server::{ServedResource, WeakApiServer};
@@ -30,7 +30,7 @@ use crate::strategy::priority_class::{system_class, SYSTEM_CLASSES};
 
 /// What admission reads of a class (decoded alone: every pod create reads the
 /// classes when it names none).
-#[derive(serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 struct ClassTerms {
     #[serde(default)]
     metadata: ClassMeta,
@@ -42,7 +42,7 @@ struct ClassTerms {
     preemption_policy: String,
 }
 
-#[derive(Default, serde::Deserialize)]
+#[derive(Clone, Default, serde::Deserialize)]
 struct ClassMeta {
     #[serde(default)]
     name: String,
@@ -72,7 +72,6 @@ async fn classes(store: &dyn KvStore, prefix: &str) -> Result<Vec<ClassTerms>, A
 }
 
 /// Resolves new pods' priority from their PriorityClass.
-#[derive(Debug)]
 pub struct PodPriority {
     /// Where PriorityClasses are stored (`/registry/priorityclasses/`).
     prefix: String,
@@ -81,6 +80,18 @@ pub struct PodPriority {
     /// default one); the store when it has none, and for a class the cache does not
     /// have yet.
     server: Option<WeakApiServer>,
+    /// The classes' served resource, once found.
+    served: OnceLock<Arc<ServedResource>>,
+    /// The default class as of a revision of the classes' cache.
+    default_memo: Mutex<Option<(i64, Option<ClassTerms>)>>,
+}
+
+impl std::fmt::Debug for PodPriority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodPriority")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PodPriority {
@@ -89,6 +100,8 @@ impl PodPriority {
         PodPriority {
             prefix,
             server: None,
+            served: OnceLock::new(),
+            default_memo: Mutex::new(None),
         }
     }
 
@@ -98,11 +111,16 @@ impl PodPriority {
         self
     }
 
-    fn cache(&self) -> Option<Arc<ServedResource>> {
-        self.server
-            .as_ref()?
-            .upgrade()?
-            .find("scheduling.k8s.io", "v1", "priorityclasses")
+    fn cache(&self) -> Option<&Arc<ServedResource>> {
+        if let Some(served) = self.served.get() {
+            return Some(served);
+        }
+        let found =
+            self.server
+                .as_ref()?
+                .upgrade()?
+                .find("scheduling.k8s.io", "v1", "priorityclasses")?;
+        Some(self.served.get_or_init(|| found))
     }
 
     async fn class(&self, store: &dyn KvStore, name: &str) -> Result<Option<ClassTerms>, ApiError> {
@@ -118,17 +136,28 @@ impl PodPriority {
 
     /// The class marked `globalDefault`, if any.
     async fn default_class(&self, store: &dyn KvStore) -> Result<Option<ClassTerms>, ApiError> {
-        let all = match self.cache() {
-            Some(served) => served
-                .cache
-                .list_snapshot(&self.prefix)
-                .entries
-                .iter()
-                .map(|(_, o)| from_value(&o.value))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => classes(store, &self.prefix).await?,
+        let Some(served) = self.cache() else {
+            let all = classes(store, &self.prefix).await?;
+            return Ok(all.into_iter().find(|c| c.global_default));
         };
-        Ok(all.into_iter().find(|c| c.global_default))
+        // Until the cache moves on, the answer stays.
+        let revision = served.cache.revision();
+        let mut memo = self.default_memo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, class)) = memo.as_ref() {
+            if *seen == revision {
+                return Ok(class.clone());
+            }
+        }
+        let mut default = None;
+        for (_, o) in &served.cache.list_snapshot(&self.prefix).entries {
+            let class = from_value(&o.value)?;
+            if class.global_default {
+                default = Some(class);
+                break;
+            }
+        }
+        *memo = Some((revision, default.clone()));
+        Ok(default)
     }
 }
 
