@@ -119,15 +119,17 @@ pub async fn run(args: NodeArgs) -> Result<(), NodeCmdError> {
         _ => tracing::warn!("the kubeconfig names no cluster CA: no logs, exec or port-forward"),
     }
     let fleet = Fleet::start(client.clone(), config).await;
+    // One listener from start to end: a signal between "nodes ready" and a second
+    // listener would be lost.
+    let signal = crate::store::wait_for_signal();
+    tokio::pin!(signal);
     tokio::select! {
         () = wait_until_ready(&fleet, &client) => {}
-        signal = crate::store::wait_for_signal() => {
+        signal = &mut signal => {
             return stop(fleet, signal.map_err(NodeCmdError::Signal)?).await;
         }
     }
-    let signal = crate::store::wait_for_signal()
-        .await
-        .map_err(NodeCmdError::Signal)?;
+    let signal = signal.await.map_err(NodeCmdError::Signal)?;
     stop(fleet, signal).await
 }
 

@@ -127,12 +127,16 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
         }
         crate::node::wait_until_ready(&fleet, &client).await;
     };
+    // One listener from start to end: a signal sent on seeing "cluster ready" must not
+    // fall between two listeners (it would be lost).
+    let signal = crate::store::wait_for_signal();
+    tokio::pin!(signal);
     let signal = tokio::select! {
         () = ready => {
             tracing::info!(url = server.url(), nodes = fleet.len(), "cluster ready");
-            crate::store::wait_for_signal().await
+            signal.await
         }
-        signal = crate::store::wait_for_signal() => signal,
+        signal = &mut signal => signal,
     }
     .map_err(UpError::Signal)?;
 
