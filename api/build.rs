@@ -5,7 +5,7 @@
 
 use prost::Message;
 
-const PROTOS: [&str; 8] = [
+const PROTOS: [&str; 9] = [
     "k8s.io/api/core/v1/generated.proto",
     "k8s.io/api/apps/v1/generated.proto",
     "k8s.io/api/batch/v1/generated.proto",
@@ -14,6 +14,7 @@ const PROTOS: [&str; 8] = [
     "k8s.io/api/events/v1/generated.proto",
     "k8s.io/api/policy/v1/generated.proto",
     "k8s.io/api/autoscaling/v1/generated.proto",
+    "k8s.io/api/scheduling/v1/generated.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -183,6 +183,24 @@ mod tests {
     }
 
     #[test]
+    fn priority_classes_decode() {
+        // PriorityClass {metadata {name: "high"}, value: 1000, globalDefault: false,
+        // description: "d"}, as `kubectl create priorityclass` sends it.
+        let raw = [
+            0x0a, 0x06, 0x0a, 0x04, b'h', b'i', b'g', b'h', // metadata.name
+            0x10, 0xe8, 0x07, // value 1000
+            0x18, 0x00, // globalDefault false
+            0x22, 0x01, b'd', // description
+        ];
+        let body = encode_unknown("scheduling.k8s.io/v1", "PriorityClass", &raw);
+        let obj = decode_object(&body).unwrap();
+        assert_eq!(obj["metadata"]["name"], "high");
+        assert_eq!(obj["value"], 1000);
+        assert_eq!(obj["description"], "d");
+        assert_eq!(obj["kind"], "PriorityClass");
+    }
+
+    #[test]
     fn rejects_bad_bodies() {
         assert!(matches!(
             decode_object(b"{}"),
