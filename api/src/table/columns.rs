@@ -486,3 +486,14 @@ fn job_duration(o: &Value, now: DateTime<Utc>) -> String {
     let end = time_at(o, "status.completionTime").unwrap_or(now);
     human_duration(end.signed_duration_since(start))
 }
+
+/// The cells of `obj` in `columns` now (for the printers' tests).
+#[cfg(test)]
+pub(crate) fn cells_now(columns: Option<Vec<Column>>, obj: &Value) -> Vec<Value> {
+    let now = Utc::now();
+    columns
+        .expect("a printer for the kind")
+        .iter()
+        .map(|c| (c.cell)(obj, now))
+        .collect()
+}

@@ -165,12 +165,7 @@ mod tests {
     use super::*;
 
     fn cells(group: &str, obj: &Value) -> Vec<Value> {
-        let now = Utc::now();
-        columns(group, "Event")
-            .unwrap()
-            .iter()
-            .map(|c| (c.cell)(obj, now))
-            .collect()
+        super::super::columns::cells_now(columns(group, "Event"), obj)
     }
 
     fn ago(seconds: i64) -> String {

@@ -101,12 +101,7 @@ mod tests {
     use chrono::Utc;
 
     fn cells(group: &str, kind: &str, obj: Value) -> Vec<Value> {
-        let now = Utc::now();
-        columns(group, kind)
-            .unwrap()
-            .iter()
-            .map(|c| (c.cell)(&obj, now))
-            .collect()
+        super::super::columns::cells_now(columns(group, kind), &obj)
     }
 
     fn five_minutes_ago() -> String {

@@ -106,12 +106,7 @@ mod tests {
     use chrono::Utc;
 
     fn cells(kind: &str, obj: Value) -> Vec<Value> {
-        let now = Utc::now();
-        columns("", kind)
-            .unwrap()
-            .iter()
-            .map(|c| (c.cell)(&obj, now))
-            .collect()
+        super::super::columns::cells_now(columns("", kind), &obj)
     }
 
     #[test]
